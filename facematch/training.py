@@ -1,0 +1,132 @@
+"""Train the head on cached features and write the model directory the game loads."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from facematch import EMOTIONS
+from facematch.classifier import METADATA_NAME, TFLITE_NAME
+from facematch.config import IMAGE_SIZE
+from facematch.features import FEATURES_META, build_backbone, load_features
+from facematch.modeling import (assemble, build_head, channel_stats, class_weights, expected_calibration_error,
+                                export_tflite, fit_temperature, softmax)
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    hidden: int = 256
+    dropout: float = 0.5
+    l2: float = 1e-4
+    patience: int = 8
+    class_weight: str = "balanced"
+    use_flipped: bool = True
+    seed: int = 1234
+    quantize: str = "float16"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2) -> dict:
+    import keras
+    import tensorflow as tf
+
+    interim_dir, model_dir, log_dir = Path(interim_dir), Path(model_dir), Path(log_dir)
+    features_meta = json.loads((interim_dir / FEATURES_META).read_text()) if (
+        interim_dir / FEATURES_META).is_file() else None
+    x_train, y_train = load_features(interim_dir, "Training")
+    x_val, y_val = load_features(interim_dir, "PublicTest")
+    if config.use_flipped and features_meta.get("flip"):
+        x_flip, y_flip = load_features(interim_dir, "Training_flip")
+        x_train, y_train = np.concatenate([x_train, x_flip]), np.concatenate([y_train, y_flip])
+    if len(y_train) == 0 or len(y_val) == 0:
+        raise ValueError("training needs Training and PublicTest rows; the dataset has "
+                         f"{len(y_train)} and {len(y_val)}")
+
+    keras.utils.set_random_seed(config.seed)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    log_dir.mkdir(parents=True, exist_ok=True)
+
+    mean, variance = channel_stats(x_train)
+    head = build_head(x_train.shape[1:], mean, variance, config.hidden, config.dropout, config.l2)
+    head.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                 loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                 metrics=["accuracy"])
+    callbacks = [
+        # Model selection on PublicTest only; PrivateTest is never looked at here.
+        keras.callbacks.EarlyStopping(monitor="val_accuracy", patience=config.patience,
+                                      restore_best_weights=True, mode="max"),
+        keras.callbacks.ReduceLROnPlateau(monitor="val_loss", factor=0.5, patience=max(2, config.patience // 3)),
+        keras.callbacks.CSVLogger(str(log_dir / "training_log.csv")),
+        keras.callbacks.TensorBoard(log_dir=str(log_dir / "tensorboard"), write_graph=False),
+    ]
+    started = time.time()
+    history = head.fit(x_train.astype(np.float32), y_train, validation_data=(x_val.astype(np.float32), y_val),
+                       epochs=config.epochs, batch_size=config.batch_size,
+                       class_weight=class_weights(y_train, config.class_weight),
+                       callbacks=callbacks, verbose=verbose)
+    train_seconds = time.time() - started
+
+    val_logits = head.predict(x_val.astype(np.float32), batch_size=512, verbose=0)
+    temperature = fit_temperature(val_logits, y_val)
+    val_probs_raw, val_probs_cal = softmax(val_logits), softmax(val_logits / temperature)
+
+    backbone = build_backbone(features_meta["weights"], features_meta["cut_layer"])
+    model = assemble(backbone, head, temperature)
+    keras_path = model_dir / "model.keras"
+    model.save(keras_path)
+    export_tflite(model, model_dir / (TFLITE_NAME + ".tmp"), config.quantize)
+    os.replace(model_dir / (TFLITE_NAME + ".tmp"), model_dir / TFLITE_NAME)
+
+    metadata = {
+        "name": model_dir.name,
+        "labels": list(EMOTIONS),
+        "input_size": IMAGE_SIZE,
+        "input": "float32 (N, 48, 48, 1) grayscale in 0..255; predict() converts uint8 gray or BGR crops",
+        "preprocessing": "in-network: gray replicated to 3 channels, VGG16 BGR mean subtracted",
+        "output": "calibrated probabilities (N, 7) in label order",
+        "test_time_augmentation": "hflip",
+        "architecture": {
+            "backbone": f"keras.applications.VGG16 convolutional layers up to {features_meta['cut_layer']}",
+            "backbone_weights": features_meta["weights"],
+            "backbone_trainable": False,
+            "head": f"per-channel Normalization, Flatten, Dropout({config.dropout}), Dense({config.hidden}, relu, L2 {config.l2}), "
+                    f"Dropout({config.dropout}), Dense(7), temperature, softmax",
+            "parameters": int(model.count_params()),
+        },
+        "training": {
+            "config": asdict(config),
+            "features": {k: features_meta[k] for k in ("weights", "cut_layer", "flip", "feature_shape")},
+            "dataset_sha256": features_meta["key"]["source_sha256"],
+            "train_examples": int(len(y_train)),
+            "epochs_run": len(history.history["loss"]),
+            "best_epoch": int(np.argmax(history.history["val_accuracy"])) + 1,
+            "train_seconds": round(train_seconds, 1),
+            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+            "tensorflow": tf.__version__,
+            "keras": keras.__version__,
+        },
+        "metrics": {
+            "publictest_accuracy_head": float((val_logits.argmax(1) == y_val).mean()),
+            "temperature": temperature,
+            "publictest_ece_before_temperature": expected_calibration_error(val_probs_raw, y_val),
+            "publictest_ece_after_temperature": expected_calibration_error(val_probs_cal, y_val),
+        },
+        "files": {"tflite": TFLITE_NAME, "keras": "model.keras (not in git; rebuilt by the pipeline)",
+                  "tflite_quantization": config.quantize},
+    }
+    _atomic_write_text(model_dir / METADATA_NAME, json.dumps(metadata, indent=2))
+    return metadata

@@ -1,0 +1,181 @@
+"""One video frame → faces → emotion probabilities → annotated frame. No Streamlit here.
+
+    from facematch.vision import FrameAnalyzer
+    annotated, result = FrameAnalyzer().process(frame_bgr)
+    result.faces  # each face's box and its 7 probabilities, largest face first
+
+process() never raises: the WebRTC video callback calls it, and a callback that raises
+kills the stream. Frames are handled in memory only; nothing is written anywhere.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from facematch import EMOTIONS
+from facematch.assets import asset_path
+
+_GREEN, _GREY, _RED = (80, 200, 80), (180, 180, 180), (60, 60, 230)
+
+
+@dataclass
+class Face:
+    box: tuple[int, int, int, int]  # x, y, width, height in frame pixels
+    probs: np.ndarray  # float32 (7,), EMOTIONS order
+    detection_score: float = 0.0
+
+    @property
+    def emotion(self) -> str:
+        return EMOTIONS[int(np.argmax(self.probs))]
+
+    @property
+    def confidence(self) -> float:
+        return float(np.max(self.probs))
+
+
+@dataclass
+class FrameResult:
+    faces: list[Face] = field(default_factory=list)
+    error: str | None = None  # set when the frame could not be analysed
+    latency_ms: float = 0.0
+
+    @property
+    def primary(self) -> Face | None:
+        return self.faces[0] if self.faces else None
+
+
+class FaceDetector:
+    """MediaPipe Tasks BlazeFace (short range), image mode, with the offline model file.
+
+    A MediaPipe task graph is not re-entrant, so calls are serialised by a lock.
+    """
+
+    def __init__(self, min_confidence: float = 0.5, model_path=None):
+        from mediapipe.tasks.python import BaseOptions
+        from mediapipe.tasks.python import vision as mp_vision
+
+        options = mp_vision.FaceDetectorOptions(
+            base_options=BaseOptions(model_asset_path=str(model_path or asset_path("face_detector"))),
+            running_mode=mp_vision.RunningMode.IMAGE,
+            min_detection_confidence=min_confidence,
+        )
+        self._detector = mp_vision.FaceDetector.create_from_options(options)
+        self._lock = threading.Lock()
+
+    def detect(self, frame_bgr: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
+        """Boxes (x, y, w, h) clipped to the frame, with scores, largest first."""
+        import mediapipe as mp
+
+        h, w = frame_bgr.shape[:2]
+        rgb = np.ascontiguousarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
+        with self._lock:
+            detections = self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)).detections
+        boxes = []
+        for det in detections:
+            bb = det.bounding_box
+            x0, y0 = max(0, bb.origin_x), max(0, bb.origin_y)
+            x1, y1 = min(w, bb.origin_x + bb.width), min(h, bb.origin_y + bb.height)
+            if x1 - x0 >= 8 and y1 - y0 >= 8:  # ignore slivers at the border
+                score = float(det.categories[0].score) if det.categories else 0.0
+                boxes.append(((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), score))
+        boxes.sort(key=lambda b: b[0][2] * b[0][3], reverse=True)
+        return boxes
+
+
+def to_bgr_uint8(frame) -> np.ndarray:
+    """Any image array → contiguous BGR uint8 (gray, BGRA, float in 0..1 or 0..255, bool)."""
+    img = np.asarray(frame)
+    if img.dtype == bool:
+        img = img.astype(np.uint8) * 255
+    elif img.dtype != np.uint8:
+        img = np.nan_to_num(img.astype(np.float64), nan=0.0, posinf=255.0, neginf=0.0)
+        if img.size and img.max() <= 1.0 and img.min() >= 0.0 and np.issubdtype(np.asarray(frame).dtype, np.floating):
+            img = img * 255.0
+        img = np.clip(img, 0, 255).astype(np.uint8)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR)
+    elif img.ndim == 3 and img.shape[2] == 1:
+        img = cv2.cvtColor(img[:, :, 0], cv2.COLOR_GRAY2BGR)
+    elif img.ndim == 3 and img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2BGR)
+    elif img.ndim != 3 or img.shape[2] != 3:
+        raise ValueError(f"unsupported frame shape {img.shape}")
+    return np.ascontiguousarray(img)
+
+
+def crop_with_margin(frame: np.ndarray, box, margin: float) -> np.ndarray:
+    """The box grown by `margin` of its size on every side, clipped to the frame, as a square-ish crop."""
+    x, y, w, h = box
+    side = max(w, h) * (1 + 2 * margin)
+    cx, cy = x + w / 2, y + h / 2
+    x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+    x1, y1 = int(min(frame.shape[1], cx + side / 2)), int(min(frame.shape[0], cy + side / 2))
+    return frame[y0:y1, x0:x1]
+
+
+class FrameAnalyzer:
+    """Detect faces, classify each (largest first), draw the result on a copy of the frame.
+
+    Safe to share between threads: the detector and classifier each hold their own lock.
+    """
+
+    def __init__(self, classifier=None, detector: FaceDetector | None = None, margin: float = 0.15,
+                 max_faces: int = 4):
+        if classifier is None:
+            from facematch.classifier import load_classifier
+
+            classifier = load_classifier()
+        self.classifier = classifier
+        self.detector = detector or FaceDetector()
+        self.margin = margin
+        self.max_faces = max_faces
+
+    def analyze(self, frame_bgr: np.ndarray) -> list[Face]:
+        boxes = self.detector.detect(frame_bgr)[: self.max_faces]
+        if not boxes:
+            return []
+        crops = [cv2.cvtColor(crop_with_margin(frame_bgr, box, self.margin), cv2.COLOR_BGR2GRAY) for box, _ in boxes]
+        size = self.classifier.input_size
+        batch = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
+        probs = self.classifier.predict(batch)
+        return [Face(box=box, probs=p, detection_score=s) for (box, s), p in zip(boxes, probs)]
+
+    def process(self, frame, target: str | None = None) -> tuple[np.ndarray, FrameResult]:
+        started = time.perf_counter()
+        try:
+            image = to_bgr_uint8(frame)
+        except Exception as exc:  # never raise out of the video callback
+            blank = np.zeros((48, 48, 3), np.uint8)
+            return blank, FrameResult(error=f"unusable frame: {exc}")
+        try:
+            faces = self.analyze(image) if min(image.shape[:2]) >= 8 else []
+            result = FrameResult(faces=faces)
+        except Exception as exc:
+            result = FrameResult(error=f"{exc.__class__.__name__}: {exc}")
+        result.latency_ms = (time.perf_counter() - started) * 1000
+        try:
+            annotated = draw(image.copy(), result, target)
+        except Exception:
+            annotated = image
+        return annotated, result
+
+
+def draw(image: np.ndarray, result: FrameResult, target: str | None = None) -> np.ndarray:
+    scale = max(0.4, min(image.shape[:2]) / 600)
+    for i, face in enumerate(result.faces):
+        x, y, w, h = face.box
+        hit = target is not None and face.emotion == target
+        color = (_GREEN if hit else _RED if target else _GREEN) if i == 0 else _GREY
+        cv2.rectangle(image, (x, y), (x + w, y + h), color, 2 if i == 0 else 1)
+        if i == 0:
+            label = f"{face.emotion} {face.confidence:.0%}"
+            (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+            ty = y - 6 if y - th - 10 > 0 else y + h + th + 6
+            cv2.rectangle(image, (x, ty - th - 4), (x + tw + 6, ty + 4), color, -1)
+            cv2.putText(image, label, (x + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 2, cv2.LINE_AA)
+    return image

@@ -1,0 +1,45 @@
+"""History: scores over time, average per emotion, all rounds, CSV download, leaderboard."""
+
+import streamlit as st
+
+from facematch.charts import average_by_emotion, rounds_frame, scores_over_time
+from facematch.history import DEFAULT_PLAYER, HistoryStore, clean_player_name
+
+st.set_page_config(page_title="Facematch · History", page_icon="📈", layout="wide")
+st.title("📈 History")
+
+store = HistoryStore()
+players = store.players()
+if not players:
+    st.info("No rounds played yet. Play a session on the main page; every finished round is saved here.")
+    st.stop()
+
+current, _ = clean_player_name(st.session_state.get("player_raw", DEFAULT_PLAYER))
+player = st.selectbox("Player", players, index=players.index(current) if current in players else 0)
+frame = rounds_frame(store.rounds(player))
+
+sessions = frame["session_id"].nunique()
+c1, c2, c3, c4 = st.columns(4)
+c1.metric("Rounds", len(frame))
+c2.metric("Sessions", sessions)
+c3.metric("Average score", f"{frame['score'].mean():.0f}")
+c4.metric("Matched", f"{frame['matched'].mean():.0%}")
+
+left, right = st.columns(2)
+left.altair_chart(scores_over_time(frame), use_container_width=True)
+right.altair_chart(average_by_emotion(frame), use_container_width=True)
+
+st.subheader("Rounds")
+table = frame.sort_values("played_at", ascending=False)
+st.dataframe(table, hide_index=True, use_container_width=True,
+             column_config={"played_at": st.column_config.DatetimeColumn("played at", format="YYYY-MM-DD HH:mm:ss"),
+                            "peak_probability": st.column_config.NumberColumn("peak", format="%.2f"),
+                            "time_to_match": st.column_config.NumberColumn("time to match (s)", format="%.1f")})
+st.download_button("Download CSV", table.to_csv(index=False).encode("utf-8"),
+                   file_name="facematch_history.csv", mime="text/csv")
+
+st.subheader("🏆 Leaderboard: best session totals")
+board = store.leaderboard(10)
+st.dataframe([{"rank": i + 1, "player": r["player"], "total": r["total"], "rounds": r["rounds"],
+               "matched": r["matched"], "started": r["started"]} for i, r in enumerate(board)],
+             hide_index=True, use_container_width=True)

@@ -1,0 +1,42 @@
+"""Cached VGG16 features → trained head → whole network (models/<name>/model.keras + model.tflite).
+
+    python scripts/train_model.py data/interim/ models/fer_vgg16/ data/logs/run1
+"""
+
+import argparse
+import json
+from dataclasses import fields
+
+from facematch import cli
+from facematch.training import TrainConfig, train
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("interim", help="directory written by build_features.py")
+    parser.add_argument("model_dir", help="output model directory, e.g. models/fer_vgg16/")
+    parser.add_argument("log_dir", help="CSV and TensorBoard logs, e.g. data/logs/run1")
+    defaults = TrainConfig()
+    for f in fields(TrainConfig):
+        if f.name == "use_flipped":
+            continue
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(getattr(defaults, f.name)),
+                            default=getattr(defaults, f.name), help=f"default: {getattr(defaults, f.name)}")
+    parser.add_argument("--no-flipped", action="store_true", help="ignore the mirrored Training features")
+    args = parser.parse_args()
+    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "use_flipped"},
+                         use_flipped=not args.no_flipped)
+    if config.class_weight not in ("balanced", "sqrt", "none"):
+        raise cli.CliError("--class-weight must be balanced, sqrt or none")
+    if config.quantize not in ("float16", "int8", "none"):
+        raise cli.CliError("--quantize must be float16, int8 or none")
+    if config.epochs < 1 or config.batch_size < 1:
+        raise cli.CliError("--epochs and --batch-size must be positive")
+    metadata = train(args.interim, args.model_dir, args.log_dir, config)
+    print(json.dumps(metadata["metrics"], indent=2))
+    print(f"wrote {args.model_dir} (model.keras, model.tflite, metadata.json); logs in {args.log_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)

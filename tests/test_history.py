@@ -1,0 +1,71 @@
+"""HistoryStore on a real SQLite file."""
+
+import sqlite3
+import threading
+
+from facematch.history import MAX_NAME_LENGTH, SCHEMA_VERSION, HistoryStore, RoundRecord, clean_player_name
+
+
+def record(player="ana", session="s1", index=0, target="happy", score=80, matched=True):
+    return RoundRecord(player=player, session_id=session, round_index=index, target=target, score=score,
+                       matched=matched, time_to_match=1.5 if matched else None, peak_probability=0.9,
+                       model_id="test@123")
+
+
+def test_rounds_survive_reopening(tmp_path):
+    path = tmp_path / "sub" / "history.sqlite3"
+    HistoryStore(path).add_round(record())
+    reopened = HistoryStore(path)
+    rows = reopened.rounds("ana")
+    assert len(rows) == 1
+    assert rows[0]["target"] == "happy" and rows[0]["matched"] == 1 and rows[0]["time_to_match"] == 1.5
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+
+
+def test_players_leaderboard_and_filtering(tmp_path):
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    for i, score in enumerate([50, 60]):
+        store.add_round(record("ana", "s1", i, score=score))
+    for i, score in enumerate([90, 80]):
+        store.add_round(record("ben", "s2", i, score=score))
+    store.add_round(record("ana", "s3", 0, score=10, matched=False))
+    board = store.leaderboard()
+    assert [(r["player"], r["total"]) for r in board] == [("ben", 170), ("ana", 110), ("ana", 10)]
+    assert set(store.players()) == {"ana", "ben"}
+    assert len(store.rounds("ana")) == 3 and len(store.rounds()) == 5
+
+
+def test_hostile_names_are_stored_literally(tmp_path):
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    names = ["Robert'); DROP TABLE rounds;--", "<script>alert(1)</script>", "**bold** _x_", "Zoë 🙂 李"]
+    for name in names:
+        store.add_round(record(clean_player_name(name)[0]))
+    assert sorted(store.players()) == sorted(names)
+    assert store.count() == len(names)
+
+
+def test_names_are_trimmed_limited_and_defaulted():
+    assert clean_player_name("  ana  ") == ("ana", None)
+    assert clean_player_name("") == ("guest", None)
+    assert clean_player_name("\x00\x07")[0] == "guest"
+    name, message = clean_player_name("x" * 10_000)
+    assert len(name) == MAX_NAME_LENGTH and "limited" in message
+
+
+def test_concurrent_writers_lose_nothing(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    HistoryStore(path)
+
+    def writer(who):
+        store = HistoryStore(path)
+        for i in range(50):
+            store.add_round(record(who, who, i))
+
+    threads = [threading.Thread(target=writer, args=(f"p{k}",)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert HistoryStore(path).count() == 200

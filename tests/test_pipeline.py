@@ -1,0 +1,85 @@
+"""The whole retraining chain on a generated CSV, through the real scripts, with tiny settings."""
+
+import json
+
+import numpy as np
+import pytest
+
+from conftest import run_script
+from facematch import EMOTIONS
+from facematch.classifier import load_classifier
+from facematch.dataset import load_split
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    from conftest import write_csv
+
+    root = tmp_path_factory.mktemp("chain")
+    write_csv(root / "fer2013.csv", per_split=(70, 21, 21))
+    processed, interim, model_dir = root / "processed", root / "interim", root / "models" / "tiny"
+    run_script("make_dataset.py", root / "fer2013.csv", processed, "--quiet", check=True)
+    run_script("visualize_dataset.py", processed, root / "figures", check=True)
+    run_script("build_features.py", processed, interim, "--weights", "hed", "--quiet", check=True)
+    train = run_script("train_model.py", interim, model_dir, root / "logs", "--epochs", "3", check=True)
+    evaluate = run_script("evaluate_model.py", model_dir, processed, check=True)
+    return {"root": root, "processed": processed, "interim": interim, "model_dir": model_dir,
+            "train": train, "evaluate": evaluate}
+
+
+def test_chain_writes_model_metadata_card_and_logs(trained):
+    model_dir, root = trained["model_dir"], trained["root"]
+    for name in ("model.keras", "model.tflite", "metadata.json", "evaluation.json", "confusion_matrix.png",
+                 "confusion_matrix.json", "MODEL_CARD.md"):
+        assert (model_dir / name).is_file(), name
+    assert (root / "logs" / "training_log.csv").read_text().startswith("epoch")
+    assert any((root / "logs" / "tensorboard").rglob("*tfevents*"))
+    assert (root / "figures" / "class_counts.png").is_file() and (root / "figures" / "sample_faces.png").is_file()
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    assert metadata["labels"] == list(EMOTIONS) and metadata["input_size"] == 48
+    assert metadata["training"]["config"]["seed"] == 1234
+    assert metadata["metrics"]["temperature"] > 0
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    evaluation = json.loads((model_dir / "evaluation.json").read_text())
+    private = evaluation["splits"]["PrivateTest"]["accuracy"]
+    assert f"PrivateTest accuracy: {100 * private:.1f}%" in card
+    assert "disgust" in card
+
+
+def test_features_are_cached(trained):
+    again = run_script("build_features.py", trained["processed"], trained["interim"], "--quiet", check=True)
+    assert "cached" in again.stdout
+
+
+def test_saved_network_loads_without_code_and_matches_the_tflite(trained):
+    import keras
+
+    model = keras.saving.load_model(trained["model_dir"] / "model.keras", safe_mode=True)
+    assert not any("lambda" in layer.__class__.__name__.lower() for layer in model._flatten_layers())
+    faces = load_split(trained["processed"], "PrivateTest").images
+    reference = model.predict(faces.astype(np.float32)[..., None], verbose=0)
+    clf = load_classifier(trained["model_dir"])
+    clf.flip_tta = False  # compare the bare network
+    probs = clf.predict(faces)
+    assert np.abs(probs - reference).max() < 0.02  # float16 weights
+    assert (probs.argmax(1) == reference.argmax(1)).mean() > 0.9
+
+
+def test_the_tiny_model_learned_the_generated_classes(trained):
+    # The generated faces encode the label in a band position: far above chance (1/7) is expected.
+    clf = load_classifier(trained["model_dir"])
+    data = load_split(trained["processed"], "PrivateTest")
+    assert (clf.predict(data.images).argmax(1) == data.labels).mean() > 0.4
+
+
+def test_missing_features_and_bad_options_fail_with_one_line(tmp_path, trained):
+    result = run_script("train_model.py", tmp_path / "none", tmp_path / "m", tmp_path / "l")
+    assert result.returncode == 1 and "build_features.py" in result.stderr and "Traceback" not in result.stderr
+    result = run_script("build_features.py", tmp_path / "none", tmp_path / "i")
+    assert result.returncode == 1 and "make_dataset.py" in result.stderr
+    result = run_script("build_features.py", trained["processed"], tmp_path / "i", "--weights", tmp_path / "x.h5")
+    assert result.returncode == 1 and "not found" in result.stderr and "Traceback" not in result.stderr
+    result = run_script("evaluate_model.py", tmp_path / "nomodel", trained["processed"])
+    assert result.returncode == 1 and "does not exist" in result.stderr

@@ -1,0 +1,94 @@
+"""FrameAnalyzer on real video frames and on frames a webcam should never send."""
+
+import numpy as np
+import pytest
+
+from conftest import VIDEO
+from facematch import EMOTIONS
+from facematch.vision import FrameAnalyzer, crop_with_margin, to_bgr_uint8
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return FrameAnalyzer()
+
+
+def video_frames(seconds):
+    import av
+
+    wanted, frames = sorted(seconds), {}
+    with av.open(str(VIDEO)) as container:
+        for frame in container.decode(video=0):
+            t = float(frame.pts * frame.time_base)
+            if wanted and t >= wanted[0]:
+                frames[wanted.pop(0)] = frame.to_ndarray(format="bgr24")
+            if not wanted:
+                break
+    return frames
+
+
+needs_video = pytest.mark.skipif(not VIDEO.is_file(), reason="shared video not present")
+
+
+@needs_video
+def test_real_face_is_found_and_classified(analyzer):
+    frames = video_frames([2.0, 10.0, 17.0])
+    for t, frame in frames.items():
+        annotated, result = analyzer.process(frame)
+        assert annotated.shape == frame.shape and annotated.dtype == np.uint8
+        assert result.error is None
+        assert len(result.faces) == 1, f"t={t}s"
+        face = result.primary
+        x, y, w, h = face.box
+        assert 0 <= x < x + w <= frame.shape[1] and 0 <= y < y + h <= frame.shape[0]
+        assert w > 40 and h > 40
+        assert face.probs.shape == (7,) and abs(float(face.probs.sum()) - 1) < 1e-4
+        assert not np.array_equal(annotated, frame)  # the box and label are drawn
+
+
+@needs_video
+def test_laughing_face_reads_as_happy(analyzer):
+    _, result = analyzer.process(video_frames([17.0])[17.0])
+    assert result.primary.emotion == "happy"
+
+
+@needs_video
+def test_two_faces_are_both_reported_largest_first(analyzer):
+    frame = video_frames([17.0])[17.0]
+    import cv2
+
+    small = cv2.resize(frame, None, fx=0.5, fy=0.5)
+    canvas = np.zeros((frame.shape[0], frame.shape[1] + small.shape[1], 3), np.uint8)
+    canvas[:, : frame.shape[1]] = frame
+    canvas[: small.shape[0], frame.shape[1]:] = small
+    _, result = analyzer.process(canvas)
+    assert len(result.faces) == 2
+    areas = [f.box[2] * f.box[3] for f in result.faces]
+    assert areas[0] > areas[1]
+
+
+@pytest.mark.parametrize("frame", [
+    np.zeros((480, 640, 3), np.uint8),
+    np.full((480, 640, 3), 255, np.uint8),
+    np.zeros((1, 1, 3), np.uint8),
+    np.zeros((480, 640), np.uint8),
+    np.zeros((480, 640, 4), np.uint8),
+    np.zeros((480, 640, 1), np.uint8),
+    np.random.default_rng(0).random((240, 320, 3)),  # float in 0..1
+    np.zeros((0, 0, 3), np.uint8),
+    np.zeros((10,), np.uint8),
+    np.zeros((480, 640, 3), np.uint16),
+], ids=["black", "white", "1x1", "gray", "bgra", "gray1", "float", "empty", "1d", "uint16"])
+def test_odd_frames_never_raise_and_always_return_a_frame(analyzer, frame):
+    annotated, result = analyzer.process(frame)
+    assert isinstance(annotated, np.ndarray) and annotated.ndim == 3 and annotated.shape[2] == 3
+    assert annotated.dtype == np.uint8
+    assert result.faces == []
+
+
+def test_to_bgr_and_crop_helpers():
+    assert to_bgr_uint8(np.ones((4, 4), bool)).max() == 255
+    assert to_bgr_uint8(np.full((4, 4, 3), np.nan)).max() == 0
+    frame = np.zeros((100, 100, 3), np.uint8)
+    assert crop_with_margin(frame, (90, 90, 20, 20), 0.2).shape[:2] == (22, 22)  # clipped at the border
+    assert len(EMOTIONS) == 7
