@@ -90,6 +90,16 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def _imbalance_text(mode: str, weights: dict | None) -> str:
+    if not weights:
+        return "The loss is not reweighted (`--class-weight none`)."
+    formula = {"balanced": "n / (7 · count)", "sqrt": "√(n / (7 · count))"}.get(mode, mode)
+    return (f"The loss uses class weights `{mode}` ({formula}): disgust {weights['disgust']:.2f}, "
+            f"happy {weights['happy']:.2f}, the other classes between "
+            f"{min(v for k, v in weights.items() if k not in ('disgust', 'happy')):.2f} and "
+            f"{max(v for k, v in weights.items() if k not in ('disgust', 'happy')):.2f}.")
+
+
 def write_model_card(model_dir: Path, metadata: dict, results: dict) -> Path:
     arch, training, metrics = metadata["architecture"], metadata["training"], metadata["metrics"]
     config = training["config"]
@@ -135,8 +145,8 @@ best epoch {training['best_epoch']}, {training['train_seconds']:.0f} s of head t
 {training['machine']} (TensorFlow {training['tensorflow']}, Keras {training['keras']}).
 
 **Class imbalance and disgust.** Disgust has 436 Training images (1.5%) and 55 in PrivateTest.
-The loss uses class weights (`{config['class_weight']}`: n / (7 · count)), which lifts disgust's
-weight about 9×; its recall below shows what that buys.
+{_imbalance_text(config['class_weight'], training.get('class_weights'))} Its recall below shows
+what that buys.
 
 ## Results
 | split | accuracy | ECE (15 bins) |

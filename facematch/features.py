@@ -124,6 +124,8 @@ def weights_fingerprint(weights: str) -> str:
     """What identifies the backbone initialisation in the feature cache key."""
     if weights in ("hed", "imagenet", "random"):
         return weights
+    if not Path(weights).is_file():
+        raise WeightsError(f"weights file {weights} not found (use hed, imagenet, random or a .weights.h5 path)")
     return f"{weights}#{hashlib.sha256(Path(weights).read_bytes()).hexdigest()[:16]}"
 
 

@@ -21,14 +21,14 @@ from facematch.modeling import (assemble, build_head, channel_stats, class_weigh
 
 @dataclass
 class TrainConfig:
-    epochs: int = 60
+    epochs: int = 40
     batch_size: int = 128
-    learning_rate: float = 1e-3
-    hidden: int = 256
+    learning_rate: float = 3e-4
+    hidden: int = 512
     dropout: float = 0.5
-    l2: float = 1e-4
-    patience: int = 8
-    class_weight: str = "balanced"
+    l2: float = 1e-5
+    patience: int = 6
+    class_weight: str = "sqrt"
     use_flipped: bool = True
     seed: int = 1234
     quantize: str = "float16"
@@ -74,9 +74,9 @@ def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2
         keras.callbacks.TensorBoard(log_dir=str(log_dir / "tensorboard"), write_graph=False),
     ]
     started = time.time()
+    weights = class_weights(y_train, config.class_weight)
     history = head.fit(x_train.astype(np.float32), y_train, validation_data=(x_val.astype(np.float32), y_val),
-                       epochs=config.epochs, batch_size=config.batch_size,
-                       class_weight=class_weights(y_train, config.class_weight),
+                       epochs=config.epochs, batch_size=config.batch_size, class_weight=weights,
                        callbacks=callbacks, verbose=verbose)
     train_seconds = time.time() - started
 
@@ -112,6 +112,7 @@ def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2
             "features": {k: features_meta[k] for k in ("weights", "cut_layer", "flip", "feature_shape")},
             "dataset_sha256": features_meta["key"]["source_sha256"],
             "train_examples": int(len(y_train)),
+            "class_weights": dict(zip(EMOTIONS, weights.values())) if weights else None,
             "epochs_run": len(history.history["loss"]),
             "best_epoch": int(np.argmax(history.history["val_accuracy"])) + 1,
             "train_seconds": round(train_seconds, 1),

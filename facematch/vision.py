@@ -10,8 +10,11 @@ kills the stream. Frames are handled in memory only; nothing is written anywhere
 
 from __future__ import annotations
 
+import atexit
+import sys
 import threading
 import time
+import types
 from dataclasses import dataclass, field
 
 import cv2
@@ -49,6 +52,29 @@ class FrameResult:
         return self.faces[0] if self.faces else None
 
 
+def _import_mediapipe_vision():
+    """Import mediapipe's Tasks vision API without pulling in TensorFlow.
+
+    mediapipe.tasks imports `tensorflow.tools.docs.doc_controls` when TensorFlow is
+    installed (it is, for the retraining scripts), only for a documentation decorator, and
+    that costs the game 7-15 s of start-up. A stand-in module answers that one import;
+    it is removed again at once so a real TensorFlow import later is unaffected.
+    """
+    name = "tensorflow.tools.docs"
+    if "tensorflow" in sys.modules or "mediapipe.tasks.python.vision" in sys.modules:
+        from mediapipe.tasks.python import BaseOptions, vision
+        return BaseOptions, vision
+    stub = types.ModuleType(name)
+    stub.doc_controls = types.SimpleNamespace(do_not_generate_docs=lambda obj: obj)
+    sys.modules[name] = stub
+    try:
+        from mediapipe.tasks.python import BaseOptions, vision
+    finally:
+        if sys.modules.get(name) is stub:
+            del sys.modules[name]
+    return BaseOptions, vision
+
+
 class FaceDetector:
     """MediaPipe Tasks BlazeFace (short range), image mode, with the offline model file.
 
@@ -56,8 +82,7 @@ class FaceDetector:
     """
 
     def __init__(self, min_confidence: float = 0.5, model_path=None):
-        from mediapipe.tasks.python import BaseOptions
-        from mediapipe.tasks.python import vision as mp_vision
+        BaseOptions, mp_vision = _import_mediapipe_vision()
 
         options = mp_vision.FaceDetectorOptions(
             base_options=BaseOptions(model_asset_path=str(model_path or asset_path("face_detector"))),
@@ -65,6 +90,8 @@ class FaceDetector:
             min_detection_confidence=min_confidence,
         )
         self._detector = mp_vision.FaceDetector.create_from_options(options)
+        # Close before interpreter teardown: mediapipe's own __del__ fails once its C bindings are gone.
+        atexit.register(self._detector.close)
         self._lock = threading.Lock()
 
     def detect(self, frame_bgr: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:

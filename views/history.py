@@ -5,7 +5,6 @@ import streamlit as st
 from facematch.charts import average_by_emotion, rounds_frame, scores_over_time
 from facematch.history import DEFAULT_PLAYER, HistoryStore, clean_player_name
 
-st.set_page_config(page_title="Facematch · History", page_icon="📈", layout="wide")
 st.title("📈 History")
 
 store = HistoryStore()
@@ -26,12 +25,12 @@ c3.metric("Average score", f"{frame['score'].mean():.0f}")
 c4.metric("Matched", f"{frame['matched'].mean():.0%}")
 
 left, right = st.columns(2)
-left.altair_chart(scores_over_time(frame), use_container_width=True)
-right.altair_chart(average_by_emotion(frame), use_container_width=True)
+left.altair_chart(scores_over_time(frame), width="stretch")
+right.altair_chart(average_by_emotion(frame), width="stretch")
 
 st.subheader("Rounds")
 table = frame.sort_values("played_at", ascending=False)
-st.dataframe(table, hide_index=True, use_container_width=True,
+st.dataframe(table, hide_index=True, width="stretch",
              column_config={"played_at": st.column_config.DatetimeColumn("played at", format="YYYY-MM-DD HH:mm:ss"),
                             "peak_probability": st.column_config.NumberColumn("peak", format="%.2f"),
                             "time_to_match": st.column_config.NumberColumn("time to match (s)", format="%.1f")})
@@ -42,4 +41,4 @@ st.subheader("🏆 Leaderboard: best session totals")
 board = store.leaderboard(10)
 st.dataframe([{"rank": i + 1, "player": r["player"], "total": r["total"], "rounds": r["rounds"],
                "matched": r["matched"], "started": r["started"]} for i, r in enumerate(board)],
-             hide_index=True, use_container_width=True)
+             hide_index=True, width="stretch")

@@ -1,0 +1,290 @@
+"""Play page: challenge, practice and snapshot modes.
+
+This file only wires the UI: game rules live in facematch.game, the frame step in
+facematch.vision, cross-thread state in facematch.live, storage in facematch.history.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+import uuid
+
+import streamlit as st
+
+from facematch import EMOTIONS
+from facematch.game import EMOJI, TIPS, RoundRules, round_score, session_targets, snapshot_round, summarize_session
+from facematch.history import DEFAULT_PLAYER, HistoryStore, RoundRecord, clean_player_name
+
+
+PANEL_REFRESH_S = 0.2  # the live panel redraws 5 times a second
+MODES = ("Challenge", "Practice", "Snapshot (no camera)")
+
+
+# -- shared resources: loaded lazily, once per server process --------------------------------
+@st.cache_resource(show_spinner="Loading the face detector and the emotion model…")
+def get_analyzer():
+    # One analyzer for all sessions: detector and classifier each serialise their calls with a
+    # lock, and one frame step takes a few ms, so sharing costs less than a model per player.
+    from facematch.vision import FrameAnalyzer
+
+    return FrameAnalyzer()
+
+
+@st.cache_resource
+def get_store() -> HistoryStore:
+    return HistoryStore()
+
+
+def ice_servers() -> list:
+    """ICE servers from FACEMATCH_ICE_SERVERS (JSON list); none by default, fine on localhost."""
+    raw = os.environ.get("FACEMATCH_ICE_SERVERS", "[]")
+    try:
+        servers = json.loads(raw)
+        return servers if isinstance(servers, list) else []
+    except json.JSONDecodeError:
+        st.warning("FACEMATCH_ICE_SERVERS is not valid JSON; using no ICE servers.")
+        return []
+
+
+def load_analyzer_or_stop():
+    from facematch.assets import AssetError
+    from facematch.classifier import ModelError
+
+    try:
+        return get_analyzer()
+    except (ModelError, AssetError) as exc:
+        st.error(f"**Facematch cannot start its models.** {exc}")
+        st.stop()
+
+
+# -- sidebar: player and settings ----------------------------------------------------------
+with st.sidebar:
+    st.header("🎭 Facematch")
+    raw_name = st.text_input("Your name", value=st.session_state.get("player_raw", DEFAULT_PLAYER),
+                             max_chars=200, key="player_raw")
+    player, name_message = clean_player_name(raw_name)
+    if name_message:
+        st.info(name_message)
+    mode = st.radio("Mode", MODES, key="mode",
+                    help="Challenge: timed rounds. Practice: free play. Snapshot: no webcam stream needed.")
+    with st.expander("Round settings"):
+        duration = st.slider("Round length (s)", 3, 30, int(os.environ.get("FACEMATCH_ROUND_SECONDS", 10)))
+        threshold = st.slider("Match threshold", 0.3, 0.9, 0.5, 0.05,
+                              help="Smoothed probability of the target needed to match.")
+        hold = st.slider("Hold time (s)", 0.0, 2.0, 0.5, 0.1, help="How long the match must be held.")
+    rules = RoundRules(duration_s=float(duration), threshold=threshold, hold_s=hold)
+    st.caption("🔒 Your video is processed in memory on this server and never written to disk or sent "
+               "anywhere. Only round scores are saved.")
+
+st.title("Facematch")
+st.write("Make the face the game asks for. The model watches your webcam and scores how well, and how fast, "
+         "you match the target emotion.")
+
+
+# -- per-browser-session state (never shared between players) ------------------------------
+def new_challenge(seed=None) -> dict:
+    seed = seed if seed is not None else os.environ.get("FACEMATCH_SEED")
+    return {"id": uuid.uuid4().hex, "targets": session_targets(int(seed) if seed is not None else None),
+            "index": 0, "results": [], "over": False}
+
+
+def record_round(challenge: dict, target: str, score: int, matched: bool, time_to_match, peak: float,
+                 round_mode: str) -> None:
+    analyzer = get_analyzer()
+    get_store().add_round(RoundRecord(
+        player=player, session_id=challenge["id"], round_index=challenge["index"], target=target,
+        score=score, matched=matched, time_to_match=time_to_match, peak_probability=peak,
+        model_id=analyzer.classifier.model_id, mode=round_mode))
+    challenge["results"].append((target, score, matched))
+    challenge["index"] += 1
+    challenge["over"] = challenge["index"] >= len(challenge["targets"])
+
+
+def render_summary(challenge: dict) -> None:
+    summary = summarize_session(challenge["results"])
+    st.success(f"**Session over: {summary.total} points** in {summary.rounds} rounds, "
+               f"{summary.matched} matched (average {summary.average:.0f}). "
+               f"Best: {summary.best_emotion}; to practise: {summary.worst_emotion}.")
+    st.caption("See every round on the History page.")
+
+
+def render_target(target: str, remaining: float | None = None) -> None:
+    timer = f" · ⏱ {remaining:0.1f} s" if remaining is not None else ""
+    st.markdown(f"### Make this face: {EMOJI[target]} **{target.upper()}**{timer}")
+    st.caption(f"Tip: {TIPS[target]}")
+
+
+def render_panel(result, target: str | None, score_text: str) -> None:
+    """Live panel: detected emotion as text, the 7 probabilities as bars with the target marked."""
+    if result is None:
+        st.info("Waiting for video… allow camera access and press START.")
+        return
+    if result.error:
+        st.warning(f"This frame could not be analysed ({result.error}).")
+    face = result.primary
+    if face is None:
+        st.markdown("**No face** — look at the camera, with your face well lit.")
+    else:
+        line = f"Detected: **{face.emotion} {face.confidence:.0%}**"
+        if len(result.faces) > 1:
+            line += f" · {len(result.faces)} faces — playing with the largest"
+        st.markdown(line)
+    if score_text:
+        st.markdown(score_text)
+    probs = face.probs if face is not None else [0.0] * len(EMOTIONS)
+    for emotion, p in zip(EMOTIONS, probs):
+        marker = "🎯 " if emotion == target else ""
+        label = f"{marker}{EMOJI[emotion]} {emotion}: {float(p):.0%}"
+        st.progress(min(max(float(p), 0.0), 1.0), text=f"**{label}**" if emotion == target else label)
+
+
+# -- webcam modes ----------------------------------------------------------------------------
+def webcam_mode(challenge_mode: bool) -> None:
+    from facematch.live import LiveSession
+
+    analyzer = load_analyzer_or_stop()
+    if "live" not in st.session_state:
+        st.session_state.live = LiveSession(rules)
+    live: LiveSession = st.session_state.live
+    live.set_rules(rules)
+    if challenge_mode and "challenge" not in st.session_state:
+        st.session_state.challenge = new_challenge()
+
+    def video_frame_callback(frame):
+        # Runs in streamlit-webrtc's worker thread, not the script thread: it may touch only
+        # `analyzer` (thread-safe) and `live` (lock-guarded). It must never raise.
+        import av
+
+        try:
+            image = frame.to_ndarray(format="bgr24")
+            annotated, result = analyzer.process(image, target=live.target)
+            live.on_frame(result, time.monotonic())
+            return av.VideoFrame.from_ndarray(annotated, format="bgr24")
+        except Exception:
+            return frame
+
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+    left, right = st.columns([3, 2])
+    with left:
+        servers = ice_servers()
+        ctx = webrtc_streamer(
+            key="facematch-webcam",
+            mode=WebRtcMode.SENDRECV,
+            video_frame_callback=video_frame_callback,
+            media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False},
+            rtc_configuration={"iceServers": servers},  # browser and server alike
+            # async processing drops stale frames instead of letting the video lag behind.
+            async_processing=True,
+        )
+        st.caption("No camera, or permission denied? Your browser shows it above. Allow the camera in the "
+                   "address bar, or switch the mode to **Snapshot (no camera)** in the sidebar.")
+    with right:
+        controls = st.container()
+        panel = st.empty()
+
+    if not challenge_mode:
+        live.stop_round()
+    else:
+        challenge = st.session_state.challenge
+        with controls:
+            c1, c2 = st.columns(2)
+            if c1.button("New session", help="Start over with a fresh shuffled set of emotions"):
+                st.session_state.challenge = challenge = new_challenge()
+                live.stop_round()
+            if challenge["over"]:
+                render_summary(challenge)
+            else:
+                c2.markdown(f"Round **{challenge['index'] + 1} / {len(challenge['targets'])}** · "
+                            f"total **{sum(r[1] for r in challenge['results'])}**")
+
+    if not ctx.state.playing:
+        with panel.container():
+            st.info("Press **START** to turn on your webcam" + (" and begin the rounds." if challenge_mode else "."))
+        return
+
+    # The script thread polls the shared state and redraws; the callback thread does the work.
+    last_message = ""
+    while ctx.state.playing:
+        now = time.monotonic()
+        snap = live.snapshot(now)
+        target = None
+        score_text = last_message
+        if challenge_mode:
+            challenge = st.session_state.challenge
+            if snap.round is None and not challenge["over"]:
+                live.start_round(challenge["targets"][challenge["index"]], now)
+                snap = live.snapshot(now)
+            if snap.round is not None and snap.round.finished:
+                finished = snap.round
+                score = round_score(finished, live.rules)
+                record_round(challenge, finished.target_name, score, finished.matched, finished.time_to_match,
+                             finished.peak, "challenge")
+                outcome = (f"matched in {finished.time_to_match:.1f} s" if finished.matched else "time is up")
+                last_message = f"Last round ({finished.target_name}): **{score} points**, {outcome}."
+                live.stop_round()
+                if not challenge["over"]:
+                    live.start_round(challenge["targets"][challenge["index"]], time.monotonic())
+                snap = live.snapshot(time.monotonic())
+                score_text = last_message
+            if snap.round is not None and not snap.round.finished:
+                target = snap.round.target_name
+                score_text = (f"Score now: **{round_score(snap.round, live.rules)}** · target "
+                              f"{snap.round.smoothed:.0%} (smoothed), threshold {live.rules.threshold:.0%}"
+                              + (f"  \n{last_message}" if last_message else ""))
+        with panel.container():
+            if challenge_mode:
+                challenge = st.session_state.challenge
+                if challenge["over"]:
+                    render_summary(challenge)
+                elif target:
+                    render_target(target, snap.round.remaining(live.rules, time.monotonic()))
+            render_panel(snap.result, target, score_text)
+        time.sleep(PANEL_REFRESH_S)
+
+
+# -- snapshot mode: no webcam stream ---------------------------------------------------------
+def snapshot_mode() -> None:
+    import cv2
+    import numpy as np
+
+    analyzer = load_analyzer_or_stop()
+    if "snap_challenge" not in st.session_state:
+        st.session_state.snap_challenge = new_challenge()
+    challenge = st.session_state.snap_challenge
+    st.info("Snapshot mode: no live video. Take a photo making the face; each photo scores one round.")
+    if st.button("New session"):
+        st.session_state.snap_challenge = challenge = new_challenge()
+    if challenge["over"]:
+        render_summary(challenge)
+        return
+    target = EMOTIONS[challenge["targets"][challenge["index"]]]
+    st.markdown(f"Round **{challenge['index'] + 1} / {len(challenge['targets'])}**")
+    render_target(target)
+    photo = st.camera_input("Take a photo", key=f"snap-{challenge['id']}-{challenge['index']}")
+    if photo is None:
+        return
+    data = photo.getvalue()
+    digest = hashlib.sha256(data).hexdigest()
+    if st.session_state.get("snap_done") == digest:
+        return
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    annotated, result = analyzer.process(image if image is not None else np.zeros((8, 8, 3), np.uint8),
+                                         target=target)
+    face = result.primary
+    state, score = snapshot_round(target, None if face is None else face.probs, rules)
+    record_round(challenge, target, score, state.matched, None, state.peak, "snapshot")
+    st.session_state.snap_done = digest
+    st.image(annotated, channels="BGR", caption="What the model saw")
+    render_panel(result, target, f"Round score: **{score} points**" + (" — matched!" if state.matched else ""))
+    if st.button("Next round" if not challenge["over"] else "See summary"):
+        st.rerun()
+
+
+if mode == MODES[2]:
+    snapshot_mode()
+else:
+    webcam_mode(challenge_mode=(mode == MODES[0]))
