@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import os
 import threading
 from pathlib import Path
 
@@ -39,7 +40,7 @@ class EmotionClassifier:
     few milliseconds, far below the frame interval, so the lock costs little.
     """
 
-    def __init__(self, model_dir: str | Path):
+    def __init__(self, model_dir: str | Path, num_threads: int | None = None):
         self.model_dir = Path(model_dir)
         self.metadata = _read_metadata(self.model_dir)
         tflite = self.model_dir / TFLITE_NAME
@@ -50,7 +51,9 @@ class EmotionClassifier:
         from ai_edge_litert.interpreter import Interpreter
 
         try:
-            self._interpreter = Interpreter(model_content=content, num_threads=1)
+            # Calls are serialised by the lock below, so each call may use every core.
+            threads = num_threads or min(4, os.cpu_count() or 1)
+            self._interpreter = Interpreter(model_content=content, num_threads=threads)
             self._interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{tflite} cannot be loaded ({exc}). {_FIX}") from None
@@ -99,13 +102,17 @@ class EmotionClassifier:
             faces = out
         return faces.astype(np.float32)[..., None]
 
-    def predict(self, faces: np.ndarray) -> np.ndarray:
-        """Emotion probabilities (N, 7) float32, columns in EMOTIONS order, rows summing to 1."""
+    def predict(self, faces: np.ndarray, tta: bool | None = None) -> np.ndarray:
+        """Emotion probabilities (N, 7) float32, columns in EMOTIONS order, rows summing to 1.
+
+        tta: average with the mirror image (the model's own setting when None). The live
+        game turns it off: smoothing over frames does that averaging at half the cost.
+        """
         x = self.preprocess(faces)
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         probs = self._run(x)
-        if self.flip_tta:  # average with the mirror image: faces are left-right symmetric
+        if self.flip_tta if tta is None else tta:  # faces are left-right symmetric
             probs = (probs + self._run(x[:, :, ::-1])) / 2
         probs = probs.astype(np.float32)
         return probs / probs.sum(axis=1, keepdims=True)

@@ -90,8 +90,10 @@ class FaceDetector:
             min_detection_confidence=min_confidence,
         )
         self._detector = mp_vision.FaceDetector.create_from_options(options)
-        # Close before interpreter teardown: mediapipe's own __del__ fails once its C bindings are gone.
-        atexit.register(self._detector.close)
+        # mediapipe calls its C library through a thread pool that Python shuts down before
+        # atexit handlers run, so its own close()/__del__ at exit print tracebacks. Closing in
+        # the same early phase as that pool's shutdown (threading's exit hooks) avoids that.
+        getattr(threading, "_register_atexit", atexit.register)(self._detector.close)
         self._lock = threading.Lock()
 
     def detect(self, frame_bgr: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
@@ -152,7 +154,7 @@ class FrameAnalyzer:
     """
 
     def __init__(self, classifier=None, detector: FaceDetector | None = None, margin: float = 0.15,
-                 max_faces: int = 4):
+                 max_faces: int = 4, tta: bool = False):
         if classifier is None:
             from facematch.classifier import load_classifier
 
@@ -161,6 +163,7 @@ class FrameAnalyzer:
         self.detector = detector or FaceDetector()
         self.margin = margin
         self.max_faces = max_faces
+        self.tta = tta  # mirror-image averaging doubles the cost; smoothing over frames does that job live
 
     def analyze(self, frame_bgr: np.ndarray) -> list[Face]:
         boxes = self.detector.detect(frame_bgr)[: self.max_faces]
@@ -169,7 +172,7 @@ class FrameAnalyzer:
         crops = [cv2.cvtColor(crop_with_margin(frame_bgr, box, self.margin), cv2.COLOR_BGR2GRAY) for box, _ in boxes]
         size = self.classifier.input_size
         batch = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
-        probs = self.classifier.predict(batch)
+        probs = self.classifier.predict(batch, tta=self.tta)
         return [Face(box=box, probs=p, detection_score=s) for (box, s), p in zip(boxes, probs)]
 
     def process(self, frame, target: str | None = None) -> tuple[np.ndarray, FrameResult]:

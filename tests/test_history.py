@@ -69,3 +69,26 @@ def test_concurrent_writers_lose_nothing(tmp_path):
     for t in threads:
         t.join()
     assert HistoryStore(path).count() == 200
+
+
+def test_two_processes_writing_at_once_lose_no_row(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "shared.sqlite3"
+    writer = (
+        "import sys\n"
+        "from facematch.history import HistoryStore, RoundRecord\n"
+        "store = HistoryStore(sys.argv[1])\n"
+        "for i in range(300):\n"
+        "    store.add_round(RoundRecord(player=sys.argv[2], session_id=sys.argv[2], round_index=i, target='sad',\n"
+        "                                score=i % 101, matched=i % 2 == 0, time_to_match=None, peak_probability=0.5,\n"
+        "                                model_id='m'))\n"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", writer, str(path), name]) for name in ("one", "two")]
+    assert [p.wait(timeout=300) for p in procs] == [0, 0]
+    store = HistoryStore(path)
+    assert store.count() == 600
+    assert sorted(r["round_index"] for r in store.rounds("one")) == list(range(300))
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

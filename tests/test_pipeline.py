@@ -60,9 +60,7 @@ def test_saved_network_loads_without_code_and_matches_the_tflite(trained):
     assert not any("lambda" in layer.__class__.__name__.lower() for layer in model._flatten_layers())
     faces = load_split(trained["processed"], "PrivateTest").images
     reference = model.predict(faces.astype(np.float32)[..., None], verbose=0)
-    clf = load_classifier(trained["model_dir"])
-    clf.flip_tta = False  # compare the bare network
-    probs = clf.predict(faces)
+    probs = load_classifier(trained["model_dir"]).predict(faces, tta=False)  # the bare network
     assert np.abs(probs - reference).max() < 0.02  # float16 weights
     assert (probs.argmax(1) == reference.argmax(1)).mean() > 0.9
 

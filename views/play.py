@@ -21,6 +21,15 @@ from facematch.history import DEFAULT_PLAYER, HistoryStore, RoundRecord, clean_p
 
 PANEL_REFRESH_S = 0.2  # the live panel redraws 5 times a second
 MODES = ("Challenge", "Practice", "Snapshot (no camera)")
+# Plain words in the video component when the camera cannot be used.
+CAMERA_MESSAGES = {
+    "device_not_available": "No camera found. Connect one and press START again, "
+                            "or choose Snapshot (no camera) mode in the sidebar.",
+    "device_access_denied": "Camera access was denied. Allow the camera for this page in your browser's "
+                            "address bar and press START again, or choose Snapshot (no camera) mode.",
+    "media_api_not_available": "This browser cannot use a camera on this page (it needs HTTPS or localhost). "
+                               "Choose Snapshot (no camera) mode in the sidebar.",
+}
 
 
 # -- shared resources: loaded lazily, once per server process --------------------------------
@@ -179,9 +188,11 @@ def webcam_mode(challenge_mode: bool) -> None:
             rtc_configuration={"iceServers": servers},  # browser and server alike
             # async processing drops stale frames instead of letting the video lag behind.
             async_processing=True,
+            translations=CAMERA_MESSAGES,
         )
-        st.caption("No camera, or permission denied? Your browser shows it above. Allow the camera in the "
-                   "address bar, or switch the mode to **Snapshot (no camera)** in the sidebar.")
+        st.caption("📷 **No camera?** If the box above says *NotFoundError*, no camera was found; "
+                   "*NotAllowedError* means camera access was denied: allow it in the address bar and press "
+                   "START again. Or play without live video: choose **Snapshot (no camera)** in the sidebar.")
     with right:
         controls = st.container()
         panel = st.empty()

@@ -1,0 +1,55 @@
+"""LiveSession: the state shared between the video callback thread and the page script."""
+
+import threading
+
+import numpy as np
+
+from facematch import EMOTIONS
+from facematch.game import RoundRules
+from facematch.live import LiveSession
+from facematch.vision import Face, FrameResult
+
+RULES = RoundRules(duration_s=5.0, threshold=0.5, hold_s=0.3, smoothing_s=0.1)
+
+
+def result_for(emotion: str, p: float = 0.9) -> FrameResult:
+    probs = np.full(7, (1 - p) / 6, np.float32)
+    probs[EMOTIONS.index(emotion)] = p
+    return FrameResult(faces=[Face(box=(0, 0, 50, 50), probs=probs)])
+
+
+def test_round_advances_from_callback_frames_and_expires_without_them():
+    live = LiveSession(RULES)
+    live.start_round("happy", now=0.0)
+    assert live.target == "happy"
+    for i in range(20):
+        live.on_frame(result_for("happy"), now=i * 0.05)
+    snap = live.snapshot(now=1.0)
+    assert snap.round.matched and snap.frames == 20 and live.target is None
+    live.start_round("sad", now=10.0)
+    assert live.snapshot(now=14.0).round.finished is False
+    assert live.snapshot(now=15.0).round.finished  # no frames at all: the timer still ends it
+
+
+def test_two_concurrent_sessions_share_nothing():
+    """Two players at once, each fed by its own callback thread: rounds never mix."""
+    sessions = {"happy": LiveSession(RULES), "fear": LiveSession(RULES)}
+    for target, live in sessions.items():
+        live.start_round(target, now=0.0)
+    barrier = threading.Barrier(2)
+
+    def feed(shown: str, live: LiveSession):
+        barrier.wait()
+        for i in range(400):
+            live.on_frame(result_for(shown), now=i * 0.01)
+
+    # Player 1 makes the face they were asked for; player 2 makes player 1's face instead.
+    threads = [threading.Thread(target=feed, args=("happy", sessions["happy"])),
+               threading.Thread(target=feed, args=("happy", sessions["fear"]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    happy, fear = sessions["happy"].snapshot(4.0), sessions["fear"].snapshot(4.0)
+    assert happy.round.target_name == "happy" and happy.round.matched
+    assert fear.round.target_name == "fear" and not fear.round.matched and fear.round.peak < 0.1
