@@ -7,6 +7,7 @@ history and on the History page. Screenshots are kept under build/e2e/ (CI artif
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import shutil
@@ -26,6 +27,7 @@ from facematch.game import session_targets
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PLAYER = "Zoë <b>O'Brien</b> **x**; DROP rounds"  # stored and shown literally (37 chars)
 ARTIFACTS = REPO / "build" / "e2e"
 
 if not os.path.exists(CHROMIUM):
@@ -55,6 +57,61 @@ def write_y4m(source, target, start_s: float, end_s: float) -> None:
                 header_written = True
             out.write(b"FRAME\n")
             out.write(np.ascontiguousarray(yuv).tobytes())
+
+
+def local_addresses() -> set[str]:
+    """This machine's own IPv4/IPv6 addresses (the kernel's LOCAL routes), loopback included."""
+    addresses = {"127.0.0.1", "::1", "0.0.0.0", "::"}
+    lines = open("/proc/net/fib_trie").read().splitlines()
+    for previous, line in zip(lines, lines[1:]):
+        if "/32 host LOCAL" in line:
+            addresses.add(previous.split()[-1])
+    try:
+        for line in open("/proc/net/if_inet6"):
+            raw = line.split()[0]
+            addresses.add(str(ipaddress.IPv6Address(bytes.fromhex(raw))))
+    except OSError:
+        pass
+    return addresses
+
+
+def _decode(address: str) -> str:
+    host, _ = address.split(":")
+    raw = bytes.fromhex(host)
+    if len(raw) == 4:
+        return str(ipaddress.IPv4Address(raw[::-1]))
+    words = b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))
+    mapped = ipaddress.IPv6Address(words)
+    return str(mapped.ipv4_mapped or mapped)
+
+
+def remote_addresses(pid: int) -> set[str]:
+    """Remote addresses of every TCP/UDP socket the process holds (from /proc, no extra tools)."""
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    remotes = set()
+    for table in ("tcp", "tcp6", "udp", "udp6"):
+        for line in open(f"/proc/{pid}/net/{table}").read().splitlines()[1:]:
+            fields = line.split()
+            if fields[9] in inodes:
+                remotes.add(_decode(fields[2]))
+    return remotes
+
+
+def files_under(*roots) -> set:
+    skip = {".venv", ".git", "build", "__pycache__", ".pytest_cache", ".hypothesis"}
+    found = set()
+    for root in roots:
+        for dirpath, dirnames, filenames in os.walk(root):
+            dirnames[:] = [d for d in dirnames if d not in skip]
+            found.update(os.path.join(dirpath, f) for f in filenames)
+    return found
 
 
 def free_port() -> int:
@@ -113,7 +170,10 @@ class AppServer:
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory):
     data = tmp_path_factory.mktemp("app")
-    env = {**os.environ, "FACEMATCH_DB": str(data / "history.sqlite3"),
+    (data / "tmp").mkdir()
+    (data / "home").mkdir()
+    env = {**os.environ, "FACEMATCH_DB": str(data / "history.sqlite3"), "TMPDIR": str(data / "tmp"),
+           "HOME": str(data / "home"),
            "FACEMATCH_SEED": str(seed_with_first_target("happy")), "FACEMATCH_ROUND_SECONDS": "8",
            "PYTHONUNBUFFERED": "1"}
     server = AppServer(data, env)
@@ -142,8 +202,12 @@ def browser(camera_file):
 def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(30_000)
+    before = files_under(REPO, app_server.data_dir)
     try:
         page.goto(app_server.url)
+        name_box = page.get_by_label("Your name")
+        name_box.fill(PLAYER)
+        name_box.press("Enter")
         start = page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
         start.click(timeout=60_000)
 
@@ -154,15 +218,26 @@ def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browse
         page.get_by_text(re.compile(r"Make this face: .*HAPPY")).first.wait_for()
         page.screenshot(path=str(ARTIFACTS / "playing.png"), full_page=True)
 
+        # While the video streams: the app talks only to addresses of this machine (no STUN, nothing outside).
+        remotes = remote_addresses(app_server.proc.pid)
+        assert remotes <= local_addresses(), f"outbound connections to {remotes - local_addresses()}"
+
         page.get_by_text(re.compile(r"Last round \(happy\): \d+ points")).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "round_finished.png"), full_page=True)
 
         db = app_server.env["FACEMATCH_DB"]
         with sqlite3.connect(db) as conn:
             rows = conn.execute("SELECT player, target, score, matched, round_index FROM rounds").fetchall()
-        assert rows and rows[0][0] == "guest" and rows[0][1] == "happy" and rows[0][4] == 0
+        assert rows and rows[0][0] == PLAYER and rows[0][1] == "happy" and rows[0][4] == 0
         assert 0 <= rows[0][2] <= 100
         finished = len(rows)
+
+        # Privacy: playing wrote no frame or image anywhere, only the score database and the log.
+        created = files_under(REPO, app_server.data_dir) - before
+        # matplotlib (imported by mediapipe) caches its font list on first use: not player data.
+        new_files = {os.path.basename(f) for f in created if "/.cache/matplotlib/" not in f}
+        assert new_files <= {"history.sqlite3", "history.sqlite3-wal", "history.sqlite3-shm", "streamlit.log"}, \
+            new_files
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
         raise
@@ -180,9 +255,51 @@ def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browse
         charts = page.locator("[data-testid='stVegaLiteChart']")
         charts.nth(1).wait_for()
         assert charts.count() == 2
+        selected = page.locator("[data-testid='stSelectbox'] input").first
+        assert PLAYER in (selected.input_value() or selected.get_attribute("aria-label") or "")  # literally
         rounds_metric = page.locator("[data-testid='stMetric']").filter(has_text="Rounds").first
         assert int(re.search(r"Rounds\s*(\d+)", rounds_metric.inner_text()).group(1)) >= finished
         page.screenshot(path=str(ARTIFACTS / "history.png"), full_page=True)
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+        raise
+    finally:
+        page.close()
+
+
+def test_a_damaged_model_shows_a_clear_message_not_a_traceback(browser, tmp_path):
+    broken = tmp_path / "model"
+    shutil.copytree(REPO / "models" / "fer_vgg16", broken)
+    (broken / "model.tflite").write_bytes((broken / "model.tflite").read_bytes()[:1000])  # truncated
+    (tmp_path / "tmp").mkdir()
+    server = AppServer(tmp_path, {**os.environ, "FACEMATCH_MODEL": str(broken), "TMPDIR": str(tmp_path / "tmp"),
+                                  "FACEMATCH_DB": str(tmp_path / "h.sqlite3")})
+    server.start()
+    page = browser.new_page()
+    try:
+        page.goto(server.url)
+        page.get_by_text("Facematch cannot start its models").first.wait_for(timeout=60_000)
+        assert page.get_by_text("git checkout models/").count() >= 1
+        assert page.get_by_text("Traceback").count() == 0
+        page.screenshot(path=str(ARTIFACTS / "damaged_model.png"), full_page=True)
+    finally:
+        page.close()
+        server.kill()
+
+
+def test_snapshot_mode_scores_a_round_from_a_photo(app_server, browser):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(app_server.url)
+        page.get_by_text("Snapshot (no camera)").click()
+        page.get_by_text(re.compile(r"Make this face: .*HAPPY")).first.wait_for(timeout=60_000)
+        page.get_by_role("button", name="Take Photo").click(timeout=60_000)
+        page.get_by_text(re.compile(r"Round score: \d+ points")).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "snapshot_round.png"), full_page=True)
+        with sqlite3.connect(app_server.env["FACEMATCH_DB"]) as conn:
+            modes = [r[0] for r in conn.execute("SELECT mode FROM rounds WHERE target = 'happy'")]
+        assert "snapshot" in modes
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
         raise

@@ -202,15 +202,9 @@ def webcam_mode(challenge_mode: bool) -> None:
     else:
         challenge = st.session_state.challenge
         with controls:
-            c1, c2 = st.columns(2)
-            if c1.button("New session", help="Start over with a fresh shuffled set of emotions"):
-                st.session_state.challenge = challenge = new_challenge()
+            if st.button("New session", help="Start over with a fresh shuffled set of emotions"):
+                st.session_state.challenge = new_challenge()
                 live.stop_round()
-            if challenge["over"]:
-                render_summary(challenge)
-            else:
-                c2.markdown(f"Round **{challenge['index'] + 1} / {len(challenge['targets'])}** · "
-                            f"total **{sum(r[1] for r in challenge['results'])}**")
 
     if not ctx.state.playing:
         with panel.container():
@@ -252,6 +246,8 @@ def webcam_mode(challenge_mode: bool) -> None:
                 if challenge["over"]:
                     render_summary(challenge)
                 elif target:
+                    st.markdown(f"Round **{challenge['index'] + 1} / {len(challenge['targets'])}** · "
+                                f"session total **{sum(r[1] for r in challenge['results'])}**")
                     render_target(target, snap.round.remaining(live.rules, time.monotonic()))
             render_panel(snap.result, target, score_text)
         time.sleep(PANEL_REFRESH_S)

@@ -1,0 +1,24 @@
+"""scripts/load_test.py with small N: concurrent sessions all make progress, without errors."""
+
+import re
+
+import pytest
+
+from conftest import VIDEO, run_script
+
+
+@pytest.mark.skipif(not VIDEO.is_file(), reason="shared video not present")
+def test_load_test_prints_a_row_per_level_and_every_session_progresses():
+    result = run_script("load_test.py", "--sessions", "1", "2", "--seconds", "3", check=True, timeout=300)
+    rows = re.findall(r"^\| (\d+) \| ([\d.]+) / ([\d.]+) \| ([\d.]+) \| ([\d.]+) ms \| ([\d.]+) ms \| (\d+) \|$",
+                      result.stdout, flags=re.M)
+    assert [int(r[0]) for r in rows] == [1, 2]
+    for sessions, mean_fps, min_fps, total_fps, p50, p95, errors in rows:
+        assert float(min_fps) > 1.0  # no session starved
+        assert int(errors) == 0
+        assert float(p50) <= float(p95)
+
+
+def test_load_test_rejects_bad_arguments():
+    result = run_script("load_test.py", "--sessions", "0")
+    assert result.returncode == 1 and "positive" in result.stderr
