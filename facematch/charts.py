@@ -11,7 +11,7 @@ from facematch import EMOTIONS
 def rounds_frame(rows: list[dict]) -> pd.DataFrame:
     columns = ["played_at", "player", "session_id", "round_index", "target", "score", "matched",
                "time_to_match", "peak_probability", "mode", "model_id"]
-    frame = pd.DataFrame(rows, columns=[c for c in columns if not rows or c in rows[0]] if rows else columns)
+    frame = pd.DataFrame(rows, columns=columns)  # the known columns, in this order (no raw ids first)
     if not frame.empty:
         frame["played_at"] = pd.to_datetime(frame["played_at"], utc=True)
         frame["matched"] = frame["matched"].astype(bool)

@@ -16,10 +16,11 @@ class CliError(Exception):
 def run(main: Callable[[], int | None]) -> None:
     """Run a script's main(); expected failures exit 1 with `error: ...` on stderr."""
     from facematch.classifier import ModelError  # light import: LiteRT, not TensorFlow
+    from facematch.features import WeightsError
 
     try:
         code = main()
-    except (CliError, DatasetError, AssetError, ModelError, FileNotFoundError) as exc:
+    except (CliError, DatasetError, AssetError, ModelError, WeightsError, FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:

@@ -243,12 +243,19 @@ def _write_pngs(root: Path, arrays: SplitArrays) -> None:
         cv2.imwrite(str(root / EMOTIONS[label] / f"{line:06d}.png"), image)
 
 
+def read_manifest(processed_dir: str | Path) -> dict:
+    """The manifest of a complete output of write_dataset; clear error if there is none."""
+    path = Path(processed_dir) / MANIFEST
+    if not path.is_file():
+        raise DatasetError(f"{processed_dir}: not a processed dataset (no {MANIFEST}); "
+                           f"run scripts/make_dataset.py first")
+    return json.loads(path.read_text())
+
+
 def load_split(processed_dir: str | Path, split: str) -> SplitArrays:
     """Load one split written by write_dataset; clear error if the output is incomplete."""
     processed_dir = Path(processed_dir)
-    if not (processed_dir / MANIFEST).is_file():
-        raise DatasetError(f"{processed_dir}: not a processed dataset (no {MANIFEST}); "
-                           f"run scripts/make_dataset.py first")
+    read_manifest(processed_dir)
     with np.load(processed_dir / f"{split}.npz") as data:
         return SplitArrays(images=data["images"], labels=data["labels"], lines=data["lines"])
 

@@ -24,7 +24,7 @@ import numpy as np
 
 from facematch.assets import asset_path
 from facematch.config import EXTERNAL_DIR, IMAGE_SIZE, SPLITS
-from facematch.dataset import load_split
+from facematch.dataset import load_split, read_manifest
 
 # caffe-style VGG16 preprocessing: BGR channel means of ImageNet.
 VGG16_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -155,10 +155,7 @@ def build_features(processed_dir, interim_dir, weights="hed", cut_layer="block4_
     Each array is written under a temporary name and renamed when complete.
     """
     processed_dir, interim_dir = Path(processed_dir), Path(interim_dir)
-    manifest = json.loads((processed_dir / "manifest.json").read_text()) if (
-        processed_dir / "manifest.json").is_file() else None
-    if manifest is None:
-        load_split(processed_dir, SPLITS[0])  # raises the helpful DatasetError
+    manifest = read_manifest(processed_dir)
     key = {"source_sha256": manifest["source_sha256"], "weights": weights_fingerprint(weights),
            "cut_layer": cut_layer, "flip": flip, "processed_dir": str(processed_dir.resolve())}
     meta_path = interim_dir / FEATURES_META

@@ -45,9 +45,8 @@ def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2
     import tensorflow as tf
 
     interim_dir, model_dir, log_dir = Path(interim_dir), Path(model_dir), Path(log_dir)
-    features_meta = json.loads((interim_dir / FEATURES_META).read_text()) if (
-        interim_dir / FEATURES_META).is_file() else None
-    x_train, y_train = load_features(interim_dir, "Training")
+    x_train, y_train = load_features(interim_dir, "Training")  # raises the helpful error if not built
+    features_meta = json.loads((interim_dir / FEATURES_META).read_text())
     x_val, y_val = load_features(interim_dir, "PublicTest")
     if config.use_flipped and features_meta.get("flip"):
         x_flip, y_flip = load_features(interim_dir, "Training_flip")

@@ -6,7 +6,7 @@
 import argparse
 
 from facematch import cli
-from facematch.features import CUT_LAYERS, WeightsError, build_features
+from facematch.features import CUT_LAYERS, build_features
 
 
 def main() -> int:
@@ -22,11 +22,8 @@ def main() -> int:
     parser.add_argument("--force", action="store_true", help="rebuild even if a matching cache exists")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args()
-    try:
-        meta = build_features(args.processed, args.interim, args.weights, args.layer, args.batch_size,
-                              flip=not args.no_flip, force=args.force, progress=not args.quiet)
-    except WeightsError as exc:
-        raise cli.CliError(str(exc)) from None
+    meta = build_features(args.processed, args.interim, args.weights, args.layer, args.batch_size,
+                          flip=not args.no_flip, force=args.force, progress=not args.quiet)
     print(f"features {meta['feature_shape']} for {', '.join(meta['arrays'])} in {args.interim}")
     return 0
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from facematch.charts import average_by_emotion, rounds_frame, scores_over_time
-from facematch.history import DEFAULT_PLAYER, HistoryStore, clean_player_name
+from facematch.history import DEFAULT_PLAYER, HistoryStore
 
 st.title("📈 History")
 
@@ -13,7 +13,7 @@ if not players:
     st.info("No rounds played yet. Play a session on the main page; every finished round is saved here.")
     st.stop()
 
-current, _ = clean_player_name(st.session_state.get("player_raw", DEFAULT_PLAYER))
+current = st.session_state.get("player", DEFAULT_PLAYER)
 player = st.selectbox("Player", players, index=players.index(current) if current in players else 0)
 frame = rounds_frame(store.rounds(player))
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 import time
 import uuid
 
@@ -72,9 +73,9 @@ def load_analyzer_or_stop():
 # -- sidebar: player and settings ----------------------------------------------------------
 with st.sidebar:
     st.header("🎭 Facematch")
-    raw_name = st.text_input("Your name", value=st.session_state.get("player_raw", DEFAULT_PLAYER),
-                             max_chars=200, key="player_raw")
+    raw_name = st.text_input("Your name", value=st.session_state.get("player", DEFAULT_PLAYER), max_chars=200)
     player, name_message = clean_player_name(raw_name)
+    st.session_state.player = player  # a plain key (widget state is dropped on other pages): History reads it
     if name_message:
         st.info(name_message)
     mode = st.radio("Mode", MODES, key="mode",
@@ -94,19 +95,24 @@ st.write("Make the face the game asks for. The model watches your webcam and sco
 
 
 # -- per-browser-session state (never shared between players) ------------------------------
-def new_challenge(seed=None) -> dict:
-    seed = seed if seed is not None else os.environ.get("FACEMATCH_SEED")
-    return {"id": uuid.uuid4().hex, "targets": session_targets(int(seed) if seed is not None else None),
+def new_challenge() -> dict:
+    seed = os.environ.get("FACEMATCH_SEED")  # a fixed order of targets, for tests and demos
+    return {"id": uuid.uuid4().hex, "targets": session_targets(int(seed) if seed else None),
             "index": 0, "results": [], "over": False}
 
 
 def record_round(challenge: dict, target: str, score: int, matched: bool, time_to_match, peak: float,
                  round_mode: str) -> None:
-    analyzer = get_analyzer()
-    get_store().add_round(RoundRecord(
+    record = RoundRecord(
         player=player, session_id=challenge["id"], round_index=challenge["index"], target=target,
         score=score, matched=matched, time_to_match=time_to_match, peak_probability=peak,
-        model_id=analyzer.classifier.model_id, mode=round_mode))
+        model_id=get_analyzer().classifier.model_id, mode=round_mode)
+    try:
+        get_store().add_round(record)
+    except (sqlite3.Error, OSError, RuntimeError) as exc:
+        # The game goes on; the round still counts in this session's summary.
+        st.error(f"This round could not be saved to the history database ({exc}). "
+                 f"Check that {get_store().path} is writable.")
     challenge["results"].append((target, score, matched))
     challenge["index"] += 1
     challenge["over"] = challenge["index"] >= len(challenge["targets"])
@@ -200,7 +206,6 @@ def webcam_mode(challenge_mode: bool) -> None:
     if not challenge_mode:
         live.stop_round()
     else:
-        challenge = st.session_state.challenge
         with controls:
             if st.button("New session", help="Start over with a fresh shuffled set of emotions"):
                 st.session_state.challenge = new_challenge()
