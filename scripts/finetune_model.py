@@ -1,0 +1,45 @@
+"""Fine-tune backbone + head on augmented images, resumable; then write the model directory.
+
+    python scripts/finetune_model.py data/processed/fer2013/ models/fer_vgg16/ data/finetune/run1 data/logs/ft1
+    python scripts/finetune_model.py ... --finalize-only     # best checkpoint so far → model directory
+
+The second argument is both the starting point (its model.keras, from train_model.py) and,
+at the end, where the fine-tuned model is written (use --output for another directory).
+Running the same command again resumes an interrupted run from WORK_DIR.
+"""
+
+import argparse
+import json
+from dataclasses import fields
+
+from facematch import cli
+from facematch.finetune import FinetuneConfig, finalize, finetune
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("processed", help="directory written by make_dataset.py")
+    parser.add_argument("model_dir", help="model directory to start from (model.keras)")
+    parser.add_argument("work_dir", help="checkpoints and the resume backup")
+    parser.add_argument("log_dir", help="CSV and TensorBoard logs (keep the same one when resuming)")
+    parser.add_argument("--output", help="write the fine-tuned model here instead of MODEL_DIR")
+    parser.add_argument("--finalize-only", action="store_true", help="skip training; export the best checkpoint")
+    defaults = FinetuneConfig()
+    for f in fields(FinetuneConfig):
+        value = getattr(defaults, f.name)
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(value), default=value,
+                            help=f"default: {value}")
+    args = parser.parse_args()
+    config = FinetuneConfig(**{f.name: getattr(args, f.name) for f in fields(FinetuneConfig)})
+    if config.total_steps < 1 or config.eval_every < 1 or config.batch_size < 1:
+        raise cli.CliError("--total-steps, --eval-every and --batch-size must be positive")
+    if not args.finalize_only:
+        finetune(args.processed, args.model_dir, args.work_dir, args.log_dir, config)
+    metadata = finalize(args.processed, args.work_dir, args.output or args.model_dir, args.log_dir)
+    print(json.dumps(metadata["metrics"], indent=2))
+    print(f"wrote {args.output or args.model_dir}; evaluate it with scripts/evaluate_model.py")
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)
