@@ -102,7 +102,7 @@ def load_vgg16_weights(vgg, weights: str) -> None:
         except Exception as exc:  # network errors come in many types
             raise WeightsError(
                 f"could not download the ImageNet VGG16 weights ({exc.__class__.__name__}). "
-                "Without internet use `--weights hed` (offline, installed by `make setup`), "
+                "Without internet use `--weights hed` (offline: `python scripts/setup_assets.py hed_weights`), "
                 "or pass the path of a vgg16 .weights.h5 file you downloaded elsewhere."
             ) from None
         for name in VGG16_CONV_LAYERS:

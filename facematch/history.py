@@ -72,6 +72,9 @@ def clean_player_name(name: str | None) -> tuple[str, str | None]:
 class HistoryStore:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path or DEFAULT_DB_PATH)
+        self._create()
+
+    def _create(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Several processes may open a new file at once. Switching to WAL (persistent in the
         # file) needs a moment of exclusive access and does not wait on the busy timeout, so retry.
@@ -103,11 +106,17 @@ class HistoryStore:
         row = asdict(record)
         row["played_at"] = row["played_at"] or datetime.now(timezone.utc).isoformat(timespec="seconds")
         row["matched"] = int(bool(row["matched"]))
+        query = f"INSERT INTO rounds ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+        try:
+            with closing(self._connect()) as conn, conn:
+                return int(conn.execute(query, list(row.values())).lastrowid)
+        except sqlite3.OperationalError as exc:
+            if "no such table" not in str(exc):
+                raise
+        # The file was deleted or replaced while the app ran: recreate it rather than lose the round.
+        self._create()
         with closing(self._connect()) as conn, conn:
-            cursor = conn.execute(
-                f"INSERT INTO rounds ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                list(row.values()))
-            return int(cursor.lastrowid)
+            return int(conn.execute(query, list(row.values())).lastrowid)
 
     def rounds(self, player: str | None = None) -> list[dict]:
         query = "SELECT * FROM rounds"

@@ -92,3 +92,13 @@ def test_two_processes_writing_at_once_lose_no_row(tmp_path):
     assert sorted(r["round_index"] for r in store.rounds("one")) == list(range(300))
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_round_is_not_lost_when_the_file_was_deleted_meanwhile(tmp_path):
+    path = tmp_path / "h.sqlite3"
+    store = HistoryStore(path)
+    store.add_round(record())
+    for suffix in ("", "-wal", "-shm"):
+        (tmp_path / f"h.sqlite3{suffix}").unlink(missing_ok=True)
+    store.add_round(record(index=1))
+    assert store.count() == 1

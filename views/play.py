@@ -118,42 +118,66 @@ def record_round(challenge: dict, target: str, score: int, matched: bool, time_t
     challenge["over"] = challenge["index"] >= len(challenge["targets"])
 
 
-def render_summary(challenge: dict) -> None:
+def summary_text(challenge: dict) -> str:
     summary = summarize_session(challenge["results"])
-    st.success(f"**Session over: {summary.total} points** in {summary.rounds} rounds, "
-               f"{summary.matched} matched (average {summary.average:.0f}). "
-               f"Best: {summary.best_emotion}; to practise: {summary.worst_emotion}.")
-    st.caption("See every round on the History page.")
+    return (f"**Session over: {summary.total} points** in {summary.rounds} rounds, "
+            f"{summary.matched} matched (average {summary.average:.0f}). "
+            f"Best: {summary.best_emotion}; to practise: {summary.worst_emotion}. "
+            f"See every round on the History page.")
 
 
-def render_target(target: str, remaining: float | None = None) -> None:
+def target_text(target: str, remaining: float | None = None) -> str:
     timer = f" · ⏱ {remaining:0.1f} s" if remaining is not None else ""
-    st.markdown(f"### Make this face: {EMOJI[target]} **{target.upper()}**{timer}")
-    st.caption(f"Tip: {TIPS[target]}")
+    return f"### Make this face: {EMOJI[target]} **{target.upper()}**{timer}\n\nTip: *{TIPS[target]}*"
 
 
-def render_panel(result, target: str | None, score_text: str) -> None:
-    """Live panel: detected emotion as text, the 7 probabilities as bars with the target marked."""
+def detection_text(result) -> str:
     if result is None:
-        st.info("Waiting for video… allow camera access and press START.")
-        return
-    if result.error:
-        st.warning(f"This frame could not be analysed ({result.error}).")
+        return "Waiting for video… allow camera access and press START."
     face = result.primary
     if face is None:
-        st.markdown("**No face** — look at the camera, with your face well lit.")
+        text = "**No face** — look at the camera, with your face well lit."
     else:
-        line = f"Detected: **{face.emotion} {face.confidence:.0%}**"
+        text = f"Detected: **{face.emotion} {face.confidence:.0%}**"
         if len(result.faces) > 1:
-            line += f" · {len(result.faces)} faces — playing with the largest"
-        st.markdown(line)
-    if score_text:
-        st.markdown(score_text)
+            text += f" · {len(result.faces)} faces — playing with the largest"
+    if result.error:
+        text += f"  \n⚠️ This frame could not be analysed ({result.error})."
+    return text
+
+
+def probability_chart(result, target: str | None):
+    """The 7 probabilities as horizontal bars, the target in another colour."""
+    import altair as alt
+    import pandas as pd
+
+    face = result.primary if result is not None else None
     probs = face.probs if face is not None else [0.0] * len(EMOTIONS)
-    for emotion, p in zip(EMOTIONS, probs):
-        marker = "🎯 " if emotion == target else ""
-        label = f"{marker}{EMOJI[emotion]} {emotion}: {float(p):.0%}"
-        st.progress(min(max(float(p), 0.0), 1.0), text=f"**{label}**" if emotion == target else label)
+    frame = pd.DataFrame({"emotion": [f"{EMOJI[e]} {e}" for e in EMOTIONS],
+                          "probability": [float(p) for p in probs],
+                          "role": ["target" if e == target else "other" for e in EMOTIONS]})
+    bars = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None)),
+        y=alt.Y("emotion:N", sort=None, title=None),
+        color=alt.Color("role:N", scale=alt.Scale(domain=["target", "other"], range=["#e4572e", "#4c78a8"]),
+                        legend=None),
+    )
+    labels = bars.mark_text(align="left", dx=3).encode(text=alt.Text("probability:Q", format=".0%"),
+                                                       color=alt.value("black"))
+    return (bars + labels).properties(height=230)
+
+
+class LivePanel:
+    """Fixed slots, each redrawn with exactly one element: nothing stale lingers while the loop runs."""
+
+    def __init__(self):
+        self.status, self.detection, self.score, self.chart = st.empty(), st.empty(), st.empty(), st.empty()
+
+    def draw(self, result, target: str | None, status: str, score_text: str, over: bool = False) -> None:
+        (self.status.success if over else self.status.markdown)(status or " ")
+        self.detection.markdown(detection_text(result))
+        self.score.markdown(score_text or " ")
+        self.chart.altair_chart(probability_chart(result, target), width="stretch")
 
 
 # -- webcam modes ----------------------------------------------------------------------------
@@ -201,7 +225,7 @@ def webcam_mode(challenge_mode: bool) -> None:
                    "START again. Or play without live video: choose **Snapshot (no camera)** in the sidebar.")
     with right:
         controls = st.container()
-        panel = st.empty()
+        panel = LivePanel()
 
     if not challenge_mode:
         live.stop_round()
@@ -212,8 +236,8 @@ def webcam_mode(challenge_mode: bool) -> None:
                 live.stop_round()
 
     if not ctx.state.playing:
-        with panel.container():
-            st.info("Press **START** to turn on your webcam" + (" and begin the rounds." if challenge_mode else "."))
+        panel.status.info("Press **START** to turn on your webcam" +
+                          (" and begin the rounds." if challenge_mode else "."))
         return
 
     # The script thread polls the shared state and redraws; the callback thread does the work.
@@ -245,16 +269,16 @@ def webcam_mode(challenge_mode: bool) -> None:
                 score_text = (f"Score now: **{round_score(snap.round, live.rules)}** · target "
                               f"{snap.round.smoothed:.0%} (smoothed), threshold {live.rules.threshold:.0%}"
                               + (f"  \n{last_message}" if last_message else ""))
-        with panel.container():
-            if challenge_mode:
-                challenge = st.session_state.challenge
-                if challenge["over"]:
-                    render_summary(challenge)
-                elif target:
-                    st.markdown(f"Round **{challenge['index'] + 1} / {len(challenge['targets'])}** · "
-                                f"session total **{sum(r[1] for r in challenge['results'])}**")
-                    render_target(target, snap.round.remaining(live.rules, time.monotonic()))
-            render_panel(snap.result, target, score_text)
+        status, over = "", False
+        if challenge_mode:
+            challenge = st.session_state.challenge
+            if challenge["over"]:
+                status, over = summary_text(challenge), True
+            elif target:
+                status = (f"Round **{challenge['index'] + 1} / {len(challenge['targets'])}** · session total "
+                          f"**{sum(r[1] for r in challenge['results'])}**\n\n"
+                          + target_text(target, snap.round.remaining(live.rules, time.monotonic())))
+        panel.draw(snap.result, target, status, score_text, over)
         time.sleep(PANEL_REFRESH_S)
 
 
@@ -271,11 +295,11 @@ def snapshot_mode() -> None:
     if st.button("New session"):
         st.session_state.snap_challenge = challenge = new_challenge()
     if challenge["over"]:
-        render_summary(challenge)
+        st.success(summary_text(challenge))
         return
     target = EMOTIONS[challenge["targets"][challenge["index"]]]
     st.markdown(f"Round **{challenge['index'] + 1} / {len(challenge['targets'])}**")
-    render_target(target)
+    st.markdown(target_text(target))
     photo = st.camera_input("Take a photo", key=f"snap-{challenge['id']}-{challenge['index']}")
     if photo is None:
         return
@@ -290,8 +314,12 @@ def snapshot_mode() -> None:
     state, score = snapshot_round(target, None if face is None else face.probs, rules)
     record_round(challenge, target, score, state.matched, None, state.peak, "snapshot")
     st.session_state.snap_done = digest
-    st.image(annotated, channels="BGR", caption="What the model saw")
-    render_panel(result, target, f"Round score: **{score} points**" + (" — matched!" if state.matched else ""))
+    st.markdown(f"Round score: **{score} points**" + (" — matched!" if state.matched else ""))
+    left, right = st.columns(2)
+    left.image(annotated, channels="BGR", caption="What the model saw")
+    with right:
+        st.markdown(detection_text(result))
+        st.altair_chart(probability_chart(result, target), width="stretch")
     if st.button("Next round" if not challenge["over"] else "See summary"):
         st.rerun()
 
