@@ -14,8 +14,6 @@ model directory (temperature-calibrated .keras + .tflite + metadata).
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -69,7 +67,7 @@ def _split_model(init_dir: Path):
 
 
 def build_trainable(init_dir: Path, config: FinetuneConfig):
-    """(training model: gray 48x48 → logits, backbone, head), sharing weights."""
+    """Training model: gray 48x48 → logits, through the start model's own backbone and head."""
     import keras
 
     backbone, head = _split_model(init_dir)
@@ -81,8 +79,7 @@ def build_trainable(init_dir: Path, config: FinetuneConfig):
     if not unfrozen:
         raise ValueError(f"unfreeze_from {config.unfreeze_from!r} is not a layer of the backbone")
     inputs = keras.Input(backbone.input.shape[1:], name="face_gray")
-    model = keras.Model(inputs, head(backbone(inputs)), name="finetune")
-    return model, backbone, head
+    return keras.Model(inputs, head(backbone(inputs)), name="finetune")
 
 
 def training_data(images: np.ndarray, labels: np.ndarray, config: FinetuneConfig):
@@ -122,7 +119,7 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
     keras.utils.set_random_seed(config.seed)
     train, val = load_split(processed_dir, "Training"), load_split(processed_dir, "PublicTest")
     with get_strategy(config.strategy).scope():
-        model, _, _ = build_trainable(init_dir, config)
+        model = build_trainable(init_dir, config)
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       weighted_metrics=[], metrics=["accuracy"])
@@ -143,7 +140,7 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
             # After a resume, only a better PublicTest accuracy than any before replaces best.keras.
             keras.callbacks.ModelCheckpoint(str(best), monitor="val_accuracy", mode="max", save_best_only=True,
                                             initial_value_threshold=max(previous) if previous else None),
-            _WallClock(work_dir / "seconds.txt"),
+            _wall_clock(work_dir / "seconds.txt"),
             keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience),
             keras.callbacks.CSVLogger(str(log), append=True),
             keras.callbacks.TensorBoard(log_dir=str(log_dir / "tensorboard"), write_graph=False),
@@ -162,21 +159,19 @@ def _read_log(path: Path) -> list[dict]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-class _WallClock:
-    """Adds each evaluation period's wall time to a file, so cut and resumed runs sum up."""
+def _wall_clock(path: Path):
+    """A callback adding each evaluation period's wall time to a file, so cut and resumed runs sum up."""
+    import keras
 
-    def __new__(cls, path: Path):
-        import keras
+    class WallClock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.time()
 
-        class WallClock(keras.callbacks.Callback):
-            def on_epoch_begin(self, epoch, logs=None):
-                self.started = time.time()
+        def on_epoch_end(self, epoch, logs=None):
+            total = float(path.read_text()) if path.is_file() else 0.0
+            path.write_text(str(total + time.time() - self.started))
 
-            def on_epoch_end(self, epoch, logs=None):
-                total = float(path.read_text()) if path.is_file() else 0.0
-                path.write_text(str(total + time.time() - self.started))
-
-        return WallClock()
+    return WallClock()
 
 
 def finalize(processed_dir, work_dir, model_dir, log_dir) -> dict:
@@ -184,7 +179,7 @@ def finalize(processed_dir, work_dir, model_dir, log_dir) -> dict:
     import keras
     import tensorflow as tf
 
-    from facematch.training import calibrate, save_model_dir
+    from facematch.training import calibrate, machine_description, save_model_dir
 
     processed_dir, work_dir, model_dir, log_dir = map(Path, (processed_dir, work_dir, model_dir, log_dir))
     best = work_dir / "best.keras"
@@ -212,7 +207,7 @@ def finalize(processed_dir, work_dir, model_dir, log_dir) -> dict:
                                               (h["val_accuracy"] for h in history), default=None),
                                           "seconds": round(float((work_dir / "seconds.txt").read_text()), 1)
                                           if (work_dir / "seconds.txt").is_file() else None,
-                                          "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+                                          "machine": machine_description(),
                                           "tensorflow": tf.__version__}},
                 "metrics": calibration}
     return save_model_dir(model_dir, model, config["quantize"], metadata)

@@ -109,13 +109,17 @@ def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2
             "epochs_run": len(history.history["loss"]),
             "best_epoch": int(np.argmax(history.history["val_accuracy"])) + 1,
             "train_seconds": round(train_seconds, 1),
-            "machine": f"{platform.machine()}, {os.cpu_count()} CPU cores",
+            "machine": machine_description(),
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
         },
         "metrics": calibration,
     }
     return save_model_dir(model_dir, model, config.quantize, metadata)
+
+
+def machine_description() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores"
 
 
 def calibrate(val_logits: np.ndarray, y_val: np.ndarray) -> dict:
