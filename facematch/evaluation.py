@@ -11,7 +11,7 @@ import numpy as np
 from facematch import EMOTIONS
 from facematch.classifier import load_classifier
 from facematch.dataset import load_split
-from facematch.modeling import expected_calibration_error
+from facematch.modeling import expected_calibration_error, softmax
 
 EVAL_SPLITS = ("PublicTest", "PrivateTest")
 
@@ -38,6 +38,11 @@ def split_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
     }
 
 
+def without_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Undo the shipped temperature: p = softmax(z / T), so softmax(T · log p) = softmax(z)."""
+    return softmax(temperature * np.log(np.maximum(probs, 1e-12)))
+
+
 def evaluate(model_dir, processed_dir, progress: bool = True) -> dict:
     model_dir = Path(model_dir)
     clf = load_classifier(model_dir)
@@ -49,10 +54,16 @@ def evaluate(model_dir, processed_dir, progress: bool = True) -> dict:
         seconds = time.time() - started
         metrics = split_metrics(probs, data.labels)
         metrics["ms_per_image"] = round(1000 * seconds / max(1, len(data.labels)), 3)
+        # The same probabilities without the model's temperature, to show what calibration buys.
+        temperature = clf.metadata["metrics"]["temperature"]
+        single, mirror = clf.predict(data.images, tta=False), clf.predict(data.images[:, :, ::-1], tta=False)
+        raw_single, raw_mirror = without_temperature(single, temperature), without_temperature(mirror, temperature)
+        metrics["ece_before_temperature"] = expected_calibration_error(
+            (raw_single + raw_mirror) / 2 if clf.flip_tta else raw_single, data.labels)
         if clf.flip_tta:  # the live game runs a single pass per frame: report that too
-            single = clf.predict(data.images, tta=False)
             metrics["single_pass"] = {"accuracy": float((single.argmax(1) == data.labels).mean()),
-                                      "ece": expected_calibration_error(single, data.labels)}
+                                      "ece": expected_calibration_error(single, data.labels),
+                                      "ece_before_temperature": expected_calibration_error(raw_single, data.labels)}
         results["splits"][split] = metrics
         if progress:
             print(f"{split}: accuracy {metrics['accuracy']:.4f} on {metrics['count']} images, "
@@ -100,18 +111,38 @@ def _finetune_text(finetuned: dict | None) -> str:
         return ""
     c = finetuned["config"]
     best = finetuned.get("best_publictest_accuracy")
-    return (f"\nThen the whole network from `{c['unfreeze_from']}` on was fine-tuned on Training images "
-            f"with random flips, shifts (±{c['shift']:.0%}), rotations (±{360 * c['rotation']:.0f}°) and zoom "
-            f"(±{c['zoom']:.0%}): Adam lr {c['learning_rate']}, batch {c['batch_size']}, PublicTest evaluated "
-            f"every {c['eval_every']} steps to keep the best weights ({finetuned['evaluations_run']} evaluations, "
-            f"best PublicTest {_pct(best)} before calibration), "
-            f"{(finetuned.get('seconds') or 0) / 3600:.1f} h on {finetuned['machine']}.\n")
+    return (f"\nThen the layers from `{c['train_from']}` on (backbone and head) were fine-tuned on Training "
+            f"images; the layers before it stayed frozen and their activations were cached for "
+            f"{c['augmented_copies']} versions of every image (the original, its mirror image and random flips, "
+            f"shifts ±{c['shift']:.0%}, rotations ±{360 * c['rotation']:.0f}° and zoom ±{c['zoom']:.0%}), "
+            f"shifted at random by up to {c['feature_shift']} cell(s) in every batch. Adam, learning rate "
+            f"warmed up to {c['learning_rate']} over {c['warmup_steps']} steps then cosine-decayed to 0 at step "
+            f"{c['total_steps']}, batch {c['batch_size']}, class weights `{c['class_weight']}`, seed {c['seed']}; "
+            f"PublicTest evaluated every {c['eval_every']} steps to keep the best weights "
+            f"({finetuned['evaluations_run']} evaluations, best PublicTest {_pct(best)} single pass before "
+            f"calibration), {(finetuned.get('seconds') or 0) / 3600:.1f} h on {finetuned['machine']}.\n"
+            + _learning_curve(finetuned.get("history", [])))
+
+
+def _learning_curve(history: list[dict]) -> str:
+    if not history:
+        return ""
+    rows = "\n".join(f"| {h['step']} | {_pct(h.get('accuracy'))} | {h.get('loss', float('nan')):.3f} | "
+                     f"{_pct(h.get('val_accuracy'))} | {h.get('val_loss', float('nan')):.3f} |" for h in history)
+    return ("\nLearning curve (training figures are on augmented, class-weighted batches; PublicTest single "
+            "pass, before calibration):\n\n| step | training accuracy | training loss | PublicTest accuracy "
+            f"| PublicTest loss |\n|---|---|---|---|---|\n{rows}\n")
+
+
+def _ece_pair(m: dict) -> str:
+    before = m.get("ece_before_temperature")
+    return f"{before:.3f} → {m['ece']:.3f}" if before is not None else f"{m['ece']:.3f}"
 
 
 def _result_row(split: str, m: dict) -> str:
     single = m.get("single_pass")
-    tail = f"{_pct(single['accuracy'])} | {single['ece']:.3f}" if single else "same | same"
-    return f"| {split} | {_pct(m['accuracy'])} | {m['ece']:.3f} | {tail} |"
+    tail = f"{_pct(single['accuracy'])} | {_ece_pair(single)}" if single else "same | same"
+    return f"| {split} | {_pct(m['accuracy'])} | {_ece_pair(m)} | {tail} |"
 
 
 def _imbalance_text(mode: str, weights: dict | None) -> str:
@@ -176,7 +207,7 @@ best epoch {training['best_epoch']}, {training['train_seconds']:.0f} s of head t
 what that buys.
 
 ## Results
-| split | accuracy | ECE (15 bins) | single pass accuracy | single pass ECE |
+| split | accuracy | ECE (15 bins), before → after temperature | single pass accuracy | single pass ECE, before → after |
 |---|---|---|---|---|
 {_result_row('PublicTest', public)}
 {_result_row('PrivateTest', private)}

@@ -1,19 +1,24 @@
-"""Fine-tune the whole network (backbone + head) on augmented images, resumable.
+"""Fine-tune the upper VGG16 blocks and the head on augmented images, resumable.
 
-Starts from a model directory written by train_model.py (its model.keras), unfreezes the
-VGG16 blocks from `unfreeze_from` on, and trains on Training images with flips, shifts,
-small rotations and zoom (the seed's augmentation TODO). PublicTest is evaluated every
-`eval_every` steps and selects the best weights; PrivateTest is never looked at.
+Starts from a model directory written by train_model.py (its model.keras). The layers before
+`train_from` stay frozen, so their activations are computed once per image version and cached
+in the work directory (the original, its mirror image and `augmented_copies - 2` randomly
+shifted/rotated/zoomed versions); training then only runs the layers from `train_from` on,
+with a random shift of the cached activations by up to `feature_shift` cells. On a 2-core CPU
+this trains ~1.5x faster than back-propagating through the whole network, for the same
+augmentation. PublicTest is evaluated every `eval_every` steps and selects the best weights;
+PrivateTest is never looked at.
 
 Long runs on a CPU are cut by sessions: everything needed to resume (weights, optimizer,
 step) is backed up in `work_dir` every evaluation, and running the same command again
-continues where the last run stopped. `finalize` turns the best checkpoint into a
-model directory (temperature-calibrated .keras + .tflite + metadata).
+continues where the last run stopped. `finalize` puts the best weights back into the whole
+network and writes a model directory (temperature-calibrated .keras + .tflite + metadata).
 """
 
 from __future__ import annotations
 
 import json
+import os
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,18 +30,22 @@ from facematch.dataset import load_split
 from facematch.modeling import assemble, class_weights
 
 BACKBONE_NAME = "vgg16_block4_pool"
+CACHE_NAMES = ("train_activations.npy", "train_labels.npy", "PublicTest_activations.npy")
 
 
 @dataclass
 class FinetuneConfig:
-    total_steps: int = 9000  # ~20 epochs of Training at batch 64
-    eval_every: int = 300
+    total_steps: int = 4000  # ~9 passes over Training at batch 64
+    eval_every: int = 400
     batch_size: int = 64
-    learning_rate: float = 5e-5
-    unfreeze_from: str = "block1_conv1"
+    learning_rate: float = 1e-4  # peak Adam rate: linear warm-up, then cosine decay to 0 at total_steps
+    warmup_steps: int = 200
+    train_from: str = "block3_conv1"  # the layers before it stay frozen (and cached)
+    augmented_copies: int = 4  # cached versions of each Training image: original, mirror, random ones
+    feature_shift: int = 1  # random shift of the cached activations, in cells (block2_pool: 1 cell = 4 px)
     class_weight: str = "sqrt"
-    shift: float = 0.1
-    rotation: float = 0.05  # fraction of a full turn (0.05 = 18 degrees)
+    shift: float = 0.08
+    rotation: float = 0.04  # fraction of a full turn (0.04 = 14 degrees)
     zoom: float = 0.1
     patience: int = 10  # evaluations without a better PublicTest accuracy
     seed: int = 1234
@@ -56,7 +65,7 @@ def get_strategy(name: str):
     return tf.distribute.get_strategy()
 
 
-def _split_model(init_dir: Path):
+def _load_start_model(init_dir: Path):
     import keras
 
     path = init_dir / "model.keras"
@@ -66,41 +75,92 @@ def _split_model(init_dir: Path):
     return full.get_layer(BACKBONE_NAME), full.get_layer("head")
 
 
-def build_trainable(init_dir: Path, config: FinetuneConfig):
-    """Training model: gray 48x48 → logits, through the start model's own backbone and head."""
+def split_network(backbone, head, train_from: str):
+    """(frozen stem: gray image → activations before `train_from`, trainable rest: activations → logits).
+
+    The trainable model reuses the backbone's own layer objects, so training it updates the backbone.
+    """
     import keras
 
-    backbone, head = _split_model(init_dir)
-    backbone.trainable = True
-    unfrozen = False
-    for layer in backbone.layers:
-        unfrozen = unfrozen or layer.name == config.unfreeze_from
-        layer.trainable = unfrozen and bool(layer.weights) and layer.name.startswith("block")
-    if not unfrozen:
-        raise ValueError(f"unfreeze_from {config.unfreeze_from!r} is not a layer of the backbone")
-    inputs = keras.Input(backbone.input.shape[1:], name="face_gray")
-    return keras.Model(inputs, head(backbone(inputs)), name="finetune")
+    names = [layer.name for layer in backbone.layers]
+    if train_from not in names or not backbone.get_layer(train_from).weights:
+        convs = [n for n in names if n.startswith("block") and "conv" in n]
+        raise ValueError(f"train_from must be one of the backbone's convolutions {convs}, got {train_from!r}")
+    cut = names.index(train_from)
+    stem = keras.Model(backbone.input, backbone.layers[cut - 1].output, name="frozen_stem")
+    stem.trainable = False
+    inputs = keras.Input(stem.output.shape[1:], name="stem_activations")
+    x = inputs
+    for layer in backbone.layers[cut:]:
+        layer.trainable = True
+        x = layer(x)
+    return stem, keras.Model(inputs, head(x), name="finetune")
 
 
-def training_data(images: np.ndarray, labels: np.ndarray, config: FinetuneConfig):
-    """Endless shuffled, augmented batches with per-example class weights (tf.data)."""
+def image_augmenter(config: FinetuneConfig, seed: int):
+    import keras
+
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal", seed=seed),
+        keras.layers.RandomTranslation(config.shift, config.shift, fill_mode="nearest", seed=seed),
+        keras.layers.RandomRotation(config.rotation, fill_mode="nearest", seed=seed),
+        keras.layers.RandomZoom(config.zoom, fill_mode="nearest", seed=seed),
+    ], name="augment")
+
+
+def cache_activations(stem, train, val, config: FinetuneConfig, cache_dir: Path) -> None:
+    """Stem activations of every Training image version (and PublicTest), written once, atomically."""
+    from facematch.features import extract
+
+    if all((cache_dir / name).is_file() for name in CACHE_NAMES):
+        return
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    n, copies = len(train.labels), config.augmented_copies
+    shape = (n * copies, *stem.output.shape[1:])
+    partial = cache_dir / ".train_activations.partial.npy"
+    out = np.lib.format.open_memmap(partial, mode="w+", dtype=np.float16, shape=shape)
+    for copy in range(copies):
+        if copy == 0:
+            images = train.images
+        elif copy == 1:
+            images = train.images[:, :, ::-1]
+        else:  # a fresh random version of every image, reproducible from the seed
+            augment = image_augmenter(config, config.seed + copy)
+            images = np.concatenate([
+                np.asarray(augment(train.images[i:i + 1024, :, :, None].astype(np.float32), training=True))[..., 0]
+                for i in range(0, n, 1024)])
+        out[copy * n:(copy + 1) * n] = extract(stem, images, desc=f"caching version {copy + 1}/{copies}")
+    out.flush()
+    del out
+    np.save(cache_dir / "train_labels.npy", np.tile(train.labels, copies))
+    np.save(cache_dir / "PublicTest_activations.npy", extract(stem, val.images, desc="caching PublicTest"))
+    os.replace(partial, cache_dir / "train_activations.npy")  # last: its presence means complete
+
+
+def training_data(activations: np.ndarray, labels: np.ndarray, config: FinetuneConfig):
+    """Endless shuffled batches of cached activations, randomly shifted, with per-example class weights."""
     import keras
     import tensorflow as tf
 
-    augment = keras.Sequential([
-        keras.layers.RandomFlip("horizontal", seed=config.seed),
-        keras.layers.RandomTranslation(config.shift, config.shift, fill_mode="nearest", seed=config.seed),
-        keras.layers.RandomRotation(config.rotation, fill_mode="nearest", seed=config.seed),
-        keras.layers.RandomZoom(config.zoom, fill_mode="nearest", seed=config.seed),
-    ], name="augment")
+    height = activations.shape[1]
+    shift = keras.layers.RandomTranslation(config.feature_shift / height, config.feature_shift / height,
+                                           fill_mode="nearest", interpolation="nearest", seed=config.seed)
     weights = class_weights(labels, config.class_weight)
     table = tf.constant([weights[i] if weights else 1.0 for i in range(len(EMOTIONS))], tf.float32)
-    data = tf.data.Dataset.from_tensor_slices((images[..., None].astype(np.float32), labels))
-    return (data.shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True).repeat()
-            .batch(config.batch_size)
-            .map(lambda x, y: (augment(x, training=True), y, tf.gather(table, y)),
-                 num_parallel_calls=tf.data.AUTOTUNE)
-            .prefetch(tf.data.AUTOTUNE))
+
+    def gather(index):  # numpy side: rows of the memory-mapped cache
+        index = np.sort(index)
+        return activations[index].astype(np.float32), labels[index].astype(np.int32)
+
+    def load(index):
+        x, y = tf.numpy_function(gather, [index], [tf.float32, tf.int32])
+        x.set_shape((None, *activations.shape[1:]))
+        y.set_shape((None,))
+        return shift(x, training=True), y, tf.gather(table, y)
+
+    return (tf.data.Dataset.range(len(labels))
+            .shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True).repeat()
+            .batch(config.batch_size).map(load, num_parallel_calls=2).prefetch(4))
 
 
 def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig, verbose: int = 2) -> Path:
@@ -108,6 +168,8 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
     import keras
 
     processed_dir, init_dir, work_dir, log_dir = map(Path, (processed_dir, init_dir, work_dir, log_dir))
+    if config.augmented_copies < 1 or config.feature_shift < 0 or not 0 <= config.warmup_steps < config.total_steps:
+        raise ValueError("augmented_copies must be ≥ 1, feature_shift ≥ 0 and warmup_steps < total_steps")
     work_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     config_path = work_dir / "config.json"
@@ -116,13 +178,6 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
     config_path.write_text(json.dumps(asdict(config), indent=2))
     (work_dir / "init_model.txt").write_text(str(init_dir.resolve()))
 
-    keras.utils.set_random_seed(config.seed)
-    train, val = load_split(processed_dir, "Training"), load_split(processed_dir, "PublicTest")
-    with get_strategy(config.strategy).scope():
-        model = build_trainable(init_dir, config)
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
-                      weighted_metrics=[], metrics=["accuracy"])
     evaluations = max(1, config.total_steps // config.eval_every)
     best = work_dir / "best.keras"
     log = log_dir / "finetune_log.csv"
@@ -130,10 +185,23 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
     if len(previous) >= evaluations and best.is_file():
         print(f"{work_dir}: all {evaluations} evaluations done already; finalizing the best checkpoint")
         return best
+    keras.utils.set_random_seed(config.seed)
+    train, val = load_split(processed_dir, "Training"), load_split(processed_dir, "PublicTest")
+    with get_strategy(config.strategy).scope():
+        stem, model = split_network(*_load_start_model(init_dir), config.train_from)
+        schedule = keras.optimizers.schedules.CosineDecay(
+            0.0, config.total_steps - config.warmup_steps, alpha=0.0,
+            warmup_target=config.learning_rate, warmup_steps=config.warmup_steps)
+        model.compile(optimizer=keras.optimizers.Adam(schedule),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+                      weighted_metrics=[], metrics=["accuracy"])
+    cache = work_dir / "cache"
+    cache_activations(stem, train, val, config, cache)
+    activations = np.load(cache / "train_activations.npy", mmap_mode="r")
     model.fit(
-        training_data(train.images, train.labels, config),
+        training_data(activations, np.load(cache / "train_labels.npy"), config),
         steps_per_epoch=config.eval_every, epochs=evaluations,
-        validation_data=(val.images[..., None].astype(np.float32), val.labels),
+        validation_data=(np.load(cache / "PublicTest_activations.npy").astype(np.float32), val.labels),
         callbacks=[
             # Weights, optimizer and position, so a cut run resumes where it stopped.
             keras.callbacks.BackupAndRestore(str(work_dir / "backup"), save_freq="epoch"),
@@ -188,10 +256,16 @@ def finalize(processed_dir, work_dir, model_dir, log_dir) -> dict:
     config = json.loads((work_dir / "config.json").read_text())
     init_dir = Path((work_dir / "init_model.txt").read_text())
     init_meta = json.loads((init_dir / "metadata.json").read_text())
+    # The checkpoint holds the trained layers; put them back into the start model's backbone.
     trained = keras.saving.load_model(best, safe_mode=True)
-    backbone, head = trained.get_layer(BACKBONE_NAME), trained.get_layer("head")
+    backbone, _ = _load_start_model(init_dir)
+    head = trained.get_layer("head")
+    for layer in trained.layers:
+        if layer.weights and layer is not head:
+            backbone.get_layer(layer.name).set_weights(layer.get_weights())
+    network = keras.Model(backbone.input, head(backbone.output))
     val = load_split(processed_dir, "PublicTest")
-    val_logits = trained.predict(val.images[..., None].astype(np.float32), batch_size=256, verbose=0)
+    val_logits = network.predict(val.images[..., None].astype(np.float32), batch_size=256, verbose=0)
     calibration = calibrate(val_logits, val.labels)
     model = assemble(backbone, head, calibration["temperature"])
     history = _read_log(log_dir / "finetune_log.csv")
@@ -203,6 +277,10 @@ def finalize(processed_dir, work_dir, model_dir, log_dir) -> dict:
                 "training": {**init_meta["training"],
                              "finetune": {"config": config,
                                           "evaluations_run": len(history),
+                                          # The learning curve: one row per PublicTest evaluation.
+                                          "history": [{"step": (i + 1) * config["eval_every"],
+                                                       **{k: round(v, 4) for k, v in h.items() if k != "epoch"}}
+                                                      for i, h in enumerate(history)],
                                           "best_publictest_accuracy": max(
                                               (h["val_accuracy"] for h in history), default=None),
                                           "seconds": round(float((work_dir / "seconds.txt").read_text()), 1)

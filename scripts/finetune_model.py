@@ -1,10 +1,11 @@
-"""Fine-tune backbone + head on augmented images, resumable; then write the model directory.
+"""Fine-tune VGG16's upper blocks + the head on augmented images, resumable; then write the model directory.
 
-    python scripts/finetune_model.py data/processed/fer2013/ models/fer_vgg16/ data/finetune/run1 data/logs/ft1
+    python scripts/finetune_model.py data/processed/fer2013/ data/models/fer_vgg16_head/ \
+        data/finetune/run2 data/logs/finetune --output models/fer_vgg16/
     python scripts/finetune_model.py ... --finalize-only     # best checkpoint so far → model directory
 
-The second argument is both the starting point (its model.keras, from train_model.py) and,
-at the end, where the fine-tuned model is written (use --output for another directory).
+The second argument is the starting point (its model.keras, from train_model.py); the
+fine-tuned model is written to --output (by default over the starting point).
 Running the same command again resumes an interrupted run from WORK_DIR.
 """
 

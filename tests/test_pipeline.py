@@ -106,7 +106,8 @@ def test_a_model_of_the_wrong_shape_is_refused(trained, tmp_path):
 def test_finetuning_resumes_and_writes_a_loadable_model(trained, tmp_path):
     work, logs, out = tmp_path / "work", tmp_path / "logs", tmp_path / "finetuned"
     args = ("finetune_model.py", trained["processed"], trained["model_dir"], work, logs, "--output", out,
-            "--total-steps", "4", "--eval-every", "2", "--batch-size", "16")
+            "--total-steps", "4", "--eval-every", "2", "--batch-size", "16", "--warmup-steps", "1",
+            "--augmented-copies", "3")
     run_script(*args, check=True)
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["architecture"]["backbone_trainable"] is True
@@ -115,7 +116,7 @@ def test_finetuning_resumes_and_writes_a_loadable_model(trained, tmp_path):
     assert probs.shape == (21, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
     again = run_script(*args, check=True)  # a finished run is not trained twice
     assert "done already" in again.stdout
-    changed = run_script(*args[:-6], "--total-steps", "6", "--eval-every", "2", "--batch-size", "16")
+    changed = run_script(*args[:-2], "--augmented-copies", "2")
     assert changed.returncode == 1 and "another configuration" in changed.stderr
     evaluate = run_script("evaluate_model.py", out, trained["processed"], check=True)
     assert "fine-tuned" in (out / "MODEL_CARD.md").read_text() and "PrivateTest" in evaluate.stdout
