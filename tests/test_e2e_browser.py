@@ -215,7 +215,8 @@ def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browse
         detected.first.wait_for(timeout=60_000)
         text = detected.first.inner_text()
         assert re.search(r"Detected: (angry|disgust|fear|happy|sad|surprise|neutral) \d{1,3}%", text)
-        page.get_by_text(re.compile(r"Make this face: .*HAPPY")).first.wait_for()
+        # The first target is happy; a model that sees the smile at once may already have finished that round.
+        page.get_by_text(re.compile(r"Make this face: .*HAPPY|Last round \(happy\)")).first.wait_for()
         page.screenshot(path=str(ARTIFACTS / "playing.png"), full_page=True)
 
         # While the video streams: the app talks only to addresses of this machine (no STUN, nothing outside).
