@@ -107,21 +107,30 @@ def _pct(x) -> str:
 
 
 def _finetune_text(finetuned: dict | None) -> str:
-    if not finetuned:
-        return ""
-    c = finetuned["config"]
-    best = finetuned.get("best_publictest_accuracy")
-    return (f"\nThen the layers from `{c['train_from']}` on (backbone and head) were fine-tuned on Training "
-            f"images; the layers before it stayed frozen and their activations were cached for "
-            f"{c['augmented_copies']} versions of every image (the original, its mirror image and random flips, "
-            f"shifts ±{c['shift']:.0%}, rotations ±{360 * c['rotation']:.0f}° and zoom ±{c['zoom']:.0%}), "
+    runs = []  # oldest first: a run that started from a fine-tuned model keeps that run as "previous"
+    while finetuned:
+        runs.insert(0, finetuned)
+        finetuned = finetuned.get("previous")
+    return "".join(_finetune_run_text(run, i, len(runs)) for i, run in enumerate(runs))
+
+
+def _finetune_run_text(run: dict, index: int, count: int) -> str:
+    c = run["config"]
+    best = run.get("best_publictest_accuracy")
+    opening = (f"\nThen the layers from `{c['train_from']}` on (backbone and head) were fine-tuned on Training "
+               f"images; the layers before it stayed frozen and their activations were cached"
+               if index == 0 else
+               f"\nFine-tuning run {index + 1} of {count} started from run {index}'s model with a fresh "
+               f"learning-rate schedule; the same layers stayed frozen, their activations cached")
+    return (f"{opening} for {c['augmented_copies']} versions of every image (the original, its mirror image and random "
+            f"flips, shifts ±{c['shift']:.0%}, rotations ±{360 * c['rotation']:.0f}° and zoom ±{c['zoom']:.0%}), "
             f"shifted at random by up to {c['feature_shift']} cell(s) in every batch. Adam, learning rate "
             f"warmed up to {c['learning_rate']} over {c['warmup_steps']} steps then cosine-decayed to 0 at step "
-            f"{c['total_steps']}, batch {c['batch_size']}, class weights `{c['class_weight']}`, seed {c['seed']}; "
-            f"PublicTest evaluated every {c['eval_every']} steps to keep the best weights "
-            f"({finetuned['evaluations_run']} evaluations, best PublicTest {_pct(best)} single pass before "
-            f"calibration), {(finetuned.get('seconds') or 0) / 3600:.1f} h on {finetuned['machine']}.\n"
-            + _learning_curve(finetuned.get("history", [])))
+            f"{c['total_steps']}, batch {c['batch_size']}, class weights `{c['class_weight']}`, head dropout "
+            f"{c.get('head_dropout', 0.5)}, seed {c['seed']}; PublicTest evaluated every {c['eval_every']} steps to "
+            f"keep the best weights ({run['evaluations_run']} evaluations, best PublicTest {_pct(best)} single pass "
+            f"before calibration), {(run.get('seconds') or 0) / 3600:.1f} h on {run['machine']}.\n"
+            + _learning_curve(run.get("history", [])))
 
 
 def _learning_curve(history: list[dict]) -> str:

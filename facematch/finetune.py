@@ -43,6 +43,7 @@ class FinetuneConfig:
     train_from: str = "block3_conv1"  # the layers before it stay frozen (and cached)
     augmented_copies: int = 4  # cached versions of each Training image: original, mirror, random ones
     feature_shift: int = 1  # random shift of the cached activations, in cells (block2_pool: 1 cell = 4 px)
+    head_dropout: float = 0.5  # the rate of the head's two Dropout layers while fine-tuning
     class_weight: str = "sqrt"
     shift: float = 0.08
     rotation: float = 0.04  # fraction of a full turn (0.04 = 14 degrees)
@@ -108,13 +109,35 @@ def image_augmenter(config: FinetuneConfig, seed: int):
     ], name="augment")
 
 
+def cache_key(stem, train, val, config: FinetuneConfig) -> dict:
+    """What the cached activations depend on: the frozen weights, the images and the augmentation."""
+    import hashlib
+
+    weights = hashlib.sha256()
+    for w in stem.get_weights():
+        weights.update(np.ascontiguousarray(w).tobytes())
+    return {"stem_weights_sha256": weights.hexdigest(),
+            "data_sha256": hashlib.sha256(b"".join(np.ascontiguousarray(a).tobytes() for a in (
+                train.images, train.labels, val.images))).hexdigest(),
+            **{k: getattr(config, k) for k in ("train_from", "augmented_copies", "seed", "shift", "rotation", "zoom")}}
+
+
 def cache_activations(stem, train, val, config: FinetuneConfig, cache_dir: Path) -> None:
-    """Stem activations of every Training image version (and PublicTest), written once, atomically."""
+    """Stem activations of every Training image version (and PublicTest), written once, atomically.
+
+    Runs with the same frozen layers, images and augmentation can share a cache directory;
+    one made for anything else is refused rather than silently trained on.
+    """
     from facematch.features import extract
 
+    key, key_path = cache_key(stem, train, val, config), cache_dir / "key.json"
     if all((cache_dir / name).is_file() for name in CACHE_NAMES):
-        return
+        if key_path.is_file() and json.loads(key_path.read_text()) == key:
+            return
+        raise ValueError(f"{cache_dir} holds activations of other frozen layers, images or augmentation; "
+                         "delete it or give another cache directory")
     cache_dir.mkdir(parents=True, exist_ok=True)
+    key_path.write_text(json.dumps(key, indent=2))
     n, copies = len(train.labels), config.augmented_copies
     shape = (n * copies, *stem.output.shape[1:])
     partial = cache_dir / ".train_activations.partial.npy"
@@ -163,17 +186,24 @@ def training_data(activations: np.ndarray, labels: np.ndarray, config: FinetuneC
             .batch(config.batch_size).map(load, num_parallel_calls=2).prefetch(4))
 
 
-def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig, verbose: int = 2) -> Path:
-    """Train (resuming from work_dir if a backup is there); returns the best checkpoint's path."""
+def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig, verbose: int = 2,
+             cache_dir=None) -> Path:
+    """Train (resuming from work_dir if a backup is there); returns the best checkpoint's path.
+
+    cache_dir: where the frozen layers' activations are cached (default work_dir/cache).
+    """
     import keras
 
     processed_dir, init_dir, work_dir, log_dir = map(Path, (processed_dir, init_dir, work_dir, log_dir))
-    if config.augmented_copies < 1 or config.feature_shift < 0 or not 0 <= config.warmup_steps < config.total_steps:
-        raise ValueError("augmented_copies must be ≥ 1, feature_shift ≥ 0 and warmup_steps < total_steps")
+    if (config.augmented_copies < 1 or config.feature_shift < 0 or not 0 <= config.warmup_steps < config.total_steps
+            or not 0 <= config.head_dropout < 1):
+        raise ValueError("augmented_copies must be ≥ 1, feature_shift ≥ 0, warmup_steps < total_steps "
+                         "and 0 ≤ head_dropout < 1")
     work_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     config_path = work_dir / "config.json"
-    if config_path.is_file() and json.loads(config_path.read_text()) != asdict(config):
+    # Options added since a run started had their default's behaviour then: fill them in before comparing.
+    if config_path.is_file() and {**asdict(FinetuneConfig()), **json.loads(config_path.read_text())} != asdict(config):
         raise ValueError(f"{work_dir} holds a run with another configuration; use a new work directory")
     config_path.write_text(json.dumps(asdict(config), indent=2))
     (work_dir / "init_model.txt").write_text(str(init_dir.resolve()))
@@ -188,14 +218,18 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
     keras.utils.set_random_seed(config.seed)
     train, val = load_split(processed_dir, "Training"), load_split(processed_dir, "PublicTest")
     with get_strategy(config.strategy).scope():
-        stem, model = split_network(*_load_start_model(init_dir), config.train_from)
+        backbone, head = _load_start_model(init_dir)
+        for layer in head.layers:
+            if isinstance(layer, keras.layers.Dropout):
+                layer.rate = config.head_dropout  # read at call time, so this holds for training
+        stem, model = split_network(backbone, head, config.train_from)
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, config.total_steps - config.warmup_steps, alpha=0.0,
             warmup_target=config.learning_rate, warmup_steps=config.warmup_steps)
         model.compile(optimizer=keras.optimizers.Adam(schedule),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
                       weighted_metrics=[], metrics=["accuracy"])
-    cache = work_dir / "cache"
+    cache = Path(cache_dir) if cache_dir else work_dir / "cache"
     cache_activations(stem, train, val, config, cache)
     activations = np.load(cache / "train_activations.npy", mmap_mode="r")
     model.fit(
@@ -286,6 +320,8 @@ def finalize(processed_dir, work_dir, model_dir, log_dir) -> dict:
                                           "seconds": round(float((work_dir / "seconds.txt").read_text()), 1)
                                           if (work_dir / "seconds.txt").is_file() else None,
                                           "machine": machine_description(),
-                                          "tensorflow": tf.__version__}},
+                                          "tensorflow": tf.__version__,
+                                          # Started from an already fine-tuned model: keep its run too.
+                                          "previous": init_meta["training"].get("finetune")}},
                 "metrics": calibration}
     return save_model_dir(model_dir, model, config["quantize"], metadata)

@@ -24,6 +24,8 @@ def main() -> int:
     parser.add_argument("work_dir", help="checkpoints and the resume backup")
     parser.add_argument("log_dir", help="CSV and TensorBoard logs (keep the same one when resuming)")
     parser.add_argument("--output", help="write the fine-tuned model here instead of MODEL_DIR")
+    parser.add_argument("--cache-dir", help="frozen layers' activations (default: WORK_DIR/cache); runs with the "
+                        "same frozen layers, data and augmentation can share one")
     parser.add_argument("--finalize-only", action="store_true", help="skip training; export the best checkpoint")
     defaults = FinetuneConfig()
     for f in fields(FinetuneConfig):
@@ -35,7 +37,7 @@ def main() -> int:
     if config.total_steps < 1 or config.eval_every < 1 or config.batch_size < 1:
         raise cli.CliError("--total-steps, --eval-every and --batch-size must be positive")
     if not args.finalize_only:
-        finetune(args.processed, args.model_dir, args.work_dir, args.log_dir, config)
+        finetune(args.processed, args.model_dir, args.work_dir, args.log_dir, config, cache_dir=args.cache_dir)
     metadata = finalize(args.processed, args.work_dir, args.output or args.model_dir, args.log_dir)
     print(json.dumps(metadata["metrics"], indent=2))
     print(f"wrote {args.output or args.model_dir}; evaluate it with scripts/evaluate_model.py")

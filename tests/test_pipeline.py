@@ -120,3 +120,18 @@ def test_finetuning_resumes_and_writes_a_loadable_model(trained, tmp_path):
     assert changed.returncode == 1 and "another configuration" in changed.stderr
     evaluate = run_script("evaluate_model.py", out, trained["processed"], check=True)
     assert "fine-tuned" in (out / "MODEL_CARD.md").read_text() and "PrivateTest" in evaluate.stdout
+    # A second run from the fine-tuned model: the card tells both runs apart.
+    second = tmp_path / "finetuned2"
+    shared = ("--cache-dir", work / "cache")
+    other = run_script("finetune_model.py", trained["processed"], out, tmp_path / "work3", tmp_path / "logs3",
+                       *args[7:-2], "--augmented-copies", "2", *shared)  # not the versions cached there
+    assert other.returncode == 1 and "holds activations of other" in other.stderr
+    run_script("finetune_model.py", trained["processed"], out, tmp_path / "work2", tmp_path / "logs2",
+               "--output", second, *args[7:], "--head-dropout", "0.2", *shared, check=True)
+    assert not (tmp_path / "work2" / "cache").exists()  # same frozen layers and augmentation: shared
+    run_script("evaluate_model.py", second, trained["processed"], check=True)
+    card = (second / "MODEL_CARD.md").read_text()
+    assert "Fine-tuning run 2 of 2" in card and "head dropout 0.2" in card and "head dropout 0.5" in card
+    assert card.count("| step | training accuracy") == 2
+    bad = run_script(*args[:-2], "--augmented-copies", "3", "--head-dropout", "1.5")
+    assert bad.returncode == 1 and "head_dropout" in bad.stderr and "Traceback" not in bad.stderr
