@@ -43,7 +43,7 @@ test: setup data/external/hed_bsds500.weights.h5 browser
 test-fast: setup
 	$(BIN)/python -m pytest -ra -m "not browser and not slow"
 
-# The whole retraining chain on the shared FER2013 (about 4.5 h on a 2-core CPU, most of it fine-tuning).
+# The whole retraining chain on the shared FER2013 (about 4.7 h on a 2-core CPU, most of it fine-tuning).
 # The head-only model (stage 1) and the first fine-tuning run stay in data/; the second run replaces $(MODEL).
 HEAD    ?= data/models/fer_vgg16_head
 FT1     ?= data/models/fer_vgg16_ft1
@@ -56,7 +56,7 @@ pipeline: setup data/external/hed_bsds500.weights.h5
 	$(BIN)/python scripts/evaluate_model.py $(MODEL)/ data/processed/fer2013/
 
 # Fine-tune blocks 3-4 and the head from the head-only model (run 1, ~1.9 h here), then again from
-# that model with less head dropout (run 2, ~2.2 h; both share one activation cache).
+# that model with less head dropout (run 2, ~2.3 h; both share one activation cache).
 # Run it again to resume a cut run; a finished run is not trained twice.
 finetune: setup data/external/hed_bsds500.weights.h5
 	$(BIN)/python scripts/finetune_model.py data/processed/fer2013/ $(HEAD)/ data/finetune/run2 data/logs/finetune \

@@ -11,6 +11,7 @@ import numpy as np
 from facematch import EMOTIONS
 from facematch.classifier import load_classifier
 from facematch.dataset import load_split
+from facematch.finetune import filled_config
 from facematch.modeling import expected_calibration_error, softmax
 
 EVAL_SPLITS = ("PublicTest", "PrivateTest")
@@ -115,7 +116,7 @@ def _finetune_text(finetuned: dict | None) -> str:
 
 
 def _finetune_run_text(run: dict, index: int, count: int) -> str:
-    c = run["config"]
+    c = filled_config(run["config"])  # a run recorded before head_dropout existed used the default
     best = run.get("best_publictest_accuracy")
     opening = (f"\nThen the layers from `{c['train_from']}` on (backbone and head) were fine-tuned on Training "
                f"images; the layers before it stayed frozen and their activations were cached"
@@ -127,7 +128,7 @@ def _finetune_run_text(run: dict, index: int, count: int) -> str:
             f"shifted at random by up to {c['feature_shift']} cell(s) in every batch. Adam, learning rate "
             f"warmed up to {c['learning_rate']} over {c['warmup_steps']} steps then cosine-decayed to 0 at step "
             f"{c['total_steps']}, batch {c['batch_size']}, class weights `{c['class_weight']}`, head dropout "
-            f"{c.get('head_dropout', 0.5)}, seed {c['seed']}; PublicTest evaluated every {c['eval_every']} steps to "
+            f"{c['head_dropout']}, seed {c['seed']}; PublicTest evaluated every {c['eval_every']} steps to "
             f"keep the best weights ({run['evaluations_run']} evaluations, best PublicTest {_pct(best)} single pass "
             f"before calibration), {(run.get('seconds') or 0) / 3600:.1f} h on {run['machine']}.\n"
             + _learning_curve(run.get("history", [])))

@@ -1,6 +1,7 @@
 """Fine-tune the upper VGG16 blocks and the head on augmented images, resumable.
 
-Starts from a model directory written by train_model.py (its model.keras). The layers before
+Starts from a model directory written by train_model.py or by an earlier fine-tuning run (its
+model.keras; the card then shows both runs). The layers before
 `train_from` stay frozen, so their activations are computed once per image version and cached
 in the work directory (the original, its mirror image and `augmented_copies - 2` randomly
 shifted/rotated/zoomed versions); training then only runs the layers from `train_from` on,
@@ -52,6 +53,11 @@ class FinetuneConfig:
     seed: int = 1234
     quantize: str = "int8"
     strategy: str = "default"  # default | mirrored (all local GPUs) | multiworker
+
+
+def filled_config(saved: dict) -> dict:
+    """A recorded run's configuration with options added since then at their defaults (its behaviour then)."""
+    return {**asdict(FinetuneConfig()), **saved}
 
 
 def get_strategy(name: str):
@@ -202,8 +208,7 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
     work_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     config_path = work_dir / "config.json"
-    # Options added since a run started had their default's behaviour then: fill them in before comparing.
-    if config_path.is_file() and {**asdict(FinetuneConfig()), **json.loads(config_path.read_text())} != asdict(config):
+    if config_path.is_file() and filled_config(json.loads(config_path.read_text())) != asdict(config):
         raise ValueError(f"{work_dir} holds a run with another configuration; use a new work directory")
     config_path.write_text(json.dumps(asdict(config), indent=2))
     (work_dir / "init_model.txt").write_text(str(init_dir.resolve()))

@@ -4,8 +4,9 @@
         data/finetune/run2 data/logs/finetune --output models/fer_vgg16/
     python scripts/finetune_model.py ... --finalize-only     # best checkpoint so far → model directory
 
-The second argument is the starting point (its model.keras, from train_model.py); the
-fine-tuned model is written to --output (by default over the starting point).
+The second argument is the starting point (its model.keras, from train_model.py or an earlier
+fine-tuning run); the fine-tuned model is written to --output (by default over the starting point).
+`make finetune` runs the two chained runs that made the shipped model.
 Running the same command again resumes an interrupted run from WORK_DIR.
 """
 
