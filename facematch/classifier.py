@@ -27,6 +27,39 @@ TFLITE_NAME = "model.tflite"
 METADATA_NAME = "metadata.json"
 _CHUNK = 64  # images per interpreter call
 
+# Test-time augmentation a model's metadata may name: predict() averages the probabilities
+# of these views of each face. Every shift (dx, dy), in pixels with the edge rows repeated, is
+# taken of the face and of its mirror image. Which one a model uses is chosen on PublicTest.
+TTA_SHIFTS = {
+    "none": None,
+    "hflip": ((0, 0),),
+    "hflip+shift2": ((0, 0), (2, 0), (-2, 0), (0, 2), (0, -2)),
+}
+
+
+def shift_images(x: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """(N, H, W, ...) images moved dx pixels right and dy down, the edge rows and columns repeated."""
+    if dx == 0 and dy == 0:
+        return x
+    p = max(abs(dx), abs(dy))
+    pad = ((0, 0), (p, p), (p, p)) + ((0, 0),) * (x.ndim - 3)
+    padded = np.pad(x, pad, mode="edge")
+    h, w = x.shape[1:3]
+    return padded[:, p - dy:p - dy + h, p - dx:p - dx + w]
+
+
+def tta_views(x: np.ndarray, mode: str) -> list[np.ndarray]:
+    """The views of a batch that test-time augmentation `mode` averages (just x for "none")."""
+    if mode not in TTA_SHIFTS:
+        raise ValueError(f"unknown test-time augmentation {mode!r}; choose from {sorted(TTA_SHIFTS)}")
+    if TTA_SHIFTS[mode] is None:
+        return [x]
+    views = []
+    for dx, dy in TTA_SHIFTS[mode]:
+        moved = shift_images(x, dx, dy)
+        views += [moved, moved[:, :, ::-1]]  # faces are left-right symmetric
+    return views
+
 
 class ModelError(Exception):
     """A model directory is missing, damaged or incompatible; the message says how to fix it."""
@@ -67,7 +100,7 @@ class EmotionClassifier:
             )
         self._batch = int(self._input["shape"][0])
         self._lock = threading.Lock()
-        self.flip_tta = self.metadata.get("test_time_augmentation") == "hflip"
+        self.tta = self.metadata.get("test_time_augmentation") or "none"
 
     @property
     def input_size(self) -> int:
@@ -105,15 +138,16 @@ class EmotionClassifier:
     def predict(self, faces: np.ndarray, tta: bool | None = None) -> np.ndarray:
         """Emotion probabilities (N, 7) float32, columns in EMOTIONS order, rows summing to 1.
 
-        tta: average with the mirror image (the model's own setting when None). The live
-        game turns it off: smoothing over frames does that averaging at half the cost.
+        tta: average over the model's test-time augmentation views (its metadata's
+        `test_time_augmentation`, e.g. the face and its mirror image) when True or None; a
+        single pass when False. The live game runs single passes: smoothing over frames does
+        that averaging at a fraction of the cost.
         """
         x = self.preprocess(faces)
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        probs = self._run(x)
-        if self.flip_tta if tta is None else tta:  # faces are left-right symmetric
-            probs = (probs + self._run(x[:, :, ::-1])) / 2
+        views = tta_views(x, self.tta) if tta is None or tta else [x]
+        probs = sum(self._run(np.ascontiguousarray(v)) for v in views) / len(views)
         probs = probs.astype(np.float32)
         return probs / probs.sum(axis=1, keepdims=True)
 
@@ -152,6 +186,9 @@ def _read_metadata(model_dir: Path) -> dict:
                          f"needs {list(EMOTIONS)} in that order. {_FIX}")
     if not isinstance(metadata.get("input_size"), int):
         raise ModelError(f"{path} has no integer input_size. {_FIX}")
+    if (metadata.get("test_time_augmentation") or "none") not in TTA_SHIFTS:
+        raise ModelError(f"{path} names test-time augmentation {metadata['test_time_augmentation']!r}; "
+                         f"this version of Facematch knows {sorted(TTA_SHIFTS)}. {_FIX}")
     return metadata
 
 

@@ -138,15 +138,17 @@ def main() -> int:
     ours_acc = float((ours.predict(private.images).argmax(1) == private.labels).mean())
     ours_single = float((ours.predict(private.images, tta=False).argmax(1) == private.labels).mean())
     ours_ms = per_image_ms(lambda b: ours.predict(b, tta=False), private.images)
+    ours_tta_ms = per_image_ms(ours.predict, private.images)  # the views predict() averages by default
     print(f"\n## PrivateTest ({len(private.labels)} images)")
     print("| model | accuracy | per image (batch 1, LiteRT, 2 threads) |")
     print("|---|---|---|")
     print(f"| facematch `{ours.model_id}` | {100 * ours_acc:.1f}% ({100 * ours_single:.1f}% single pass) "
-          f"| {ours_ms:.2f} ms |")
+          f"| {ours_tta_ms:.2f} ms ({ours_ms:.2f} ms single pass, as in the game) |")
     if not args.no_reference:
         ref_acc, ref_ms, ref_params = reference_model(private)
         print(f"| `fer` mini-Xception ({ref_params:,} parameters) | {100 * ref_acc:.1f}% | {ref_ms:.2f} ms |")
-        print(f"\nratios (facematch / fer): accuracy {ours_acc / ref_acc:.3f}, time per image {ours_ms / ref_ms:.2f}")
+        print(f"\nratios (facematch / fer): accuracy {ours_acc / ref_acc:.3f} ({ours_single / ref_acc:.3f} single "
+              f"pass), time per image {ours_tta_ms / ref_ms:.1f} ({ours_ms / ref_ms:.1f} single pass)")
     return 0
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import facematch
 from conftest import FER_CSV
-from facematch.classifier import ModelError, load_classifier
+from facematch.classifier import EmotionClassifier, ModelError, load_classifier, shift_images, tta_views
 from facematch.config import DEFAULT_MODEL_DIR
 
 
@@ -37,6 +37,40 @@ def test_colour_crops_of_any_size_match_their_gray_48px_version():
     assert np.allclose(clf.predict(bgr), clf.predict(gray48), atol=1e-5)
     assert clf.predict(np.zeros((0, 48, 48), np.uint8)).shape == (0, 7)
     assert clf.predict(np.zeros((130, 48, 48), np.uint8)).shape == (130, 7)  # more than one chunk
+
+
+def test_shifted_views_move_the_face_and_repeat_the_edge():
+    faces = np.arange(2 * 4 * 5, dtype=np.float32).reshape(2, 4, 5)
+    right = shift_images(faces, 2, 0)
+    assert np.array_equal(right[:, :, 2:], faces[:, :, :3])
+    assert np.array_equal(right[:, :, 0], faces[:, :, 0]) and np.array_equal(right[:, :, 1], faces[:, :, 0])
+    up = shift_images(faces[..., None], 0, -1)[..., 0]  # channel axis kept
+    assert np.array_equal(up[:, :3], faces[:, 1:]) and np.array_equal(up[:, 3], faces[:, 3])
+    assert len(tta_views(faces, "none")) == 1 and len(tta_views(faces, "hflip")) == 2
+    views = tta_views(faces, "hflip+shift2")
+    assert len(views) == 10 and np.array_equal(views[1], faces[:, :, ::-1])
+    with pytest.raises(ValueError, match="unknown test-time augmentation"):
+        tta_views(faces, "rotate")
+
+
+def test_a_model_averages_the_views_its_metadata_names(tmp_path):
+    model_dir = tmp_path / "ten_views"
+    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
+    meta = json.loads((model_dir / "metadata.json").read_text())
+    meta["test_time_augmentation"] = "hflip+shift2"
+    (model_dir / "metadata.json").write_text(json.dumps(meta))
+    clf = load_classifier(model_dir)
+    import cv2
+
+    noise = np.random.default_rng(2).integers(0, 256, (4 * 48, 48), dtype=np.uint8)
+    faces = cv2.GaussianBlur(noise, (15, 15), 0).reshape(4, 48, 48)  # blurred: no single class saturates
+    views = [clf.predict(np.ascontiguousarray(v), tta=False) for v in tta_views(faces, "hflip+shift2")]
+    assert np.allclose(clf.predict(faces), sum(views) / 10, atol=1e-5)
+    assert not np.allclose(clf.predict(faces), clf.predict(faces, tta=False), atol=1e-3)
+    meta["test_time_augmentation"] = "rotate"
+    (model_dir / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="test-time augmentation 'rotate'"):
+        EmotionClassifier(model_dir)  # a fresh load, not load_classifier's cached one
 
 
 @pytest.mark.parametrize("faces", [np.zeros((2, 48, 48), np.float32), np.zeros((48, 48, 3, 2), np.uint8),

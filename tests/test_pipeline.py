@@ -7,7 +7,7 @@ import pytest
 
 from conftest import run_script
 from facematch import EMOTIONS
-from facematch.classifier import load_classifier
+from facematch.classifier import TTA_SHIFTS, load_classifier
 from facematch.dataset import load_split
 
 pytestmark = pytest.mark.slow
@@ -112,6 +112,9 @@ def test_finetuning_resumes_and_writes_a_loadable_model(trained, tmp_path):
     metadata = json.loads((out / "metadata.json").read_text())
     assert metadata["architecture"]["backbone_trainable"] is True
     assert metadata["training"]["finetune"]["evaluations_run"] == 2
+    # Test-time augmentation is chosen on PublicTest: the chosen one scores best there.
+    by_tta = metadata["metrics"]["publictest_accuracy_by_tta"]
+    assert set(by_tta) == set(TTA_SHIFTS) and by_tta[metadata["test_time_augmentation"]] == max(by_tta.values())
     probs = load_classifier(out).predict(load_split(trained["processed"], "PrivateTest").images)
     assert probs.shape == (21, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
     again = run_script(*args, check=True)  # a finished run is not trained twice
@@ -120,6 +123,7 @@ def test_finetuning_resumes_and_writes_a_loadable_model(trained, tmp_path):
     assert changed.returncode == 1 and "another configuration" in changed.stderr
     evaluate = run_script("evaluate_model.py", out, trained["processed"], check=True)
     assert "fine-tuned" in (out / "MODEL_CARD.md").read_text() and "PrivateTest" in evaluate.stdout
+    assert "chosen on PublicTest accuracy" in (out / "MODEL_CARD.md").read_text()
     # A second run from the fine-tuned model: the card tells both runs apart.
     second = tmp_path / "finetuned2"
     shared = ("--cache-dir", work / "cache")
