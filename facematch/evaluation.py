@@ -144,8 +144,17 @@ def _finetune_run_text(run: dict, index: int, count: int) -> str:
             f"{c['total_steps']}, batch {c['batch_size']}, class weights `{c['class_weight']}`, head dropout "
             f"{c['head_dropout']}, seed {c['seed']}; PublicTest evaluated every {c['eval_every']} steps to "
             f"keep the best weights ({run['evaluations_run']} evaluations, best PublicTest {_pct(best)} single pass "
-            f"before calibration), {(run.get('seconds') or 0) / 3600:.1f} h on {run['machine']}.\n"
+            f"before calibration), {(run.get('seconds') or 0) / 3600:.1f} h on {run['machine']}."
+            + _weights_text(run) + "\n"
             + _learning_curve(run.get("history", [])))
+
+
+def _weights_text(run: dict) -> str:
+    scores = run.get("publictest_accuracy_by_weights")
+    if not scores or len(scores) < 2:
+        return ""
+    return (f" The weights kept are the {run['weights']}, chosen on PublicTest single-pass accuracy among "
+            + ", ".join(f"{name} ({_pct(acc)})" for name, acc in scores.items()) + ".")
 
 
 def _learning_curve(history: list[dict]) -> str:

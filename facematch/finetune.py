@@ -31,6 +31,7 @@ from facematch.dataset import load_split
 from facematch.modeling import assemble, class_weights, softmax
 
 BACKBONE_NAME = "vgg16_block4_pool"
+SNAPSHOT_DIR = "snapshots"
 CACHE_NAMES = ("train_activations.npy", "train_labels.npy", "PublicTest_activations.npy")
 
 
@@ -248,6 +249,7 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
             keras.callbacks.ModelCheckpoint(str(best), monitor="val_accuracy", mode="max", save_best_only=True,
                                             initial_value_threshold=max(previous) if previous else None),
             _wall_clock(work_dir / "seconds.txt"),
+            _snapshots(work_dir / SNAPSHOT_DIR),
             keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience),
             keras.callbacks.CSVLogger(str(log), append=True),
             keras.callbacks.TensorBoard(log_dir=str(log_dir / "tensorboard"), write_graph=False),
@@ -304,8 +306,52 @@ def choose_tta(predict_logits, images: np.ndarray, labels: np.ndarray, temperatu
     return best, accuracy
 
 
-def finalize(processed_dir, work_dir, model_dir, log_dir) -> dict:
-    """Best checkpoint → calibrated whole network in model_dir (replacing its files)."""
+def _snapshots(directory: Path):
+    """A callback keeping each evaluation's weights (eval_01.weights.h5, ...) for weight averaging."""
+    import keras
+
+    class Snapshots(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            directory.mkdir(parents=True, exist_ok=True)
+            self.model.save_weights(directory / f"eval_{epoch + 1:02d}.weights.h5")
+
+    return Snapshots()
+
+
+def average_weights(weight_lists: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """The element-wise mean of several models' weights (VGG16 has no batch norm to re-estimate)."""
+    return [np.mean(arrays, axis=0) for arrays in zip(*weight_lists)]
+
+
+def choose_weights(trained, work_dir: Path, val_activations: np.ndarray, labels: np.ndarray) -> tuple[str, dict]:
+    """Sets `trained` to the candidate with the best PublicTest accuracy; returns its name and every score.
+
+    Candidates: the best checkpoint, and the averages of the last k evaluation snapshots
+    (k = 2, 3, ...): late in a cosine schedule the weights wander around a minimum and their
+    mean often lies nearer its centre. A candidate must beat the best checkpoint to replace it.
+    """
+    def accuracy() -> float:
+        logits = trained.predict(val_activations, batch_size=256, verbose=0)
+        return round(float((logits.argmax(1) == labels).mean()), 4)
+
+    candidates = {"best checkpoint": (trained.get_weights(), accuracy())}
+    number = lambda path: int(path.name.split(".")[0].split("_")[1])  # noqa: E731  eval_07.weights.h5 → 7
+    snapshots = sorted((work_dir / SNAPSHOT_DIR).glob("eval_*.weights.h5"), key=number)
+    loaded = []
+    for path in reversed(snapshots):  # newest first
+        trained.load_weights(path)
+        loaded.append(trained.get_weights())
+        if len(loaded) >= 2:
+            trained.set_weights(average_weights(loaded))
+            candidates[f"average of evaluations {number(path)}-{number(snapshots[-1])}"] = (
+                trained.get_weights(), accuracy())
+    chosen = max(candidates, key=lambda name: candidates[name][1])  # ties keep the earlier (simpler) one
+    trained.set_weights(candidates[chosen][0])
+    return chosen, {name: acc for name, (_, acc) in candidates.items()}
+
+
+def finalize(processed_dir, work_dir, model_dir, log_dir, cache_dir=None) -> dict:
+    """Best checkpoint, or a better average of the last snapshots → calibrated whole network in model_dir."""
     import keras
     import tensorflow as tf
 
@@ -321,12 +367,21 @@ def finalize(processed_dir, work_dir, model_dir, log_dir) -> dict:
     # The checkpoint holds the trained layers; put them back into the start model's backbone.
     trained = keras.saving.load_model(best, safe_mode=True)
     backbone, _ = _load_start_model(init_dir)
+    val = load_split(processed_dir, "PublicTest")
+    cached = Path(cache_dir or work_dir / "cache") / "PublicTest_activations.npy"
+    if cached.is_file():
+        val_activations = np.load(cached).astype(np.float32)
+    else:  # the frozen stem is the start model's, unchanged by training
+        stem, _ = split_network(backbone, _load_start_model(init_dir)[1], config["train_from"])
+        val_activations = stem.predict(val.images[..., None].astype(np.float32), batch_size=256, verbose=0)
+    chosen, candidates = choose_weights(trained, work_dir, val_activations, val.labels)
+    print(f"PublicTest single pass: " + ", ".join(f"{n} {a:.2%}" for n, a in candidates.items())
+          + f"; using the {chosen}")
     head = trained.get_layer("head")
     for layer in trained.layers:
         if layer.weights and layer is not head:
             backbone.get_layer(layer.name).set_weights(layer.get_weights())
     network = keras.Model(backbone.input, head(backbone.output))
-    val = load_split(processed_dir, "PublicTest")
     val_logits = network.predict(val.images[..., None].astype(np.float32), batch_size=256, verbose=0)
     calibration = calibrate(val_logits, val.labels)
     tta, calibration["publictest_accuracy_by_tta"] = choose_tta(
@@ -348,6 +403,8 @@ def finalize(processed_dir, work_dir, model_dir, log_dir) -> dict:
                                                       for i, h in enumerate(history)],
                                           "best_publictest_accuracy": max(
                                               (h["val_accuracy"] for h in history), default=None),
+                                          "weights": chosen,
+                                          "publictest_accuracy_by_weights": candidates,
                                           "seconds": round(float((work_dir / "seconds.txt").read_text()), 1)
                                           if (work_dir / "seconds.txt").is_file() else None,
                                           "machine": machine_description(),

@@ -27,7 +27,8 @@ def main() -> int:
     parser.add_argument("--output", help="write the fine-tuned model here instead of MODEL_DIR")
     parser.add_argument("--cache-dir", help="frozen layers' activations (default: WORK_DIR/cache); runs with the "
                         "same frozen layers, data and augmentation can share one")
-    parser.add_argument("--finalize-only", action="store_true", help="skip training; export the best checkpoint")
+    parser.add_argument("--finalize-only", action="store_true", help="skip training; export the best checkpoint "
+                        "(or a better average of the last evaluations' weights)")
     defaults = FinetuneConfig()
     for f in fields(FinetuneConfig):
         value = getattr(defaults, f.name)
@@ -39,7 +40,8 @@ def main() -> int:
         raise cli.CliError("--total-steps, --eval-every and --batch-size must be positive")
     if not args.finalize_only:
         finetune(args.processed, args.model_dir, args.work_dir, args.log_dir, config, cache_dir=args.cache_dir)
-    metadata = finalize(args.processed, args.work_dir, args.output or args.model_dir, args.log_dir)
+    metadata = finalize(args.processed, args.work_dir, args.output or args.model_dir, args.log_dir,
+                        cache_dir=args.cache_dir)
     print(json.dumps(metadata["metrics"], indent=2))
     print(f"wrote {args.output or args.model_dir}; evaluate it with scripts/evaluate_model.py")
     return 0

@@ -115,6 +115,11 @@ def test_finetuning_resumes_and_writes_a_loadable_model(trained, tmp_path):
     # Test-time augmentation is chosen on PublicTest: the chosen one scores best there.
     by_tta = metadata["metrics"]["publictest_accuracy_by_tta"]
     assert set(by_tta) == set(TTA_SHIFTS) and by_tta[metadata["test_time_augmentation"]] == max(by_tta.values())
+    # So are the weights: the best checkpoint or the average of the last evaluations' snapshots.
+    run = metadata["training"]["finetune"]
+    assert sorted(p.name for p in (work / "snapshots").iterdir()) == ["eval_01.weights.h5", "eval_02.weights.h5"]
+    assert set(run["publictest_accuracy_by_weights"]) == {"best checkpoint", "average of evaluations 1-2"}
+    assert run["publictest_accuracy_by_weights"][run["weights"]] == max(run["publictest_accuracy_by_weights"].values())
     probs = load_classifier(out).predict(load_split(trained["processed"], "PrivateTest").images)
     assert probs.shape == (21, 7) and np.allclose(probs.sum(1), 1, atol=1e-5)
     again = run_script(*args, check=True)  # a finished run is not trained twice
