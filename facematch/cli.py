@@ -1,26 +1,39 @@
-"""Shared plumbing for the thin CLIs in scripts/: one-line errors, never a traceback."""
+"""Shared plumbing for the thin CLIs in scripts/: logging, and one `error: …` line for user errors.
+
+A FacematchError (bad data, model, asset, option) or a bad path is the user's to fix: it is
+printed as one line and the script exits 1. Anything else is a bug in Facematch and keeps its
+traceback, so it can be reported.
+"""
 
 from __future__ import annotations
 
+import logging
 import sys
 from collections.abc import Callable
 
-from facematch.assets import AssetError
-from facematch.dataset import DatasetError
+from facematch.errors import ConfigError, FacematchError
+
+# Paths that do not exist, are not what was expected, or cannot be read or written.
+PATH_ERRORS = (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError)
 
 
-class CliError(Exception):
-    """A user-facing error raised by a script itself."""
+class CliError(ConfigError):
+    """A user-facing error raised by a script itself (a bad combination of options)."""
+
+
+def configure_logging(verbose: bool = False) -> None:
+    """Library messages (progress notes, warnings) go to stderr, one plain line each."""
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", stream=sys.stderr)
+    for noisy in ("absl", "tensorflow", "h5py", "matplotlib", "PIL"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def run(main: Callable[[], int | None]) -> None:
     """Run a script's main(); expected failures exit 1 with `error: ...` on stderr."""
-    from facematch.classifier import ModelError  # light import: LiteRT, not TensorFlow
-    from facematch.features import WeightsError
-
+    configure_logging()
     try:
         code = main()
-    except (CliError, DatasetError, AssetError, ModelError, WeightsError, FileNotFoundError, ValueError) as exc:
+    except (FacematchError, *PATH_ERRORS) as exc:
         print(f"error: {exc}", file=sys.stderr)
         sys.exit(1)
     except KeyboardInterrupt:

@@ -1,11 +1,18 @@
-"""Paths and constants shared by the game and the pipeline.
+"""Paths, constants and environment settings shared by the game and the pipeline.
 
-Everything under data/ is local and ignored by git: raw data, processed arrays,
-cached features, third-party assets and the player database.
+Every FACEMATCH_* environment variable is read here and nowhere else. Everything under
+data/ is local and ignored by git: raw data, processed arrays, cached features,
+third-party assets and the player database.
 """
 
+from __future__ import annotations
+
+import json
+import logging
 import os
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("FACEMATCH_DATA_DIR", ROOT / "data"))
@@ -16,4 +23,44 @@ DEFAULT_MODEL_DIR = Path(os.environ.get("FACEMATCH_MODEL", MODELS_DIR / "fer_vgg
 DEFAULT_DB_PATH = Path(os.environ.get("FACEMATCH_DB", DATA_DIR / "facematch.sqlite3"))
 
 IMAGE_SIZE = 48  # FER2013 faces are 48x48 grayscale
-SPLITS = ("Training", "PublicTest", "PrivateTest")
+SPLITS = ("Training", "PublicTest", "PrivateTest")  # FER2013's Usage values, in file order
+
+# Beside the repository (never in it): the shared FER2013 copy and a real face on video, which
+# the tests, the benchmark and the load test use where present.
+SHARED_DATA_DIR = ROOT.parent / "shared" / "data"
+SAMPLE_VIDEO = SHARED_DATA_DIR / "video" / "WolfgangLanger_Pexels.mp4"
+
+
+def ice_servers() -> tuple[list, str | None]:
+    """(ICE servers from FACEMATCH_ICE_SERVERS, a JSON list; a warning or None).
+
+    None are needed on localhost or a LAN; players behind NAT need a TURN server here.
+    """
+    raw = os.environ.get("FACEMATCH_ICE_SERVERS", "[]")
+    try:
+        servers = json.loads(raw)
+    except json.JSONDecodeError:
+        return [], "FACEMATCH_ICE_SERVERS is not valid JSON; using no ICE servers."
+    if not isinstance(servers, list):
+        return [], "FACEMATCH_ICE_SERVERS must be a JSON list; using no ICE servers."
+    return servers, None
+
+
+def round_seconds() -> float | None:
+    """FACEMATCH_ROUND_SECONDS: the default round length, or None for the game's own default."""
+    raw = os.environ.get("FACEMATCH_ROUND_SECONDS")
+    try:
+        return float(raw) if raw else None
+    except ValueError:
+        log.warning("FACEMATCH_ROUND_SECONDS=%r is not a number; using the default round length", raw)
+        return None
+
+
+def session_seed() -> int | None:
+    """FACEMATCH_SEED: a fixed order of targets for tests and demos (None: shuffled anew)."""
+    raw = os.environ.get("FACEMATCH_SEED")
+    try:
+        return int(raw) if raw else None
+    except ValueError:
+        log.warning("FACEMATCH_SEED=%r is not an integer; targets are shuffled", raw)
+        return None

@@ -19,13 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from facematch import cli
-from facematch.config import ROOT
+from facematch.config import ROOT, SAMPLE_VIDEO
 
-VIDEO = ROOT.parent / "shared" / "data" / "video" / "WolfgangLanger_Pexels.mp4"
 READY_SNIPPET = (
     "import time; t = time.perf_counter()\n"
     "import numpy as np\n"
-    "from facematch.vision import FrameAnalyzer\n"
+    "from facematch.play.vision import FrameAnalyzer\n"
     "FrameAnalyzer().process(np.zeros((480, 640, 3), np.uint8))\n"
     "print(time.perf_counter() - t)\n"
 )
@@ -39,10 +38,10 @@ def frames_640x480(count: int) -> list[np.ndarray]:
     import av
     import cv2
 
-    if not VIDEO.is_file():
-        raise cli.CliError(f"{VIDEO}: no such video")
+    if not SAMPLE_VIDEO.is_file():
+        raise cli.CliError(f"{SAMPLE_VIDEO}: no such video")
     out = []
-    with av.open(str(VIDEO)) as container:
+    with av.open(str(SAMPLE_VIDEO)) as container:
         for frame in container.decode(video=0):
             out.append(cv2.resize(frame.to_ndarray(format="bgr24"), (640, 480)))
             if len(out) >= count:
@@ -68,7 +67,7 @@ def reference_model(private):
     from ai_edge_litert.interpreter import Interpreter
 
     from facematch.assets import asset_path
-    from facematch.modeling import tflite_bytes
+    from facematch.pipeline.modeling import tflite_bytes
 
     model = keras.saving.load_model(asset_path("fer_reference", verify=True), compile=False)
     x = np.stack([cv2.resize(img, (64, 64)) for img in private.images]).astype(np.float32)[..., None] / 127.5 - 1
@@ -99,7 +98,7 @@ def main() -> int:
     ready_inside = float(result.stdout.strip().splitlines()[-1])
     ready_total = time.perf_counter() - started
 
-    from facematch.vision import FrameAnalyzer, crop_with_margin
+    from facematch.play.vision import FrameAnalyzer, crop_with_margin
 
     analyzer = FrameAnalyzer()
     frames = frames_640x480(args.frames)
@@ -131,7 +130,7 @@ def main() -> int:
     if not (processed / "manifest.json").is_file():
         print(f"\n(no {processed}: run make_dataset.py for the accuracy comparison)")
         return 0
-    from facematch.dataset import load_split
+    from facematch.pipeline.dataset import load_split
 
     private = load_split(processed, "PrivateTest")
     ours = analyzer.classifier

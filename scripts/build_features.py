@@ -6,7 +6,7 @@
 import argparse
 
 from facematch import cli
-from facematch.features import CUT_LAYERS, build_features
+from facematch.pipeline.features import CUT_LAYERS, build_features
 
 
 def main() -> int:

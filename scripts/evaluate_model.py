@@ -6,7 +6,7 @@
 import argparse
 
 from facematch import cli
-from facematch.evaluation import evaluate
+from facematch.pipeline.evaluation import evaluate
 
 
 def main() -> int:

@@ -15,7 +15,7 @@ import json
 from dataclasses import fields
 
 from facematch import cli
-from facematch.finetune import FinetuneConfig, finalize, finetune
+from facematch.pipeline.finetune import FinetuneConfig, finalize, finetune
 
 
 def main() -> int:

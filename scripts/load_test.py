@@ -18,9 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from facematch import cli
-from facematch.config import ROOT
-
-DEFAULT_VIDEO = ROOT.parent / "shared" / "data" / "video" / "WolfgangLanger_Pexels.mp4"
+from facematch.config import SAMPLE_VIDEO
 
 
 def load_frames(video: Path, size=(640, 480), limit: int = 120) -> tuple[list[np.ndarray], float]:
@@ -42,8 +40,8 @@ def load_frames(video: Path, size=(640, 480), limit: int = 120) -> tuple[list[np
 
 
 def run_sessions(analyzer, frames, n: int, seconds: float, fps: float) -> dict:
-    from facematch.game import RoundRules
-    from facematch.live import LiveSession
+    from facematch.play.live import LiveSession
+    from facematch.play.rules import RoundRules
 
     latencies: list[list[float]] = [[] for _ in range(n)]
     errors = [0] * n
@@ -72,8 +70,8 @@ def run_sessions(analyzer, frames, n: int, seconds: float, fps: float) -> dict:
         t.start()
     for t in threads:
         t.join()
-    per_session = [len(l) / seconds for l in latencies]
-    every = np.concatenate([np.asarray(l) for l in latencies]) if any(latencies) else np.zeros(1)
+    per_session = [len(lat) / seconds for lat in latencies]
+    every = np.concatenate([np.asarray(lat) for lat in latencies]) if any(latencies) else np.zeros(1)
     return {"sessions": n, "fps_per_session": float(np.mean(per_session)), "fps_min": float(np.min(per_session)),
             "fps_total": float(np.sum(per_session)), "p50_ms": float(np.percentile(every, 50)),
             "p95_ms": float(np.percentile(every, 95)), "errors": int(sum(errors))}
@@ -84,12 +82,12 @@ def main() -> int:
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--seconds", type=float, default=10.0, help="duration of each load level")
     parser.add_argument("--fps", type=float, default=None, help="camera frame rate (default: the video's)")
-    parser.add_argument("--video", type=Path, default=DEFAULT_VIDEO)
+    parser.add_argument("--video", type=Path, default=SAMPLE_VIDEO)
     args = parser.parse_args()
     if any(n < 1 for n in args.sessions) or args.seconds <= 0:
         raise cli.CliError("--sessions and --seconds must be positive")
 
-    from facematch.vision import FrameAnalyzer
+    from facematch.play.vision import FrameAnalyzer
 
     frames, video_fps = load_frames(args.video)
     fps = args.fps or video_fps

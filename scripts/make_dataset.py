@@ -6,7 +6,7 @@
 import argparse
 
 from facematch import cli
-from facematch.dataset import read_fer2013, summarize, write_dataset
+from facematch.pipeline.dataset import read_fer2013, summarize, write_dataset
 
 
 def main() -> int:

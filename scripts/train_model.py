@@ -8,7 +8,7 @@ import json
 from dataclasses import fields
 
 from facematch import cli
-from facematch.training import TrainConfig, train
+from facematch.pipeline.training import TrainConfig, train
 
 
 def main() -> int:

@@ -10,7 +10,7 @@ import numpy as np
 
 from facematch import EMOTIONS, cli
 from facematch.config import SPLITS
-from facematch.dataset import load_split
+from facematch.pipeline.dataset import load_split
 
 
 def main() -> int:

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from facematch.config import SAMPLE_VIDEO, SHARED_DATA_DIR, SPLITS
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED = REPO.parent / "shared" / "data"
-FER_CSV = SHARED / "fer2013.csv.xz"
-VIDEO = SHARED / "video" / "WolfgangLanger_Pexels.mp4"
-SPLIT_NAMES = ("Training", "PublicTest", "PrivateTest")
+FER_CSV = SHARED_DATA_DIR / "fer2013.csv.xz"
+VIDEO = SAMPLE_VIDEO
 
 
 def synthetic_face(label: int, rng: np.random.Generator) -> np.ndarray:
@@ -33,9 +33,9 @@ def write_csv(path: Path, per_split=(70, 21, 21), bad_rows: bool = True, seed: i
     """Write a FER2013-format CSV; returns what a correct reader must find."""
     rng = np.random.default_rng(seed)
     lines = ["emotion,pixels,Usage"]
-    valid = {s: [] for s in SPLIT_NAMES}
+    valid = {s: [] for s in SPLITS}
     bad_lines = []
-    for split, n in zip(SPLIT_NAMES, per_split):
+    for split, n in zip(SPLITS, per_split):
         for i in range(n):
             label = i % 7
             lines.append(f"{label},{pixel_string(synthetic_face(label, rng))},{split}")

@@ -8,8 +8,8 @@ import pytest
 
 import facematch
 from conftest import FER_CSV
-from facematch.classifier import EmotionClassifier, ModelError, load_classifier, shift_images, tta_views
 from facematch.config import DEFAULT_MODEL_DIR
+from facematch.play.classifier import EmotionClassifier, ModelError, load_classifier, shift_images, tta_views
 
 
 def test_emotions_are_fer2013_label_order():
@@ -103,7 +103,7 @@ def test_missing_or_damaged_models_fail_with_a_clear_message(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not FER_CSV.is_file(), reason="shared FER2013 not present")
 def test_shipped_model_reaches_its_model_card_accuracy_on_privatetest():
-    from facematch.dataset import read_fer2013
+    from facematch.pipeline.dataset import read_fer2013
 
     data = read_fer2013(FER_CSV, progress=False).splits["PrivateTest"]
     accuracy = float((load_classifier().predict(data.images).argmax(1) == data.labels).mean())

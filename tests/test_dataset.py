@@ -7,8 +7,9 @@ import lzma
 import numpy as np
 import pytest
 
-from conftest import FER_CSV, SPLIT_NAMES, run_script, write_csv
-from facematch.dataset import DatasetError, load_split, read_fer2013
+from conftest import FER_CSV, run_script, write_csv
+from facematch.config import SPLITS
+from facematch.pipeline.dataset import DatasetError, load_split, read_fer2013
 
 
 def test_valid_rows_kept_and_every_bad_row_reported_with_its_line(tiny_csv, tmp_path):
@@ -18,7 +19,7 @@ def test_valid_rows_kept_and_every_bad_row_reported_with_its_line(tiny_csv, tmp_
     for line in expected["bad_lines"]:
         assert f"line {line}:" in result.stdout
     assert f"{len(expected['bad_lines'])} skipped" in result.stdout
-    for split in SPLIT_NAMES:
+    for split in SPLITS:
         data = load_split(out, split)
         assert data.images.dtype == np.uint8 and data.images.shape[1:] == (48, 48)
         assert data.labels.tolist() == expected["valid"][split]

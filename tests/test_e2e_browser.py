@@ -23,7 +23,7 @@ import pytest
 
 from conftest import REPO, VIDEO
 from facematch import EMOTIONS
-from facematch.game import session_targets
+from facematch.play.rules import session_targets
 
 pytestmark = pytest.mark.browser
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -57,6 +57,44 @@ def write_y4m(source, target, start_s: float, end_s: float) -> None:
                 header_written = True
             out.write(b"FRAME\n")
             out.write(np.ascontiguousarray(yuv).tobytes())
+
+
+def write_two_face_y4m(source, target, times=(15.0, 3.0), frames: int = 30) -> None:
+    """A still of two faces side by side (the same person at two moments of the video), as a y4m.
+
+    Each half is a 320 px wide window centred on that moment's face, found by the game's own detector.
+    """
+    import av
+
+    from facematch.play.vision import FaceDetector
+
+    wanted, images = sorted(times), {}
+    with av.open(str(source)) as container:
+        for frame in container.decode(container.streams.video[0]):
+            t = float(frame.pts * frame.time_base)
+            for w in wanted:
+                if w not in images and t >= w:
+                    images[w] = frame.to_ndarray(format="bgr24")
+            if len(images) == len(wanted):
+                break
+    detector, halves = FaceDetector(), []
+    for t in times:
+        image = images[t]
+        (x, _, w, _), _ = detector.detect(image)[0]
+        left = int(min(max(0, x + w / 2 - 160), image.shape[1] - 320))
+        halves.append(image[:, left:left + 320])
+    yuv = cv2_yuv420(np.hstack(halves))
+    height, width = np.hstack(halves).shape[:2]
+    with open(target, "wb") as out:
+        out.write(f"YUV4MPEG2 W{width} H{height} F15:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(frames):
+            out.write(b"FRAME\n" + yuv.tobytes())
+
+
+def cv2_yuv420(image_bgr: np.ndarray) -> np.ndarray:
+    import cv2
+
+    return cv2.cvtColor(image_bgr, cv2.COLOR_BGR2YUV_I420)
 
 
 def local_addresses() -> set[str]:
@@ -185,18 +223,39 @@ def app_server(tmp_path_factory):
         shutil.copy(data / "streamlit.log", ARTIFACTS / "streamlit.log")
 
 
+def launch_chromium(playwright, camera_file):
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
+        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
+        f"--use-file-for-fake-video-capture={camera_file}"])
+
+
 @pytest.fixture(scope="module")
-def browser(camera_file):
+def playwright():
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-            "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-            "--disable-background-networking", "--disable-component-update", "--disable-sync",
-            "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-            f"--use-file-for-fake-video-capture={camera_file}"])
-        yield browser
-        browser.close()
+    with sync_playwright() as p:  # one per module: Playwright's sync API cannot nest
+        yield p
+
+
+@pytest.fixture(scope="module")
+def browser(playwright, camera_file):
+    browser = launch_chromium(playwright, camera_file)
+    yield browser
+    browser.close()
+
+
+@pytest.fixture(scope="module")
+def two_face_browser(playwright):
+    """A browser whose fake camera shows two faces side by side (for Duel)."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / "two_faces.y4m"
+    if not path.exists():
+        write_two_face_y4m(VIDEO, path)
+    browser = launch_chromium(playwright, path)
+    yield browser
+    browser.close()
 
 
 def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browser):
@@ -304,6 +363,37 @@ def test_snapshot_mode_scores_a_round_from_a_photo(app_server, browser):
         with sqlite3.connect(app_server.env["FACEMATCH_DB"]) as conn:
             modes = [r[0] for r in conn.execute("SELECT mode FROM rounds WHERE target = 'happy'")]
         assert "snapshot" in modes
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+        raise
+    finally:
+        page.close()
+
+
+def test_duel_tracks_two_players_and_records_a_round_for_each(app_server, two_face_browser):
+    page = two_face_browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    try:
+        page.goto(app_server.url)
+        page.get_by_text("Duel").first.click()
+        for label, name in (("Player 1 (left)", "Lefty"), ("Player 2 (right)", "Righty")):
+            box = page.get_by_label(label)
+            box.fill(name)
+            box.press("Enter")
+        start = page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
+        start.click(timeout=60_000)
+        page.get_by_text("Both players are in the picture.").first.wait_for(timeout=60_000)
+        page.get_by_text(re.compile(r"Player 1: Lefty")).first.wait_for()
+        page.get_by_text(re.compile(r"Player 2: Righty")).first.wait_for()
+        page.screenshot(path=str(ARTIFACTS / "duel.png"), full_page=True)
+        # The first target is happy and only the left face smiles: Player 1 wins the round.
+        page.get_by_text(re.compile(r"Last round \(happy\): Lefty wins")).first.wait_for(timeout=60_000)
+        page.screenshot(path=str(ARTIFACTS / "duel_round.png"), full_page=True)
+        with sqlite3.connect(app_server.env["FACEMATCH_DB"]) as conn:
+            rows = conn.execute("SELECT player, target, matched, session_id FROM rounds WHERE mode = 'duel' "
+                                "AND round_index = 0 ORDER BY id").fetchall()
+        assert [(r[0], r[1], r[2]) for r in rows[:2]] == [("Lefty", "happy", 1), ("Righty", "happy", 0)]
+        assert rows[0][3] == rows[1][3]  # one session, both players
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
         raise

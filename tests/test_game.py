@@ -4,8 +4,17 @@ import numpy as np
 import pytest
 
 from facematch import EMOTIONS
-from facematch.game import (RoundRules, advance, expire, new_round, round_score, session_targets, smooth,
-                            snapshot_round, summarize_session)
+from facematch.play.rules import (
+    RoundRules,
+    advance,
+    expire,
+    new_round,
+    round_score,
+    session_targets,
+    smooth,
+    snapshot_round,
+    summarize_session,
+)
 
 RULES = RoundRules(duration_s=10.0, threshold=0.5, hold_s=0.5, smoothing_s=0.3)
 HAPPY = EMOTIONS.index("happy")

@@ -3,7 +3,7 @@
 import sqlite3
 import threading
 
-from facematch.history import MAX_NAME_LENGTH, SCHEMA_VERSION, HistoryStore, RoundRecord, clean_player_name
+from facematch.play.history import MAX_NAME_LENGTH, SCHEMA_VERSION, HistoryStore, RoundRecord, clean_player_name
 
 
 def record(player="ana", session="s1", index=0, target="happy", score=80, matched=True):
@@ -78,7 +78,7 @@ def test_two_processes_writing_at_once_lose_no_row(tmp_path):
     path = tmp_path / "shared.sqlite3"
     writer = (
         "import sys\n"
-        "from facematch.history import HistoryStore, RoundRecord\n"
+        "from facematch.play.history import HistoryStore, RoundRecord\n"
         "store = HistoryStore(sys.argv[1])\n"
         "for i in range(300):\n"
         "    store.add_round(RoundRecord(player=sys.argv[2], session_id=sys.argv[2], round_index=i, target='sad',\n"

@@ -13,7 +13,7 @@ def test_load_test_prints_a_row_per_level_and_every_session_progresses():
     rows = re.findall(r"^\| (\d+) \| ([\d.]+) / ([\d.]+) \| ([\d.]+) \| ([\d.]+) ms \| ([\d.]+) ms \| (\d+) \|$",
                       result.stdout, flags=re.M)
     assert [int(r[0]) for r in rows] == [1, 2]
-    for sessions, mean_fps, min_fps, total_fps, p50, p95, errors in rows:
+    for _sessions, _mean_fps, min_fps, _total_fps, p50, p95, errors in rows:
         assert float(min_fps) > 1.0  # no session starved
         assert int(errors) == 0
         assert float(p50) <= float(p95)

@@ -4,8 +4,7 @@ import numpy as np
 import pytest
 
 from conftest import VIDEO
-from facematch import EMOTIONS
-from facematch.vision import FrameAnalyzer, crop_with_margin, to_bgr_uint8
+from facematch.play.vision import FrameAnalyzer, crop_with_margin, to_bgr_uint8
 
 
 @pytest.fixture(scope="module")
@@ -91,4 +90,3 @@ def test_to_bgr_and_crop_helpers():
     assert to_bgr_uint8(np.full((4, 4, 3), np.nan)).max() == 0
     frame = np.zeros((100, 100, 3), np.uint8)
     assert crop_with_margin(frame, (90, 90, 20, 20), 0.2).shape[:2] == (14, 14)  # 28 px wide, clipped at 100
-    assert len(EMOTIONS) == 7

@@ -2,8 +2,8 @@
 
 import streamlit as st
 
-from facematch.charts import average_by_emotion, rounds_frame, scores_over_time
-from facematch.history import DEFAULT_PLAYER, HistoryStore
+from facematch.play.charts import average_by_emotion, rounds_frame, scores_over_time
+from facematch.play.history import DEFAULT_PLAYER, HistoryStore
 
 st.title("📈 History")
 

@@ -19,6 +19,7 @@ network and writes a model directory (temperature-calibrated .keras + .tflite + 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import asdict, dataclass
@@ -27,11 +28,13 @@ from pathlib import Path
 import numpy as np
 
 from facematch import EMOTIONS
-from facematch.dataset import load_split
-from facematch.modeling import assemble, class_weights, softmax
+from facematch.errors import ConfigError
+from facematch.pipeline.dataset import load_split
+from facematch.pipeline.modeling import assemble, class_weights, softmax
 
 BACKBONE_NAME = "vgg16_block4_pool"
 SNAPSHOT_DIR = "snapshots"
+log = logging.getLogger(__name__)
 CACHE_NAMES = ("train_activations.npy", "train_labels.npy", "PublicTest_activations.npy")
 
 
@@ -69,7 +72,7 @@ def get_strategy(name: str):
     if name == "multiworker":
         return tf.distribute.MultiWorkerMirroredStrategy()  # reads TF_CONFIG
     if name != "default":
-        raise ValueError(f"strategy must be default, mirrored or multiworker, got {name!r}")
+        raise ConfigError(f"strategy must be default, mirrored or multiworker, got {name!r}")
     return tf.distribute.get_strategy()
 
 
@@ -93,7 +96,7 @@ def split_network(backbone, head, train_from: str):
     names = [layer.name for layer in backbone.layers]
     if train_from not in names or not backbone.get_layer(train_from).weights:
         convs = [n for n in names if n.startswith("block") and "conv" in n]
-        raise ValueError(f"train_from must be one of the backbone's convolutions {convs}, got {train_from!r}")
+        raise ConfigError(f"train_from must be one of the backbone's convolutions {convs}, got {train_from!r}")
     cut = names.index(train_from)
     stem = keras.Model(backbone.input, backbone.layers[cut - 1].output, name="frozen_stem")
     stem.trainable = False
@@ -135,13 +138,13 @@ def cache_activations(stem, train, val, config: FinetuneConfig, cache_dir: Path)
     Runs with the same frozen layers, images and augmentation can share a cache directory;
     one made for anything else is refused rather than silently trained on.
     """
-    from facematch.features import extract
+    from facematch.pipeline.features import extract
 
     key, key_path = cache_key(stem, train, val, config), cache_dir / "key.json"
     if all((cache_dir / name).is_file() for name in CACHE_NAMES):
         if key_path.is_file() and json.loads(key_path.read_text()) == key:
             return
-        raise ValueError(f"{cache_dir} holds activations of other frozen layers, images or augmentation; "
+        raise ConfigError(f"{cache_dir} holds activations of other frozen layers, images or augmentation; "
                          "delete it or give another cache directory")
     cache_dir.mkdir(parents=True, exist_ok=True)
     key_path.write_text(json.dumps(key, indent=2))
@@ -204,22 +207,22 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
     processed_dir, init_dir, work_dir, log_dir = map(Path, (processed_dir, init_dir, work_dir, log_dir))
     if (config.augmented_copies < 1 or config.feature_shift < 0 or not 0 <= config.warmup_steps < config.total_steps
             or not 0 <= config.head_dropout < 1):
-        raise ValueError("augmented_copies must be ≥ 1, feature_shift ≥ 0, warmup_steps < total_steps "
+        raise ConfigError("augmented_copies must be ≥ 1, feature_shift ≥ 0, warmup_steps < total_steps "
                          "and 0 ≤ head_dropout < 1")
     work_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
     config_path = work_dir / "config.json"
     if config_path.is_file() and filled_config(json.loads(config_path.read_text())) != asdict(config):
-        raise ValueError(f"{work_dir} holds a run with another configuration; use a new work directory")
+        raise ConfigError(f"{work_dir} holds a run with another configuration; use a new work directory")
     config_path.write_text(json.dumps(asdict(config), indent=2))
     (work_dir / "init_model.txt").write_text(str(init_dir.resolve()))
 
     evaluations = max(1, config.total_steps // config.eval_every)
     best = work_dir / "best.keras"
     log = log_dir / "finetune_log.csv"
-    previous = [float(r["val_accuracy"]) for r in _read_log(log)]
+    previous = [float(r["val_accuracy"]) for r in read_log(log)]
     if len(previous) >= evaluations and best.is_file():
-        print(f"{work_dir}: all {evaluations} evaluations done already; finalizing the best checkpoint")
+        log.info("%s: all %d evaluations done already; finalizing the best checkpoint", work_dir, evaluations)
         return best
     keras.utils.set_random_seed(config.seed)
     train, val = load_split(processed_dir, "Training"), load_split(processed_dir, "PublicTest")
@@ -248,8 +251,8 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
             # After a resume, only a better PublicTest accuracy than any before replaces best.keras.
             keras.callbacks.ModelCheckpoint(str(best), monitor="val_accuracy", mode="max", save_best_only=True,
                                             initial_value_threshold=max(previous) if previous else None),
-            _wall_clock(work_dir / "seconds.txt"),
-            _snapshots(work_dir / SNAPSHOT_DIR),
+            wall_clock_callback(work_dir / "seconds.txt"),
+            snapshot_callback(work_dir / SNAPSHOT_DIR),
             keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience),
             keras.callbacks.CSVLogger(str(log), append=True),
             keras.callbacks.TensorBoard(log_dir=str(log_dir / "tensorboard"), write_graph=False),
@@ -259,7 +262,7 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
     return best
 
 
-def _read_log(path: Path) -> list[dict]:
+def read_log(path: Path) -> list[dict]:
     import csv
 
     if not path.is_file():
@@ -268,7 +271,7 @@ def _read_log(path: Path) -> list[dict]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def _wall_clock(path: Path):
+def wall_clock_callback(path: Path):
     """A callback adding each evaluation period's wall time to a file, so cut and resumed runs sum up."""
     import keras
 
@@ -289,7 +292,7 @@ def choose_tta(predict_logits, images: np.ndarray, labels: np.ndarray, temperatu
     predict_logits maps (N, H, W) float32 images to logits. A mode with more views must do
     strictly better than every cheaper one to be chosen.
     """
-    from facematch.classifier import TTA_SHIFTS, tta_views
+    from facematch.play.classifier import TTA_SHIFTS, tta_views
 
     probs = {}  # each distinct view is scored once: the modes' views overlap
     accuracy = {}
@@ -306,7 +309,7 @@ def choose_tta(predict_logits, images: np.ndarray, labels: np.ndarray, temperatu
     return best, accuracy
 
 
-def _snapshots(directory: Path):
+def snapshot_callback(directory: Path):
     """A callback keeping each evaluation's weights (eval_01.weights.h5, ...) for weight averaging."""
     import keras
 
@@ -355,7 +358,7 @@ def finalize(processed_dir, work_dir, model_dir, log_dir, cache_dir=None) -> dic
     import keras
     import tensorflow as tf
 
-    from facematch.training import calibrate, machine_description, save_model_dir
+    from facematch.pipeline.training import calibrate, machine_description, save_model_dir
 
     processed_dir, work_dir, model_dir, log_dir = map(Path, (processed_dir, work_dir, model_dir, log_dir))
     best = work_dir / "best.keras"
@@ -375,8 +378,8 @@ def finalize(processed_dir, work_dir, model_dir, log_dir, cache_dir=None) -> dic
         stem, _ = split_network(backbone, _load_start_model(init_dir)[1], config["train_from"])
         val_activations = stem.predict(val.images[..., None].astype(np.float32), batch_size=256, verbose=0)
     chosen, candidates = choose_weights(trained, work_dir, val_activations, val.labels)
-    print(f"PublicTest single pass: " + ", ".join(f"{n} {a:.2%}" for n, a in candidates.items())
-          + f"; using the {chosen}")
+    log.info("PublicTest single pass: %s; using the %s",
+             ", ".join(f"{n} {a:.2%}" for n, a in candidates.items()), chosen)
     head = trained.get_layer("head")
     for layer in trained.layers:
         if layer.weights and layer is not head:
@@ -388,7 +391,7 @@ def finalize(processed_dir, work_dir, model_dir, log_dir, cache_dir=None) -> dic
         lambda x: network.predict(x[..., None], batch_size=256, verbose=0),
         val.images.astype(np.float32), val.labels, calibration["temperature"])
     model = assemble(backbone, head, calibration["temperature"])
-    history = _read_log(log_dir / "finetune_log.csv")
+    history = read_log(log_dir / "finetune_log.csv")
     metadata = {**{k: init_meta[k] for k in ("labels", "input_size", "input", "preprocessing", "output")},
                 "test_time_augmentation": tta,
                 "name": model_dir.name,

@@ -12,10 +12,11 @@ import time
 import unicodedata
 from contextlib import closing
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from facematch.config import DEFAULT_DB_PATH
+from facematch.errors import StoreError
 
 SCHEMA_VERSION = 1
 MAX_NAME_LENGTH = 40
@@ -72,7 +73,10 @@ def clean_player_name(name: str | None) -> tuple[str, str | None]:
 class HistoryStore:
     def __init__(self, path: str | Path | None = None):
         self.path = Path(path or DEFAULT_DB_PATH)
-        self._create()
+        try:
+            self._create()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{self.path} cannot be opened as the score history ({exc})") from exc
 
     def _create(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -86,8 +90,8 @@ class HistoryStore:
                     with conn:
                         version = conn.execute("PRAGMA user_version").fetchone()[0]
                         if version > SCHEMA_VERSION:
-                            raise RuntimeError(f"{self.path} was written by a newer Facematch (schema {version}); "
-                                               f"this version reads schema {SCHEMA_VERSION}")
+                            raise StoreError(f"{self.path} was written by a newer Facematch (schema {version}); "
+                                             f"this version reads schema {SCHEMA_VERSION}")
                         conn.executescript(_SCHEMA)
                         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 break
@@ -103,8 +107,15 @@ class HistoryStore:
         return conn
 
     def add_round(self, record: RoundRecord) -> int:
+        """Store one finished round; StoreError (with the database's path) when it cannot be written."""
+        try:
+            return self._insert(record)
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{self.path}: {exc}. Check that the file and its folder are writable.") from exc
+
+    def _insert(self, record: RoundRecord) -> int:
         row = asdict(record)
-        row["played_at"] = row["played_at"] or datetime.now(timezone.utc).isoformat(timespec="seconds")
+        row["played_at"] = row["played_at"] or datetime.now(UTC).isoformat(timespec="seconds")
         row["matched"] = int(bool(row["matched"]))
         query = f"INSERT INTO rounds ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
         try:

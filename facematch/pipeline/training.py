@@ -12,11 +12,20 @@ from pathlib import Path
 import numpy as np
 
 from facematch import EMOTIONS
-from facematch.classifier import METADATA_NAME, TFLITE_NAME
 from facematch.config import IMAGE_SIZE
-from facematch.features import FEATURES_META, build_backbone, load_features
-from facematch.modeling import (assemble, build_head, channel_stats, class_weights, expected_calibration_error,
-                                export_tflite, fit_temperature, softmax)
+from facematch.errors import DatasetError
+from facematch.pipeline.features import FEATURES_META, build_backbone, load_features
+from facematch.pipeline.modeling import (
+    assemble,
+    build_head,
+    channel_stats,
+    class_weights,
+    expected_calibration_error,
+    export_tflite,
+    fit_temperature,
+    softmax,
+)
+from facematch.play.classifier import METADATA_NAME, TFLITE_NAME
 
 
 @dataclass
@@ -52,7 +61,7 @@ def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2
         x_flip, y_flip = load_features(interim_dir, "Training_flip")
         x_train, y_train = np.concatenate([x_train, x_flip]), np.concatenate([y_train, y_flip])
     if len(y_train) == 0 or len(y_val) == 0:
-        raise ValueError("training needs Training and PublicTest rows; the dataset has "
+        raise DatasetError("training needs Training and PublicTest rows; the dataset has "
                          f"{len(y_train)} and {len(y_val)}")
 
     keras.utils.set_random_seed(config.seed)
@@ -96,8 +105,9 @@ def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2
             "backbone": f"keras.applications.VGG16 convolutional layers up to {features_meta['cut_layer']}",
             "backbone_weights": features_meta["weights"],
             "backbone_trainable": False,
-            "head": f"per-channel Normalization, Flatten, Dropout({config.dropout}), Dense({config.hidden}, relu, L2 {config.l2}), "
-                    f"Dropout({config.dropout}), Dense(7), temperature, softmax",
+            "head": f"per-channel Normalization, Flatten, Dropout({config.dropout}), "
+                    f"Dense({config.hidden}, relu, L2 {config.l2}), Dropout({config.dropout}), Dense(7), "
+                    "temperature, softmax",
             "parameters": int(model.count_params()),
         },
         "training": {

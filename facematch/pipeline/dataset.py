@@ -18,6 +18,7 @@ import os
 import re
 import shutil
 import time
+import zipfile
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
@@ -27,15 +28,12 @@ import numpy as np
 
 from facematch import EMOTIONS
 from facematch.config import IMAGE_SIZE, SPLITS
+from facematch.errors import DatasetError
 
 REQUIRED_COLUMNS = ("emotion", "pixels", "Usage")
 N_PIXELS = IMAGE_SIZE * IMAGE_SIZE
 _PIXELS_RE = re.compile(rb"[0-9]+(?:[ \t]+[0-9]+)*")
 MANIFEST = "manifest.json"
-
-
-class DatasetError(Exception):
-    """The input cannot be used at all (bad header, unreadable file, no valid row)."""
 
 
 @dataclass
@@ -256,8 +254,14 @@ def load_split(processed_dir: str | Path, split: str) -> SplitArrays:
     """Load one split written by write_dataset; clear error if the output is incomplete."""
     processed_dir = Path(processed_dir)
     read_manifest(processed_dir)
-    with np.load(processed_dir / f"{split}.npz") as data:
-        return SplitArrays(images=data["images"], labels=data["labels"], lines=data["lines"])
+    path = processed_dir / f"{split}.npz"
+    try:
+        with np.load(path) as data:
+            return SplitArrays(images=data["images"], labels=data["labels"], lines=data["lines"])
+    except FileNotFoundError:
+        raise DatasetError(f"{path} is missing; run scripts/make_dataset.py again") from None
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise DatasetError(f"{path} is damaged ({exc}); run scripts/make_dataset.py again") from None
 
 
 def summarize(result: ParseResult, max_errors: int = 20) -> str:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 from pathlib import Path
 
@@ -24,7 +25,8 @@ import numpy as np
 
 from facematch.assets import asset_path
 from facematch.config import EXTERNAL_DIR, IMAGE_SIZE, SPLITS
-from facematch.dataset import load_split, read_manifest
+from facematch.errors import ConfigError, WeightsError
+from facematch.pipeline.dataset import load_split, read_manifest
 
 # caffe-style VGG16 preprocessing: BGR channel means of ImageNet.
 VGG16_BGR_MEAN = (103.939, 116.779, 123.68)
@@ -38,10 +40,7 @@ VGG16_CONV_LAYERS = (
 CUT_LAYERS = ("block3_pool", "block4_pool", "block5_pool")
 HED_VGG16_NAME = "vgg16_hed_notop.weights.h5"
 FEATURES_META = "features.json"
-
-
-class WeightsError(RuntimeError):
-    pass
+log = logging.getLogger(__name__)
 
 
 def hed_vgg16_weights() -> Path:
@@ -77,7 +76,7 @@ def build_backbone(weights: str = "hed", cut_layer: str = "block4_pool"):
     from keras import layers
 
     if cut_layer not in CUT_LAYERS:
-        raise ValueError(f"cut_layer must be one of {CUT_LAYERS}, got {cut_layer!r}")
+        raise ConfigError(f"cut_layer must be one of {CUT_LAYERS}, got {cut_layer!r}")
     vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3))
     load_vgg16_weights(vgg, weights)
     inputs = keras.Input((IMAGE_SIZE, IMAGE_SIZE, 1), name="face_gray")
@@ -162,7 +161,7 @@ def build_features(processed_dir, interim_dir, weights="hed", cut_layer="block4_
     if not force and meta_path.is_file():
         cached = json.loads(meta_path.read_text())
         if cached.get("key") == key:
-            print(f"features cached in {interim_dir} (same data, weights and layer); use --force to rebuild")
+            log.info("features cached in %s (same data, weights and layer); use --force to rebuild", interim_dir)
             return cached
     interim_dir.mkdir(parents=True, exist_ok=True)
     meta_path.unlink(missing_ok=True)  # invalidate first: the metadata is written last

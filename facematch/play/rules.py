@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import math
 import random
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Sequence
 
 from facematch import EMOTIONS
+from facematch.config import round_seconds
 
 EMOJI = {"angry": "😠", "disgust": "🤢", "fear": "😨", "happy": "😄",
          "sad": "😢", "surprise": "😮", "neutral": "😐"}
@@ -75,6 +76,12 @@ class RoundState:
 
     def remaining(self, rules: RoundRules, now: float) -> float:
         return max(0.0, rules.duration_s - (now - self.started_at))
+
+
+def default_rules() -> RoundRules:
+    """The rules a new player starts with: RoundRules' defaults, the round length from FACEMATCH_ROUND_SECONDS."""
+    seconds = round_seconds()
+    return RoundRules(duration_s=seconds) if seconds and seconds > 0 else RoundRules()
 
 
 def new_round(target: int | str, started_at: float) -> RoundState:

@@ -1,6 +1,6 @@
 """Emotion classifier used by the game: a LiteRT (.tflite) export of the trained Keras model.
 
-    from facematch.classifier import load_classifier
+    from facematch.play.classifier import load_classifier
     clf = load_classifier()              # default model in models/, offline, cached
     probs = clf.predict(faces)           # (N, 48, 48) uint8 gray or (N, H, W, 3) BGR uint8 → (N, 7)
 
@@ -22,6 +22,7 @@ import numpy as np
 
 from facematch import EMOTIONS
 from facematch.config import DEFAULT_MODEL_DIR
+from facematch.errors import ModelError
 
 TFLITE_NAME = "model.tflite"
 METADATA_NAME = "metadata.json"
@@ -59,10 +60,6 @@ def tta_views(x: np.ndarray, mode: str) -> list[np.ndarray]:
         moved = shift_images(x, dx, dy)
         views += [moved, moved[:, :, ::-1]]  # faces are left-right symmetric
     return views
-
-
-class ModelError(Exception):
-    """A model directory is missing, damaged or incompatible; the message says how to fix it."""
 
 
 class EmotionClassifier:
@@ -105,10 +102,6 @@ class EmotionClassifier:
     @property
     def input_size(self) -> int:
         return int(self.metadata["input_size"])
-
-    @property
-    def labels(self) -> tuple[str, ...]:
-        return tuple(self.metadata["labels"])
 
     def preprocess(self, faces: np.ndarray) -> np.ndarray:
         """Any supported batch → float32 (N, S, S, 1) gray in 0..255, as the network expects."""

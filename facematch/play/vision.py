@@ -1,6 +1,6 @@
 """One video frame → faces → emotion probabilities → annotated frame. No Streamlit here.
 
-    from facematch.vision import FrameAnalyzer
+    from facematch.play.vision import FrameAnalyzer
     annotated, result = FrameAnalyzer().process(frame_bgr)
     result.faces  # each face's box and its 7 probabilities, largest face first
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 import atexit
 import sys
 import threading
-import time
 import types
 from dataclasses import dataclass, field
 
@@ -22,8 +21,11 @@ import numpy as np
 
 from facematch import EMOTIONS
 from facematch.assets import asset_path
+from facematch.play.oncelog import OnceLog
 
 _GREEN, _GREY, _RED = (80, 200, 80), (180, 180, 180), (60, 60, 230)
+SEAT_COLORS = ((230, 140, 40), (40, 160, 250))  # BGR: Player 1 blue, Player 2 orange
+SEAT_NAMES = ("Player 1", "Player 2")
 
 
 @dataclass
@@ -45,11 +47,32 @@ class Face:
 class FrameResult:
     faces: list[Face] = field(default_factory=list)
     error: str | None = None  # set when the frame could not be analysed
-    latency_ms: float = 0.0
+    width: int = 0  # frame width in pixels: Duel seats players by where their face is
 
     @property
     def primary(self) -> Face | None:
         return self.faces[0] if self.faces else None
+
+
+def assign_seats(result: FrameResult, seats: int) -> list[Face | None]:
+    """Each seat's face: the `seats` largest faces, ordered left to right (Player 1 on the left).
+
+    A seat with no face gets None. With one face of two seats, the face takes the seat on its
+    side of the frame, so a player who steps out does not hand their seat to the other.
+    """
+    if seats == 1:
+        return [result.primary]
+    faces = sorted(result.faces[:seats], key=lambda f: f.box[0] + f.box[2] / 2)
+    if len(faces) == seats:
+        return list(faces)
+    out: list[Face | None] = [None] * seats
+    for face in faces:
+        centre = face.box[0] + face.box[2] / 2
+        seat = min(seats - 1, int(seats * centre / result.width)) if result.width else 0
+        while out[seat] is not None and seat + 1 < seats:
+            seat += 1
+        out[seat] = face
+    return out
 
 
 def _import_mediapipe_vision():
@@ -156,13 +179,14 @@ class FrameAnalyzer:
     def __init__(self, classifier=None, detector: FaceDetector | None = None, margin: float = 0.15,
                  max_faces: int = 4, tta: bool = False):
         if classifier is None:
-            from facematch.classifier import load_classifier
+            from facematch.play.classifier import load_classifier
 
             classifier = load_classifier()
         self.classifier = classifier
         self.detector = detector or FaceDetector()
         self.margin = margin
         self.max_faces = max_faces
+        self.errors = OnceLog("frame analysis")  # shared by every player's video thread
         self.tta = tta  # mirror-image averaging doubles the cost; smoothing over frames does that job live
 
     def analyze(self, frame_bgr: np.ndarray) -> list[Face]:
@@ -175,8 +199,8 @@ class FrameAnalyzer:
         probs = self.classifier.predict(batch, tta=self.tta)
         return [Face(box=box, probs=p, detection_score=s) for (box, s), p in zip(boxes, probs)]
 
-    def process(self, frame, target: str | None = None) -> tuple[np.ndarray, FrameResult]:
-        started = time.perf_counter()
+    def process(self, frame, target: str | None = None, seats: int = 1) -> tuple[np.ndarray, FrameResult]:
+        """Analyse and annotate one frame; seats=2 labels the two players' faces (Duel)."""
         try:
             image = to_bgr_uint8(frame)
         except Exception as exc:  # never raise out of the video callback
@@ -184,28 +208,41 @@ class FrameAnalyzer:
             return blank, FrameResult(error=f"unusable frame: {exc}")
         try:
             faces = self.analyze(image) if min(image.shape[:2]) >= 8 else []
-            result = FrameResult(faces=faces)
+            result = FrameResult(faces=faces, width=image.shape[1])
         except Exception as exc:
-            result = FrameResult(error=f"{exc.__class__.__name__}: {exc}")
-        result.latency_ms = (time.perf_counter() - started) * 1000
+            self.errors.exception(exc)
+            result = FrameResult(error=f"{exc.__class__.__name__}: {exc}", width=image.shape[1])
         try:
-            annotated = draw(image.copy(), result, target)
-        except Exception:
+            annotated = draw(image.copy(), result, target, seats)
+        except Exception as exc:
+            self.errors.exception(exc)
             annotated = image
         return annotated, result
 
 
-def draw(image: np.ndarray, result: FrameResult, target: str | None = None) -> np.ndarray:
+def draw(image: np.ndarray, result: FrameResult, target: str | None = None, seats: int = 1) -> np.ndarray:
+    """Boxes on the frame: the player's face labelled (green on target, red off it), others grey.
+
+    With two seats each player's face gets its seat's colour and name.
+    """
     scale = max(0.4, min(image.shape[:2]) / 600)
-    for i, face in enumerate(result.faces):
+    if seats > 1:
+        seated = assign_seats(result, seats)
+        labelled = {id(face): (SEAT_COLORS[i % len(SEAT_COLORS)], f"{SEAT_NAMES[i]}: ")
+                    for i, face in enumerate(seated) if face is not None}
+    else:
+        primary = result.primary
+        color = (_GREEN if target is None or primary.emotion == target else _RED) if primary else _GREEN
+        labelled = {id(primary): (color, "")} if primary else {}
+    for face in result.faces:
         x, y, w, h = face.box
-        hit = target is not None and face.emotion == target
-        color = (_GREEN if hit else _RED if target else _GREEN) if i == 0 else _GREY
-        cv2.rectangle(image, (x, y), (x + w, y + h), color, 2 if i == 0 else 1)
-        if i == 0:
-            label = f"{face.emotion} {face.confidence:.0%}"
-            (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
-            ty = y - 6 if y - th - 10 > 0 else y + h + th + 6
-            cv2.rectangle(image, (x, ty - th - 4), (x + tw + 6, ty + 4), color, -1)
-            cv2.putText(image, label, (x + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 2, cv2.LINE_AA)
+        color, prefix = labelled.get(id(face), (_GREY, None))
+        cv2.rectangle(image, (x, y), (x + w, y + h), color, 1 if prefix is None else 2)
+        if prefix is None:
+            continue
+        label = f"{prefix}{face.emotion} {face.confidence:.0%}"
+        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+        ty = y - 6 if y - th - 10 > 0 else y + h + th + 6
+        cv2.rectangle(image, (x, ty - th - 4), (x + tw + 6, ty + 4), color, -1)
+        cv2.putText(image, label, (x + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 2, cv2.LINE_AA)
     return image

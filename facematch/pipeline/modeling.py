@@ -7,9 +7,14 @@ Lambda layer, loads in safe mode) and exported to .tflite for the game.
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from facematch import EMOTIONS
+from facematch.errors import ConfigError
+
+log = logging.getLogger(__name__)
 
 
 def channel_stats(features: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -41,7 +46,7 @@ def build_head(feature_shape, mean, variance, hidden: int = 256, dropout: float 
     x = layers.Dropout(dropout)(x)
     x = layers.Dense(hidden, activation="relu", kernel_regularizer=keras.regularizers.L2(l2))(x)
     x = layers.Dropout(dropout)(x)
-    logits = layers.Dense(len(EMOTIONS), name="logits")(x)
+    logits = layers.Dense(len(EMOTIONS), name="logits", dtype="float32")(x)  # float32 under mixed precision too
     return keras.Model(inputs, logits, name="head")
 
 
@@ -55,12 +60,12 @@ def class_weights(labels: np.ndarray, mode: str = "balanced") -> dict[int, float
     counts = np.bincount(labels, minlength=len(EMOTIONS)).astype(np.float64)
     if (counts == 0).any():
         missing = [EMOTIONS[i] for i in np.flatnonzero(counts == 0)]
-        print(f"warning: no training example of {', '.join(missing)}; their weight is set to 1")
+        log.warning("no training example of %s; their weight is set to 1", ", ".join(missing))
     weights = np.where(counts > 0, len(labels) / (len(EMOTIONS) * np.maximum(counts, 1)), 1.0)
     if mode == "sqrt":
         weights = np.sqrt(weights)
     elif mode != "balanced":
-        raise ValueError(f"class weight mode must be balanced, sqrt or none, got {mode!r}")
+        raise ConfigError(f"class weight mode must be balanced, sqrt or none, got {mode!r}")
     return {i: float(w) for i, w in enumerate(weights)}
 
 
@@ -135,7 +140,7 @@ def tflite_bytes(model, quantize: str = "none") -> bytes:
     elif quantize == "int8":  # dynamic-range: int8 weights, float activations
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
     elif quantize != "none":
-        raise ValueError(f"quantize must be float16, int8 or none, got {quantize!r}")
+        raise ConfigError(f"quantize must be float16, int8 or none, got {quantize!r}")
     with contextlib.redirect_stdout(io.StringIO()):  # the converter prints every captured tensor
         return converter.convert()
 

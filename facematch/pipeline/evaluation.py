@@ -1,0 +1,108 @@
+"""Evaluate a model directory through the game's own API and write its model card."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from pathlib import Path
+
+import numpy as np
+
+from facematch import EMOTIONS
+from facematch.pipeline.card import write_model_card
+from facematch.pipeline.dataset import load_split, read_manifest
+from facematch.pipeline.modeling import expected_calibration_error, softmax
+from facematch.play.classifier import load_classifier, tta_views
+
+log = logging.getLogger(__name__)
+EVAL_SPLITS = ("PublicTest", "PrivateTest")
+
+
+def confusion_matrix(labels: np.ndarray, predictions: np.ndarray) -> np.ndarray:
+    k = len(EMOTIONS)
+    return np.bincount(labels * k + predictions, minlength=k * k).reshape(k, k)
+
+
+def split_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
+    predictions = probs.argmax(axis=1)
+    cm = confusion_matrix(labels, predictions)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        recall = np.diag(cm) / cm.sum(axis=1)
+        precision = np.diag(cm) / cm.sum(axis=0)
+    clean = lambda a: [None if np.isnan(v) else round(float(v), 4) for v in a]  # noqa: E731
+    return {
+        "count": int(len(labels)),
+        "accuracy": float((predictions == labels).mean()) if len(labels) else None,
+        "ece": expected_calibration_error(probs, labels),
+        "precision": dict(zip(EMOTIONS, clean(precision))),
+        "recall": dict(zip(EMOTIONS, clean(recall))),
+        "confusion_matrix": cm.tolist(),
+    }
+
+
+def without_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
+    """Undo the shipped temperature: p = softmax(z / T), so softmax(T · log p) = softmax(z)."""
+    return softmax(temperature * np.log(np.maximum(probs, 1e-12)))
+
+
+def evaluate(model_dir, processed_dir, progress: bool = True) -> dict:
+    model_dir = Path(model_dir)
+    clf = load_classifier(model_dir)
+    results = {"model_id": clf.model_id, "splits": {}}
+    for split in EVAL_SPLITS:
+        data = load_split(processed_dir, split)
+        # predict() averages these views' probabilities; scoring each view once gives the API's
+        # default output and, from the first view, the live game's single pass.
+        started = time.time()
+        views = [clf.predict(np.ascontiguousarray(v), tta=False) for v in tta_views(data.images, clf.tta)]
+        seconds = time.time() - started
+        probs = sum(views) / len(views)
+        probs /= probs.sum(axis=1, keepdims=True)
+        metrics = split_metrics(probs, data.labels)
+        metrics["ms_per_image"] = round(1000 * seconds / max(1, len(data.labels)), 3)
+        metrics["test_time_views"] = len(views)
+        # The same probabilities without the model's temperature, to show what calibration buys.
+        temperature = clf.metadata["metrics"]["temperature"]
+        raw = [without_temperature(v, temperature) for v in views]
+        metrics["ece_before_temperature"] = expected_calibration_error(sum(raw) / len(raw), data.labels)
+        if len(views) > 1:  # the live game runs a single pass per frame: report that too
+            metrics["single_pass"] = {"accuracy": float((views[0].argmax(1) == data.labels).mean()),
+                                      "ece": expected_calibration_error(views[0], data.labels),
+                                      "ece_before_temperature": expected_calibration_error(raw[0], data.labels)}
+        results["splits"][split] = metrics
+        if progress:
+            log.info(f"{split}: accuracy {metrics['accuracy']:.4f} on {metrics['count']} images, "
+                  f"ECE {metrics['ece']:.4f}, {metrics['ms_per_image']} ms/image"
+                  + (f"; single pass {metrics['single_pass']['accuracy']:.4f}" if "single_pass" in metrics else ""))
+    (model_dir / "evaluation.json").write_text(json.dumps(results, indent=2))
+    cms = {s: results["splits"][s]["confusion_matrix"] for s in EVAL_SPLITS}
+    (model_dir / "confusion_matrix.json").write_text(json.dumps({"labels": list(EMOTIONS), **cms}, indent=2))
+    plot_confusion(np.array(cms["PrivateTest"]), model_dir / "confusion_matrix.png",
+                   f"{model_dir.name}: PrivateTest confusion matrix (rows: true, normalised)")
+    write_model_card(model_dir, clf.metadata, results, read_manifest(processed_dir))
+    return results
+
+
+def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with np.errstate(invalid="ignore"):
+        norm = np.nan_to_num(cm / cm.sum(axis=1, keepdims=True))
+    fig, ax = plt.subplots(figsize=(6.4, 5.6), dpi=100)
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(EMOTIONS)), EMOTIONS, rotation=45, ha="right")
+    ax.set_yticks(range(len(EMOTIONS)), EMOTIONS)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(EMOTIONS)):
+        for j in range(len(EMOTIONS)):
+            ax.text(j, i, f"{norm[i, j]:.2f}\n({cm[i, j]})", ha="center", va="center", fontsize=7,
+                    color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

@@ -1,0 +1,46 @@
+"""Train the whole VGG16 network end to end on augmented faces (resumable), then write the model directory.
+
+    python scripts/train_network.py data/processed/fer2013/ data/network/run1 data/logs/network1 \
+        --output models/fer_vgg16/
+    python scripts/train_network.py ... --finalize-only     # best weights so far → model directory
+    python scripts/train_network.py ... --speed             # images/s of this machine, then exit
+
+Running the same command again resumes a cut run from WORK_DIR.
+"""
+
+import argparse
+import json
+from dataclasses import fields
+
+from facematch import cli
+from facematch.pipeline.network import NetworkConfig, finalize_network, measure_speed, train_network
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("processed", help="directory written by make_dataset.py")
+    parser.add_argument("work_dir", help="checkpoints, per-epoch weights and the resume backup")
+    parser.add_argument("log_dir", help="CSV log (keep the same one when resuming)")
+    parser.add_argument("--output", default="models/fer_vgg16/", help="model directory to write")
+    parser.add_argument("--finalize-only", action="store_true", help="skip training; export the best weights so far")
+    parser.add_argument("--speed", action="store_true", help="measure training images/s and exit")
+    defaults = NetworkConfig()
+    for f in fields(NetworkConfig):
+        value = getattr(defaults, f.name)
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(value), default=value,
+                            help=f"default: {value}")
+    args = parser.parse_args()
+    config = NetworkConfig(**{f.name: getattr(args, f.name) for f in fields(NetworkConfig)})
+    if args.speed:
+        print(f"{measure_speed(config):.0f} training images/s")
+        return 0
+    if not args.finalize_only:
+        train_network(args.processed, args.work_dir, args.log_dir, config)
+    metadata = finalize_network(args.processed, args.work_dir, args.output, args.log_dir)
+    print(json.dumps(metadata["metrics"], indent=2))
+    print(f"wrote {args.output}; evaluate it with scripts/evaluate_model.py")
+    return 0
+
+
+if __name__ == "__main__":
+    cli.run(main)

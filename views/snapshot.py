@@ -1,0 +1,57 @@
+"""Snapshot mode: no webcam stream; each photo from the browser's camera scores one round."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import streamlit as st
+
+from facematch.config import session_seed
+from facematch.play.rules import RoundRules, snapshot_round
+from facematch.play.session import PlaySession
+from views.widgets import (
+    detection_text,
+    load_analyzer_or_stop,
+    probability_chart,
+    round_header,
+    save_records,
+    summary_text,
+    target_text,
+)
+
+
+def run(player: str, rules: RoundRules) -> None:
+    analyzer = load_analyzer_or_stop()
+
+    def new_session() -> PlaySession:
+        return PlaySession(players=(player,), mode="snapshot", model_id=analyzer.classifier.model_id,
+                           seed=session_seed())
+
+    session: PlaySession = st.session_state.setdefault("snap_session", new_session())
+    session.rename((player,))
+    st.info("Snapshot mode: no live video. Take a photo making the face; each photo scores one round.")
+    if st.button("New session"):
+        session = st.session_state.snap_session = new_session()
+    if session.over:
+        st.success(summary_text(session))
+        return
+    target = session.current_target
+    st.markdown(round_header(session))
+    st.markdown(target_text(target))
+    photo = st.camera_input("Take a photo", key=f"snap-{session.session_id}-{session.round_index}")
+    if photo is None or not session.is_new_photo(photo.getvalue()):
+        return  # no photo yet, or a rerun showing the photo that was already scored
+    image = cv2.imdecode(np.frombuffer(photo.getvalue(), np.uint8), cv2.IMREAD_COLOR)
+    annotated, result = analyzer.process(image if image is not None else np.zeros((8, 8, 3), np.uint8),
+                                         target=target)
+    face = result.primary
+    state, score = snapshot_round(target, None if face is None else face.probs, rules)
+    save_records(session.finish_round([state], rules))
+    st.markdown(f"Round score: **{score} points**" + (" — matched!" if state.matched else ""))
+    left, right = st.columns(2)
+    left.image(annotated, channels="BGR", caption="What the model saw")
+    with right:
+        st.markdown(detection_text(result))
+        st.altair_chart(probability_chart(result, target), width="stretch")
+    if st.button("Next round" if not session.over else "See summary"):
+        st.rerun()

@@ -1,0 +1,167 @@
+"""What every play mode draws or shares: cached models and store, texts, the probability chart,
+the live panel and the webcam streamer. Game logic lives in facematch.play, not here."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+import streamlit as st
+
+from facematch import EMOTIONS
+from facematch.config import ice_servers
+from facematch.errors import FacematchError
+from facematch.play.history import HistoryStore, RoundRecord
+from facematch.play.rules import EMOJI, TIPS
+from facematch.play.session import PlaySession
+
+# Plain words in the video component when the camera cannot be used.
+CAMERA_MESSAGES = {
+    "device_not_available": "No camera found. Connect one and press START again, "
+                            "or choose Snapshot (no camera) mode in the sidebar.",
+    "device_access_denied": "Camera access was denied. Allow the camera for this page in your browser's "
+                            "address bar and press START again, or choose Snapshot (no camera) mode.",
+    "media_api_not_available": "This browser cannot use a camera on this page (it needs HTTPS or localhost). "
+                               "Choose Snapshot (no camera) mode in the sidebar.",
+}
+PANEL_REFRESH_S = 0.2  # the live panel redraws 5 times a second
+
+
+# -- shared resources: loaded lazily, once per server process --------------------------------
+@st.cache_resource(show_spinner="Loading the face detector and the emotion model…")
+def get_analyzer():
+    # One analyzer for all sessions: detector and classifier each serialise their calls with a
+    # lock, and one frame step takes a few ms, so sharing costs less than a model per player.
+    from facematch.play.vision import FrameAnalyzer
+
+    return FrameAnalyzer()
+
+
+@st.cache_resource
+def get_store() -> HistoryStore:
+    return HistoryStore()
+
+
+def load_analyzer_or_stop():
+    try:
+        return get_analyzer()
+    except FacematchError as exc:
+        st.error(f"**Facematch cannot start its models.** {exc}")
+        st.stop()
+
+
+def save_records(records: Sequence[RoundRecord]) -> None:
+    """Store finished rounds; on failure the game goes on and the rounds still count in the session."""
+    try:
+        store = get_store()
+        for record in records:
+            store.add_round(record)
+    except FacematchError as exc:
+        st.error(f"This round could not be saved to the history database: {exc}")
+
+
+# -- texts -----------------------------------------------------------------------------------
+def target_text(target: str, remaining: float | None = None) -> str:
+    timer = f" · ⏱ {remaining:0.1f} s" if remaining is not None else ""
+    return f"### Make this face: {EMOJI[target]} **{target.upper()}**{timer}\n\nTip: *{TIPS[target]}*"
+
+
+def summary_text(session: PlaySession) -> str:
+    summary = session.summary()
+    return (f"**Session over: {summary.total} points** in {summary.rounds} rounds, "
+            f"{summary.matched} matched (average {summary.average:.0f}). "
+            f"Best: {summary.best_emotion}; to practise: {summary.worst_emotion}. "
+            f"See every round on the History page.")
+
+
+def round_header(session: PlaySession) -> str:
+    return f"Round **{session.round_index + 1} / {len(session.targets)}**"
+
+
+def detection_text(result) -> str:
+    if result is None:
+        return "Waiting for video… allow camera access and press START."
+    face = result.primary
+    if face is None:
+        text = "**No face** — look at the camera, with your face well lit."
+    else:
+        text = f"Detected: **{face.emotion} {face.confidence:.0%}**"
+        if len(result.faces) > 1:
+            text += f" · {len(result.faces)} faces — playing with the largest"
+    if result.error:
+        text += f"  \n⚠️ This frame could not be analysed ({result.error})."
+    return text
+
+
+def probability_chart(result, target: str | None):
+    """The 7 probabilities as horizontal bars, the target in another colour."""
+    import altair as alt
+    import pandas as pd
+
+    face = result.primary if result is not None else None
+    probs = face.probs if face is not None else [0.0] * len(EMOTIONS)
+    frame = pd.DataFrame({"emotion": [f"{EMOJI[e]} {e}" for e in EMOTIONS],
+                          "probability": [float(p) for p in probs],
+                          "role": ["target" if e == target else "other" for e in EMOTIONS]})
+    bars = alt.Chart(frame).mark_bar().encode(
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%", title=None)),
+        y=alt.Y("emotion:N", sort=None, title=None),
+        color=alt.Color("role:N", scale=alt.Scale(domain=["target", "other"], range=["#e4572e", "#4c78a8"]),
+                        legend=None),
+    )
+    labels = bars.mark_text(align="left", dx=3).encode(text=alt.Text("probability:Q", format=".0%"),
+                                                       color=alt.value("black"))
+    return (bars + labels).properties(height=230)
+
+
+class LivePanel:
+    """Fixed slots, each redrawn with exactly one element: nothing stale lingers while the loop runs."""
+
+    def __init__(self):
+        self.status, self.detection, self.score, self.chart = st.empty(), st.empty(), st.empty(), st.empty()
+
+    def draw(self, result, target: str | None, status: str, score_text: str, over: bool = False) -> None:
+        (self.status.success if over else self.status.markdown)(status or " ")
+        self.detection.markdown(detection_text(result))
+        self.score.markdown(score_text or " ")
+        self.chart.altair_chart(probability_chart(result, target), width="stretch")
+
+
+# -- the webcam ------------------------------------------------------------------------------
+def webcam(key: str, analyzer, live):
+    """The WebRTC streamer whose frames `analyzer` annotates and `live` collects; returns its context."""
+    import av
+    from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+    seats = live.seats
+
+    def video_frame_callback(frame):
+        # Runs in streamlit-webrtc's worker thread, not the script thread: it may touch only
+        # `analyzer` (thread-safe) and `live` (lock-guarded). It must never raise: a failing
+        # frame goes back untouched and its error is logged once per kind.
+        try:
+            image = frame.to_ndarray(format="bgr24")
+            annotated, result = analyzer.process(image, target=live.target, seats=seats)
+            live.on_frame(result, time.monotonic())
+            return av.VideoFrame.from_ndarray(annotated, format="bgr24")
+        except Exception as exc:
+            analyzer.errors.exception(exc)
+            return frame
+
+    servers, warning = ice_servers()
+    if warning:
+        st.warning(warning)
+    ctx = webrtc_streamer(
+        key=key,
+        mode=WebRtcMode.SENDRECV,
+        video_frame_callback=video_frame_callback,
+        media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}}, "audio": False},
+        rtc_configuration={"iceServers": servers},  # browser and server alike
+        # async processing drops stale frames instead of letting the video lag behind.
+        async_processing=True,
+        translations=CAMERA_MESSAGES,
+    )
+    st.caption("📷 **No camera?** If the box above says *NotFoundError*, no camera was found; "
+               "*NotAllowedError* means camera access was denied: allow it in the address bar and press "
+               "START again. Or play without live video: choose **Snapshot (no camera)** in the sidebar.")
+    return ctx
