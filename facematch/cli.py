@@ -7,9 +7,11 @@ traceback, so it can be reported.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from collections.abc import Callable
+from dataclasses import fields
 
 from facematch.errors import ConfigError, FacematchError
 
@@ -40,3 +42,23 @@ def run(main: Callable[[], int | None]) -> None:
         print("interrupted: nothing was written under the output's final name", file=sys.stderr)
         sys.exit(130)
     sys.exit(code or 0)
+
+
+def add_config_options(parser: argparse.ArgumentParser, config_class, skip: tuple[str, ...] = ()) -> None:
+    """One --option per field of a config dataclass (underscores as dashes), defaulting to the field's default."""
+    defaults = config_class()
+    for f in fields(config_class):
+        if f.name in skip:
+            continue
+        value = getattr(defaults, f.name)
+        flag = f"--{f.name.replace('_', '-')}"
+        if isinstance(value, bool):  # --x / --no-x: argparse's type=bool would read "False" as True
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=value)
+        else:
+            parser.add_argument(flag, type=type(value), default=value, help=f"default: {value}")
+
+
+def config_from(args: argparse.Namespace, config_class, **overrides):
+    """The config dataclass filled from parsed options (and overrides for the fields not given as options)."""
+    return config_class(**{f.name: getattr(args, f.name) for f in fields(config_class) if f.name not in overrides},
+                        **overrides)

@@ -12,10 +12,10 @@ Running the same command again resumes an interrupted run from WORK_DIR.
 
 import argparse
 import json
-from dataclasses import fields
 
 from facematch import cli
-from facematch.pipeline.finetune import FinetuneConfig, finalize, finetune
+from facematch.pipeline.configs import FinetuneConfig
+from facematch.pipeline.finetune import finalize, finetune
 
 
 def main() -> int:
@@ -29,13 +29,9 @@ def main() -> int:
                         "same frozen layers, data and augmentation can share one")
     parser.add_argument("--finalize-only", action="store_true", help="skip training; export the best checkpoint "
                         "(or a better average of the last evaluations' weights)")
-    defaults = FinetuneConfig()
-    for f in fields(FinetuneConfig):
-        value = getattr(defaults, f.name)
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(value), default=value,
-                            help=f"default: {value}")
+    cli.add_config_options(parser, FinetuneConfig)
     args = parser.parse_args()
-    config = FinetuneConfig(**{f.name: getattr(args, f.name) for f in fields(FinetuneConfig)})
+    config = cli.config_from(args, FinetuneConfig)
     if config.total_steps < 1 or config.eval_every < 1 or config.batch_size < 1:
         raise cli.CliError("--total-steps, --eval-every and --batch-size must be positive")
     if not args.finalize_only:

@@ -5,10 +5,10 @@
 
 import argparse
 import json
-from dataclasses import fields
 
 from facematch import cli
-from facematch.pipeline.training import TrainConfig, train
+from facematch.pipeline.configs import TrainConfig
+from facematch.pipeline.training import train
 
 
 def main() -> int:
@@ -16,16 +16,10 @@ def main() -> int:
     parser.add_argument("interim", help="directory written by build_features.py")
     parser.add_argument("model_dir", help="output model directory, e.g. models/fer_vgg16/")
     parser.add_argument("log_dir", help="CSV and TensorBoard logs, e.g. data/logs/run1")
-    defaults = TrainConfig()
-    for f in fields(TrainConfig):
-        if f.name == "use_flipped":
-            continue
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(getattr(defaults, f.name)),
-                            default=getattr(defaults, f.name), help=f"default: {getattr(defaults, f.name)}")
+    cli.add_config_options(parser, TrainConfig, skip=("use_flipped",))
     parser.add_argument("--no-flipped", action="store_true", help="ignore the mirrored Training features")
     args = parser.parse_args()
-    config = TrainConfig(**{f.name: getattr(args, f.name) for f in fields(TrainConfig) if f.name != "use_flipped"},
-                         use_flipped=not args.no_flipped)
+    config = cli.config_from(args, TrainConfig, use_flipped=not args.no_flipped)
     if config.class_weight not in ("balanced", "sqrt", "none"):
         raise cli.CliError("--class-weight must be balanced, sqrt or none")
     if config.quantize not in ("float16", "int8", "none"):

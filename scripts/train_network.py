@@ -10,10 +10,10 @@ Running the same command again resumes a cut run from WORK_DIR.
 
 import argparse
 import json
-from dataclasses import fields
 
 from facematch import cli
-from facematch.pipeline.network import NetworkConfig, finalize_network, measure_speed, train_network
+from facematch.pipeline.configs import NetworkConfig
+from facematch.pipeline.network import finalize_network, measure_speed, train_network
 
 
 def main() -> int:
@@ -24,13 +24,9 @@ def main() -> int:
     parser.add_argument("--output", default="models/fer_vgg16/", help="model directory to write")
     parser.add_argument("--finalize-only", action="store_true", help="skip training; export the best weights so far")
     parser.add_argument("--speed", action="store_true", help="measure training images/s and exit")
-    defaults = NetworkConfig()
-    for f in fields(NetworkConfig):
-        value = getattr(defaults, f.name)
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(value), default=value,
-                            help=f"default: {value}")
+    cli.add_config_options(parser, NetworkConfig)
     args = parser.parse_args()
-    config = NetworkConfig(**{f.name: getattr(args, f.name) for f in fields(NetworkConfig)})
+    config = cli.config_from(args, NetworkConfig)
     if args.speed:
         print(f"{measure_speed(config):.0f} training images/s")
         return 0

@@ -183,3 +183,24 @@ def test_whole_network_training_resumes_and_its_card_tells_the_recipe(trained, t
     run_script("evaluate_model.py", out, trained["processed"], check=True)
     card = (out / "MODEL_CARD.md").read_text()
     assert "The whole network" in card and "| epoch | training accuracy" in card and "`float32`" in card
+
+
+def test_a_shipped_tflite_rebuilds_into_keras_and_whole_network_training_continues_from_it(trained, tmp_path):
+    import shutil
+
+    import keras
+
+    shipped = tmp_path / "shipped"
+    shutil.copytree(trained["model_dir"], shipped, ignore=shutil.ignore_patterns("model.keras"))
+    run_script("recover_keras.py", shipped, "--check", trained["processed"], check=True)
+    faces = load_split(trained["processed"], "PrivateTest").images
+    rebuilt = keras.saving.load_model(shipped / "model.keras", safe_mode=True).predict(
+        faces[..., None].astype(np.float32), verbose=0)
+    tflite = load_classifier(shipped).predict(faces, tta=False)
+    assert np.abs(rebuilt - tflite).max() < 0.02 and (rebuilt.argmax(1) == tflite.argmax(1)).all()
+    out = tmp_path / "continued"
+    run_script("train_network.py", trained["processed"], tmp_path / "work", tmp_path / "logs", "--output", out,
+               "--init-model", shipped, "--epochs", "1", "--batch-size", "16", "--precision", "float32", check=True)
+    run_script("evaluate_model.py", out, trained["processed"], check=True)
+    card = (out / "MODEL_CARD.md").read_text()
+    assert "Head trained on cached bottleneck features" in card and "Then the whole network" in card

@@ -2,12 +2,17 @@
 
 import streamlit as st
 
+from facematch.errors import FacematchError
 from facematch.play.charts import average_by_emotion, rounds_frame, scores_over_time
 from facematch.play.history import DEFAULT_PLAYER, HistoryStore
 
 st.title("📈 History")
 
-store = HistoryStore()
+try:
+    store = HistoryStore()
+except FacematchError as exc:
+    st.error(f"**The score history cannot be opened.** {exc}")
+    st.stop()
 players = store.players()
 if not players:
     st.info("No rounds played yet. Play a session on the main page; every finished round is saved here.")

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from facematch import EMOTIONS
-from facematch.pipeline.finetune import filled_config
+from facematch.pipeline.configs import filled_config
 
 
 def _pct(x) -> str:
@@ -119,8 +119,12 @@ best epoch {training['best_epoch']}, {training['train_seconds']:.0f} s of head t
 def _network_training_text(training: dict) -> str:
     c = training["config"]
     history = [{"step": h["epoch"], **h} for h in training.get("history", [])]
-    return (f"The whole network (all VGG16 blocks and the head, from the backbone weights above and a fresh "
-            f"head) was trained end to end on Training images, augmented in every batch: mirror images, shifts "
+    start = "from the backbone weights above and a fresh head"
+    if c.get("init_model"):
+        start = f"from the model `{Path(c['init_model']).name}`: the backbone above and the head trained above"
+    head = _head_training_text(training["init"]) + "\n\n" if training.get("init") else ""
+    return head + (f"{'Then the' if head else 'The'} whole network (all VGG16 blocks and the head, {start}) was "
+                   f"trained end to end on Training images, augmented in every batch: mirror images, shifts "
             f"±{c['shift']:.0%}, rotations ±{360 * c['rotation']:.0f}°, zoom ±{c['zoom']:.0%}, contrast "
             f"±{c['contrast']:.0%} and, with probability {c['erase']}, one blanked 16 px square. AdamW (weight decay "
             f"{c['weight_decay']}), learning rate warmed up to {c['learning_rate']} over {c['warmup_epochs']} "

@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 
 from facematch import EMOTIONS
+from facematch.pipeline.calibration import expected_calibration_error, softmax
 from facematch.pipeline.card import write_model_card
 from facematch.pipeline.dataset import load_split, read_manifest
-from facematch.pipeline.modeling import expected_calibration_error, softmax
 from facematch.play.classifier import load_classifier, tta_views
 
 log = logging.getLogger(__name__)

@@ -21,7 +21,11 @@ import logging
 import os
 from pathlib import Path
 
+import h5py
+import keras
 import numpy as np
+from keras import layers
+from tqdm import tqdm
 
 from facematch.assets import asset_path
 from facematch.config import EXTERNAL_DIR, IMAGE_SIZE, SPLITS
@@ -45,7 +49,6 @@ log = logging.getLogger(__name__)
 
 def hed_vgg16_weights() -> Path:
     """Convert the HED checkpoint's 13 convolutions to a VGG16 weights file (once, cached)."""
-    import h5py
 
     source = asset_path("hed_weights", verify=True)
     target = EXTERNAL_DIR / HED_VGG16_NAME
@@ -59,7 +62,6 @@ def hed_vgg16_weights() -> Path:
             sub = "conv2d" if index == "1" else f"conv2d_{int(index) - 1}"
             group = f[f"{block}/layers/{sub}/vars"]
             arrays[name] = (np.asarray(group["0"]), np.asarray(group["1"]))
-    import keras
 
     vgg = keras.applications.VGG16(weights=None, include_top=False)
     for name, (kernel, bias) in arrays.items():
@@ -72,8 +74,6 @@ def hed_vgg16_weights() -> Path:
 
 def build_backbone(weights: str = "hed", cut_layer: str = "block4_pool"):
     """(48, 48, 1) gray 0..255 → VGG16 activations at `cut_layer`, as a functional Keras model."""
-    import keras
-    from keras import layers
 
     if cut_layer not in CUT_LAYERS:
         raise ConfigError(f"cut_layer must be one of {CUT_LAYERS}, got {cut_layer!r}")
@@ -91,7 +91,6 @@ def build_backbone(weights: str = "hed", cut_layer: str = "block4_pool"):
 
 
 def load_vgg16_weights(vgg, weights: str) -> None:
-    import keras
 
     if weights == "random":
         return
@@ -130,7 +129,6 @@ def weights_fingerprint(weights: str) -> str:
 
 def extract(backbone, images: np.ndarray, batch_size: int = 128, desc: str = "", progress: bool = True):
     """Run the backbone over uint8 (N, 48, 48) images in batches, with a progress bar."""
-    from tqdm import tqdm
 
     out = None
     for start in tqdm(range(0, len(images), batch_size), desc=desc, unit="batch", disable=not progress,

@@ -18,19 +18,33 @@ network and writes a model directory (temperature-calibrated .keras + .tflite + 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
-import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from facematch import EMOTIONS
 from facematch.errors import ConfigError
+from facematch.pipeline.calibration import calibrate
+from facematch.pipeline.configs import FinetuneConfig, filled_config
 from facematch.pipeline.dataset import load_split
-from facematch.pipeline.modeling import assemble, class_weights, softmax
+from facematch.pipeline.features import extract
+from facematch.pipeline.modeling import assemble, class_weights
+from facematch.pipeline.runs import (
+    average_weights,
+    choose_tta,
+    machine_description,
+    read_log,
+    save_model_dir,
+    snapshot_callback,
+    wall_clock_callback,
+)
 
 BACKBONE_NAME = "vgg16_block4_pool"
 SNAPSHOT_DIR = "snapshots"
@@ -38,34 +52,7 @@ log = logging.getLogger(__name__)
 CACHE_NAMES = ("train_activations.npy", "train_labels.npy", "PublicTest_activations.npy")
 
 
-@dataclass
-class FinetuneConfig:
-    total_steps: int = 4000  # ~9 passes over Training at batch 64
-    eval_every: int = 400
-    batch_size: int = 64
-    learning_rate: float = 1e-4  # peak Adam rate: linear warm-up, then cosine decay to 0 at total_steps
-    warmup_steps: int = 200
-    train_from: str = "block3_conv1"  # the layers before it stay frozen (and cached)
-    augmented_copies: int = 4  # cached versions of each Training image: original, mirror, random ones
-    feature_shift: int = 1  # random shift of the cached activations, in cells (block2_pool: 1 cell = 4 px)
-    head_dropout: float = 0.5  # the rate of the head's two Dropout layers while fine-tuning
-    class_weight: str = "sqrt"
-    shift: float = 0.08
-    rotation: float = 0.04  # fraction of a full turn (0.04 = 14 degrees)
-    zoom: float = 0.1
-    patience: int = 10  # evaluations without a better PublicTest accuracy
-    seed: int = 1234
-    quantize: str = "int8"
-    strategy: str = "default"  # default | mirrored (all local GPUs) | multiworker
-
-
-def filled_config(saved: dict) -> dict:
-    """A recorded run's configuration with options added since then at their defaults (its behaviour then)."""
-    return {**asdict(FinetuneConfig()), **saved}
-
-
 def get_strategy(name: str):
-    import tensorflow as tf
 
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
@@ -76,8 +63,7 @@ def get_strategy(name: str):
     return tf.distribute.get_strategy()
 
 
-def _load_start_model(init_dir: Path):
-    import keras
+def load_start_model(init_dir: Path):
 
     path = init_dir / "model.keras"
     if not path.is_file():
@@ -91,7 +77,6 @@ def split_network(backbone, head, train_from: str):
 
     The trainable model reuses the backbone's own layer objects, so training it updates the backbone.
     """
-    import keras
 
     names = [layer.name for layer in backbone.layers]
     if train_from not in names or not backbone.get_layer(train_from).weights:
@@ -109,7 +94,6 @@ def split_network(backbone, head, train_from: str):
 
 
 def image_augmenter(config: FinetuneConfig, seed: int):
-    import keras
 
     return keras.Sequential([
         keras.layers.RandomFlip("horizontal", seed=seed),
@@ -121,7 +105,6 @@ def image_augmenter(config: FinetuneConfig, seed: int):
 
 def cache_key(stem, train, val, config: FinetuneConfig) -> dict:
     """What the cached activations depend on: the frozen weights, the images and the augmentation."""
-    import hashlib
 
     weights = hashlib.sha256()
     for w in stem.get_weights():
@@ -138,7 +121,6 @@ def cache_activations(stem, train, val, config: FinetuneConfig, cache_dir: Path)
     Runs with the same frozen layers, images and augmentation can share a cache directory;
     one made for anything else is refused rather than silently trained on.
     """
-    from facematch.pipeline.features import extract
 
     key, key_path = cache_key(stem, train, val, config), cache_dir / "key.json"
     if all((cache_dir / name).is_file() for name in CACHE_NAMES):
@@ -172,8 +154,6 @@ def cache_activations(stem, train, val, config: FinetuneConfig, cache_dir: Path)
 
 def training_data(activations: np.ndarray, labels: np.ndarray, config: FinetuneConfig):
     """Endless shuffled batches of cached activations, randomly shifted, with per-example class weights."""
-    import keras
-    import tensorflow as tf
 
     height = activations.shape[1]
     shift = keras.layers.RandomTranslation(config.feature_shift / height, config.feature_shift / height,
@@ -202,7 +182,6 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
 
     cache_dir: where the frozen layers' activations are cached (default work_dir/cache).
     """
-    import keras
 
     processed_dir, init_dir, work_dir, log_dir = map(Path, (processed_dir, init_dir, work_dir, log_dir))
     if (config.augmented_copies < 1 or config.feature_shift < 0 or not 0 <= config.warmup_steps < config.total_steps
@@ -219,15 +198,15 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
 
     evaluations = max(1, config.total_steps // config.eval_every)
     best = work_dir / "best.keras"
-    log = log_dir / "finetune_log.csv"
-    previous = [float(r["val_accuracy"]) for r in read_log(log)]
+    log_path = log_dir / "finetune_log.csv"
+    previous = [float(r["val_accuracy"]) for r in read_log(log_path)]
     if len(previous) >= evaluations and best.is_file():
         log.info("%s: all %d evaluations done already; finalizing the best checkpoint", work_dir, evaluations)
         return best
     keras.utils.set_random_seed(config.seed)
     train, val = load_split(processed_dir, "Training"), load_split(processed_dir, "PublicTest")
     with get_strategy(config.strategy).scope():
-        backbone, head = _load_start_model(init_dir)
+        backbone, head = load_start_model(init_dir)
         for layer in head.layers:
             if isinstance(layer, keras.layers.Dropout):
                 layer.rate = config.head_dropout  # read at call time, so this holds for training
@@ -254,76 +233,12 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
             wall_clock_callback(work_dir / "seconds.txt"),
             snapshot_callback(work_dir / SNAPSHOT_DIR),
             keras.callbacks.EarlyStopping(monitor="val_accuracy", mode="max", patience=config.patience),
-            keras.callbacks.CSVLogger(str(log), append=True),
+            keras.callbacks.CSVLogger(str(log_path), append=True),
             keras.callbacks.TensorBoard(log_dir=str(log_dir / "tensorboard"), write_graph=False),
         ],
         verbose=verbose,
     )
     return best
-
-
-def read_log(path: Path) -> list[dict]:
-    import csv
-
-    if not path.is_file():
-        return []
-    with path.open() as f:
-        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
-
-
-def wall_clock_callback(path: Path):
-    """A callback adding each evaluation period's wall time to a file, so cut and resumed runs sum up."""
-    import keras
-
-    class WallClock(keras.callbacks.Callback):
-        def on_epoch_begin(self, epoch, logs=None):
-            self.started = time.time()
-
-        def on_epoch_end(self, epoch, logs=None):
-            total = float(path.read_text()) if path.is_file() else 0.0
-            path.write_text(str(total + time.time() - self.started))
-
-    return WallClock()
-
-
-def choose_tta(predict_logits, images: np.ndarray, labels: np.ndarray, temperature: float) -> tuple[str, dict]:
-    """The test-time augmentation with the best PublicTest accuracy, and each one's accuracy.
-
-    predict_logits maps (N, H, W) float32 images to logits. A mode with more views must do
-    strictly better than every cheaper one to be chosen.
-    """
-    from facematch.play.classifier import TTA_SHIFTS, tta_views
-
-    probs = {}  # each distinct view is scored once: the modes' views overlap
-    accuracy = {}
-    for mode in TTA_SHIFTS:  # cheapest first
-        views = tta_views(images, mode)
-        total = 0
-        for i, view in enumerate(views):
-            key = (TTA_SHIFTS[mode] or ((0, 0),))[i // 2] + (i % 2,)
-            if key not in probs:
-                probs[key] = softmax(predict_logits(np.ascontiguousarray(view)) / temperature)
-            total = total + probs[key]
-        accuracy[mode] = round(float((total.argmax(1) == labels).mean()), 4)
-    best = max(accuracy, key=lambda m: (accuracy[m], -len(tta_views(images[:1], m))))
-    return best, accuracy
-
-
-def snapshot_callback(directory: Path):
-    """A callback keeping each evaluation's weights (eval_01.weights.h5, ...) for weight averaging."""
-    import keras
-
-    class Snapshots(keras.callbacks.Callback):
-        def on_epoch_end(self, epoch, logs=None):
-            directory.mkdir(parents=True, exist_ok=True)
-            self.model.save_weights(directory / f"eval_{epoch + 1:02d}.weights.h5")
-
-    return Snapshots()
-
-
-def average_weights(weight_lists: list[list[np.ndarray]]) -> list[np.ndarray]:
-    """The element-wise mean of several models' weights (VGG16 has no batch norm to re-estimate)."""
-    return [np.mean(arrays, axis=0) for arrays in zip(*weight_lists)]
 
 
 def choose_weights(trained, work_dir: Path, val_activations: np.ndarray, labels: np.ndarray) -> tuple[str, dict]:
@@ -355,10 +270,6 @@ def choose_weights(trained, work_dir: Path, val_activations: np.ndarray, labels:
 
 def finalize(processed_dir, work_dir, model_dir, log_dir, cache_dir=None) -> dict:
     """Best checkpoint, or a better average of the last snapshots → calibrated whole network in model_dir."""
-    import keras
-    import tensorflow as tf
-
-    from facematch.pipeline.training import calibrate, machine_description, save_model_dir
 
     processed_dir, work_dir, model_dir, log_dir = map(Path, (processed_dir, work_dir, model_dir, log_dir))
     best = work_dir / "best.keras"
@@ -369,13 +280,13 @@ def finalize(processed_dir, work_dir, model_dir, log_dir, cache_dir=None) -> dic
     init_meta = json.loads((init_dir / "metadata.json").read_text())
     # The checkpoint holds the trained layers; put them back into the start model's backbone.
     trained = keras.saving.load_model(best, safe_mode=True)
-    backbone, _ = _load_start_model(init_dir)
+    backbone, _ = load_start_model(init_dir)
     val = load_split(processed_dir, "PublicTest")
     cached = Path(cache_dir or work_dir / "cache") / "PublicTest_activations.npy"
     if cached.is_file():
         val_activations = np.load(cached).astype(np.float32)
     else:  # the frozen stem is the start model's, unchanged by training
-        stem, _ = split_network(backbone, _load_start_model(init_dir)[1], config["train_from"])
+        stem, _ = split_network(backbone, load_start_model(init_dir)[1], config["train_from"])
         val_activations = stem.predict(val.images[..., None].astype(np.float32), batch_size=256, verbose=0)
     chosen, candidates = choose_weights(trained, work_dir, val_activations, val.labels)
     log.info("PublicTest single pass: %s; using the %s",

@@ -7,9 +7,14 @@ Lambda layer, loads in safe mode) and exported to .tflite for the game.
 
 from __future__ import annotations
 
+import contextlib
+import io
 import logging
 
+import keras
 import numpy as np
+import tensorflow as tf
+from keras import layers
 
 from facematch import EMOTIONS
 from facematch.errors import ConfigError
@@ -37,8 +42,6 @@ def build_head(feature_shape, mean, variance, hidden: int = 256, dropout: float 
     VGG16 activations are unnormalised (values in the hundreds); standardising them
     per channel lets the head train with a plain learning rate.
     """
-    import keras
-    from keras import layers
 
     inputs = keras.Input(tuple(feature_shape), name="vgg16_features")
     x = layers.Normalization(axis=-1, mean=mean, variance=variance, name="feature_norm")(inputs)
@@ -69,53 +72,8 @@ def class_weights(labels: np.ndarray, mode: str = "balanced") -> dict[int, float
     return {i: float(w) for i, w in enumerate(weights)}
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
-
-
-def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
-    """Temperature T minimising the NLL of softmax(logits / T) (Guo et al. 2017); fit on PublicTest."""
-    if len(labels) == 0:
-        return 1.0
-
-    def nll(t: float) -> float:
-        p = softmax(logits / t)
-        return float(-np.mean(np.log(p[np.arange(len(labels)), labels] + 1e-12)))
-
-    grid = np.exp(np.linspace(np.log(0.2), np.log(20.0), 200))  # T < 0.2 only fits separable toy data
-    best = grid[int(np.argmin([nll(t) for t in grid]))]
-    lo, hi = best / 1.05, best * 1.05  # golden-section refinement inside the best grid cell
-    golden = (np.sqrt(5) - 1) / 2
-    for _ in range(40):
-        a, b = hi - golden * (hi - lo), lo + golden * (hi - lo)
-        if nll(a) < nll(b):
-            hi = b
-        else:
-            lo = a
-    return float((lo + hi) / 2)
-
-
-def expected_calibration_error(probs: np.ndarray, labels: np.ndarray, bins: int = 15) -> float:
-    """ECE of the top-1 confidence, equal-width bins."""
-    if len(labels) == 0:
-        return 0.0
-    confidence = probs.max(axis=1)
-    correct = probs.argmax(axis=1) == labels
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    ece = 0.0
-    for lo, hi in zip(edges[:-1], edges[1:]):
-        mask = (confidence > lo) & (confidence <= hi)
-        if mask.any():
-            ece += mask.mean() * abs(correct[mask].mean() - confidence[mask].mean())
-    return float(ece)
-
-
 def assemble(backbone, head, temperature: float):
     """Whole network: (N, 48, 48, 1) gray 0..255 → calibrated probabilities (N, 7)."""
-    import keras
-    from keras import layers
 
     inputs = keras.Input(backbone.input.shape[1:], name="face_gray")
     logits = head(backbone(inputs))
@@ -126,10 +84,6 @@ def assemble(backbone, head, temperature: float):
 
 def tflite_bytes(model, quantize: str = "none") -> bytes:
     """A LiteRT flatbuffer of a Keras model, with a dynamic batch dimension."""
-    import contextlib
-    import io
-
-    import tensorflow as tf
 
     # from_keras_model freezes the weights into the flatbuffer (a concrete function would keep
     # them as uninitialised resource variables).

@@ -5,8 +5,10 @@ with strong augmentation; the frozen-stem fine-tuning in finetune.py cannot move
 On a CPU with AVX-512 BF16 the whole network trains in `mixed_bfloat16` at about 150 images/s
 (3.2 min per Training epoch on 2 cores), so that recipe fits in hours here.
 
-The network starts from the HED VGG16 backbone and a fresh head (per-channel feature
-normalisation from a sample of Training activations). Each epoch ends with a PublicTest
+The network starts from a model directory written by train_model.py (`init_model`: the HED
+VGG16 backbone and a head already trained on its frozen features, so the first steps do not
+disturb the backbone with a random head's gradients), or else from the backbone and a fresh head
+(per-channel feature normalisation from a sample of Training activations). Each epoch ends with a PublicTest
 evaluation; the best epoch's weights and every epoch's weights (for averaging) are kept, and a
 backup of weights, optimizer and position lets the same command resume a cut run.
 PrivateTest is never looked at. `finalize_network` rebuilds the network in float32, chooses
@@ -19,40 +21,35 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from facematch import EMOTIONS
 from facematch.errors import ConfigError
+from facematch.pipeline.calibration import calibrate
+from facematch.pipeline.configs import NetworkConfig
+from facematch.pipeline.dataset import load_split, read_manifest
+from facematch.pipeline.features import build_backbone
+from facematch.pipeline.finetune import load_start_model
+from facematch.pipeline.modeling import assemble, build_head, channel_stats, class_weights
+from facematch.pipeline.runs import (
+    average_weights,
+    choose_tta,
+    machine_description,
+    read_log,
+    save_model_dir,
+    snapshot_callback,
+    wall_clock_callback,
+)
 
 log = logging.getLogger(__name__)
 
 SNAPSHOT_DIR = "snapshots"
 BEST_WEIGHTS = "best.weights.h5"
-
-
-@dataclass
-class NetworkConfig:
-    epochs: int = 24  # the cosine schedule's length; resumed runs continue it
-    batch_size: int = 64
-    learning_rate: float = 1e-4  # peak Adam rate: linear warm-up, then cosine decay to 0
-    warmup_epochs: float = 1.0
-    weight_decay: float = 1e-4  # AdamW, decoupled
-    label_smoothing: float = 0.1
-    hidden: int = 512
-    dropout: float = 0.5
-    class_weight: str = "sqrt"
-    shift: float = 0.1
-    rotation: float = 0.04  # fraction of a full turn (0.04 = 14 degrees)
-    zoom: float = 0.15
-    contrast: float = 0.3
-    erase: float = 0.5  # probability of blanking one random square of up to 16 px (cutout)
-    weights: str = "hed"
-    precision: str = "auto"  # auto: mixed_bfloat16 where the CPU has AVX-512 BF16, else float32
-    seed: int = 1234
-    quantize: str = "int8"
 
 
 def cpu_has_bf16() -> bool:
@@ -72,10 +69,6 @@ def resolve_precision(name: str) -> str:
 
 def build_network(config: NetworkConfig, mean=None, variance=None):
     """(48, 48, 1) gray 0..255 → logits (float32 even under a mixed policy)."""
-    import keras
-
-    from facematch.pipeline.features import build_backbone
-    from facematch.pipeline.modeling import build_head
 
     backbone = build_backbone(config.weights, "block4_pool")
     if mean is None:
@@ -86,7 +79,6 @@ def build_network(config: NetworkConfig, mean=None, variance=None):
 
 
 def augmenter(config: NetworkConfig):
-    import keras
 
     return keras.Sequential([
         keras.layers.RandomFlip("horizontal", seed=config.seed),
@@ -99,9 +91,6 @@ def augmenter(config: NetworkConfig):
 
 def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConfig):
     """Endless shuffled, augmented batches (images, labels, per-example class weight)."""
-    import tensorflow as tf
-
-    from facematch.pipeline.modeling import class_weights
 
     weights = class_weights(labels, config.class_weight)
     table = tf.constant([weights[i] if weights else 1.0 for i in range(len(EMOTIONS))], tf.float32)
@@ -133,7 +122,6 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConf
 
 
 def _feature_stats(backbone, images: np.ndarray, sample: int = 4096, seed: int = 0):
-    from facematch.pipeline.modeling import channel_stats
 
     rng = np.random.default_rng(seed)
     index = np.sort(rng.choice(len(images), min(sample, len(images)), replace=False))
@@ -143,10 +131,6 @@ def _feature_stats(backbone, images: np.ndarray, sample: int = 4096, seed: int =
 
 def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbose: int = 2) -> Path:
     """Train (resuming from work_dir if a backup is there); returns the best weights' path."""
-    import keras
-
-    from facematch.pipeline.dataset import load_split
-    from facematch.pipeline.finetune import read_log, snapshot_callback, wall_clock_callback
 
     processed_dir, work_dir, log_dir = map(Path, (processed_dir, work_dir, log_dir))
     if config.epochs < 1 or config.batch_size < 1 or not 0 <= config.dropout < 1 or not 0 <= config.erase <= 1:
@@ -169,13 +153,22 @@ def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbo
 
     keras.utils.set_random_seed(config.seed)
     train, val = load_split(processed_dir, "Training"), load_split(processed_dir, "PublicTest")
+    start = None
+    if config.init_model:  # loaded in float32, before the mixed policy is set
+
+        start = [part.get_weights() for part in load_start_model(Path(config.init_model))]
     keras.mixed_precision.set_global_policy(precision)
     try:
-        _, backbone, _ = build_network(config)
-        mean, variance = _feature_stats(backbone, train.images, seed=config.seed)
-        model, _, _ = build_network(config, mean, variance)
+        if start is None:
+            _, backbone, _ = build_network(config)
+            mean, variance = _feature_stats(backbone, train.images, seed=config.seed)
+            model, _, _ = build_network(config, mean, variance)
+        else:
+            model, backbone, head = build_network(config)
+            backbone.set_weights(start[0])
+            head.set_weights(start[1])
         steps = len(train.labels) // config.batch_size
-        warmup = int(config.warmup_epochs * steps)
+        warmup = min(int(config.warmup_epochs * steps), config.epochs * steps - 1)  # cosine needs ≥ 1 step
         schedule = keras.optimizers.schedules.CosineDecay(
             0.0, config.epochs * steps - warmup, alpha=0.0, warmup_target=config.learning_rate, warmup_steps=warmup)
         model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay),
@@ -206,13 +199,6 @@ def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbo
 
 def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 6) -> dict:
     """Best epoch, or a better average of the last epochs' weights → calibrated model directory."""
-    import keras
-    import tensorflow as tf
-
-    from facematch.pipeline.dataset import load_split, read_manifest
-    from facematch.pipeline.finetune import average_weights, choose_tta, read_log
-    from facematch.pipeline.modeling import assemble
-    from facematch.pipeline.training import calibrate, machine_description, save_model_dir
 
     processed_dir, work_dir, model_dir, log_dir = map(Path, (processed_dir, work_dir, model_dir, log_dir))
     best = work_dir / BEST_WEIGHTS
@@ -252,6 +238,8 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
     model = assemble(backbone, head, calibration["temperature"])
     history = read_log(log_dir / "network_log.csv")
     manifest = read_manifest(processed_dir)
+    init_meta = (json.loads((Path(config.init_model) / "metadata.json").read_text())
+                 if config.init_model and (Path(config.init_model) / "metadata.json").is_file() else None)
     seconds = work_dir / "seconds.txt"
     metadata = {
         "name": model_dir.name,
@@ -271,6 +259,8 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
         },
         "training": {
             "recipe": "whole network end to end",
+            # The head-only model it started from (its training, for the card).
+            "init": init_meta["training"] if init_meta else None,
             "config": asdict(config),
             "precision": (work_dir / "precision.txt").read_text().strip()
             if (work_dir / "precision.txt").is_file() else config.precision,
@@ -294,7 +284,6 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
 
 def measure_speed(config: NetworkConfig, steps: int = 20, images: np.ndarray | None = None) -> float:
     """Training images per second of the whole network under the config's precision (for the docs)."""
-    import keras
 
     precision = resolve_precision(config.precision)
     keras.mixed_precision.set_global_policy(precision)

@@ -3,55 +3,25 @@
 from __future__ import annotations
 
 import json
-import os
-import platform
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
+import keras
 import numpy as np
+import tensorflow as tf
 
 from facematch import EMOTIONS
 from facematch.config import IMAGE_SIZE
 from facematch.errors import DatasetError
+from facematch.pipeline.calibration import calibrate
+from facematch.pipeline.configs import TrainConfig
 from facematch.pipeline.features import FEATURES_META, build_backbone, load_features
-from facematch.pipeline.modeling import (
-    assemble,
-    build_head,
-    channel_stats,
-    class_weights,
-    expected_calibration_error,
-    export_tflite,
-    fit_temperature,
-    softmax,
-)
-from facematch.play.classifier import METADATA_NAME, TFLITE_NAME
-
-
-@dataclass
-class TrainConfig:
-    epochs: int = 60
-    batch_size: int = 128
-    learning_rate: float = 3e-4
-    hidden: int = 512
-    dropout: float = 0.5
-    l2: float = 1e-5
-    patience: int = 6
-    class_weight: str = "sqrt"
-    use_flipped: bool = True
-    seed: int = 1234
-    quantize: str = "int8"  # dynamic-range: half the size of float16, PrivateTest within 0.2 point
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+from facematch.pipeline.modeling import assemble, build_head, channel_stats, class_weights
+from facematch.pipeline.runs import machine_description, save_model_dir
 
 
 def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2) -> dict:
-    import keras
-    import tensorflow as tf
 
     interim_dir, model_dir, log_dir = Path(interim_dir), Path(model_dir), Path(log_dir)
     x_train, y_train = load_features(interim_dir, "Training")  # raises the helpful error if not built
@@ -128,28 +98,3 @@ def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2
     return save_model_dir(model_dir, model, config.quantize, metadata)
 
 
-def machine_description() -> str:
-    return f"{platform.machine()}, {os.cpu_count()} CPU cores"
-
-
-def calibrate(val_logits: np.ndarray, y_val: np.ndarray) -> dict:
-    """Temperature fitted on PublicTest logits, with accuracy and ECE before and after."""
-    temperature = fit_temperature(val_logits, y_val)
-    return {
-        "publictest_accuracy_head": float((val_logits.argmax(1) == y_val).mean()),
-        "temperature": temperature,
-        "publictest_ece_before_temperature": expected_calibration_error(softmax(val_logits), y_val),
-        "publictest_ece_after_temperature": expected_calibration_error(softmax(val_logits / temperature), y_val),
-    }
-
-
-def save_model_dir(model_dir: Path, model, quantize: str, metadata: dict) -> dict:
-    """model.keras, model.tflite and metadata.json, each replaced whole (metadata last)."""
-    model_dir.mkdir(parents=True, exist_ok=True)
-    model.save(model_dir / "model.keras")
-    export_tflite(model, model_dir / (TFLITE_NAME + ".tmp"), quantize)
-    os.replace(model_dir / (TFLITE_NAME + ".tmp"), model_dir / TFLITE_NAME)
-    metadata["files"] = {"tflite": TFLITE_NAME, "keras": "model.keras (not in git; rebuilt by the pipeline)",
-                         "tflite_quantization": quantize}
-    _atomic_write_text(model_dir / METADATA_NAME, json.dumps(metadata, indent=2))
-    return metadata

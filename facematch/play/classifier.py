@@ -49,17 +49,25 @@ def shift_images(x: np.ndarray, dx: int, dy: int) -> np.ndarray:
     return padded[:, p - dy:p - dy + h, p - dx:p - dx + w]
 
 
-def tta_views(x: np.ndarray, mode: str) -> list[np.ndarray]:
-    """The views of a batch that test-time augmentation `mode` averages (just x for "none")."""
+def tta_view_keys(mode: str) -> list[tuple[int, int, bool]]:
+    """(dx, dy, mirrored) of each view `mode` averages, in the order tta_views returns them."""
     if mode not in TTA_SHIFTS:
         raise ValueError(f"unknown test-time augmentation {mode!r}; choose from {sorted(TTA_SHIFTS)}")
     if TTA_SHIFTS[mode] is None:
-        return [x]
-    views = []
-    for dx, dy in TTA_SHIFTS[mode]:
-        moved = shift_images(x, dx, dy)
-        views += [moved, moved[:, :, ::-1]]  # faces are left-right symmetric
-    return views
+        return [(0, 0, False)]
+    # Each shift of the face, then of its mirror image: faces are left-right symmetric.
+    return [(dx, dy, mirrored) for dx, dy in TTA_SHIFTS[mode] for mirrored in (False, True)]
+
+
+def tta_view(x: np.ndarray, key: tuple[int, int, bool]) -> np.ndarray:
+    dx, dy, mirrored = key
+    moved = shift_images(x, dx, dy)
+    return moved[:, :, ::-1] if mirrored else moved
+
+
+def tta_views(x: np.ndarray, mode: str) -> list[np.ndarray]:
+    """The views of a batch that test-time augmentation `mode` averages (just x for "none")."""
+    return [tta_view(x, key) for key in tta_view_keys(mode)]
 
 
 class EmotionClassifier:

@@ -1,0 +1,72 @@
+"""The options of each training recipe, with their defaults: recorded with every run and model.
+
+Plain dataclasses (no TensorFlow), so the model card can read a recorded run's options.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 60
+    batch_size: int = 128
+    learning_rate: float = 3e-4
+    hidden: int = 512
+    dropout: float = 0.5
+    l2: float = 1e-5
+    patience: int = 6
+    class_weight: str = "sqrt"
+    use_flipped: bool = True
+    seed: int = 1234
+    quantize: str = "int8"  # dynamic-range: half the size of float16, PrivateTest within 0.2 point
+
+
+@dataclass
+class FinetuneConfig:
+    total_steps: int = 4000  # ~9 passes over Training at batch 64
+    eval_every: int = 400
+    batch_size: int = 64
+    learning_rate: float = 1e-4  # peak Adam rate: linear warm-up, then cosine decay to 0 at total_steps
+    warmup_steps: int = 200
+    train_from: str = "block3_conv1"  # the layers before it stay frozen (and cached)
+    augmented_copies: int = 4  # cached versions of each Training image: original, mirror, random ones
+    feature_shift: int = 1  # random shift of the cached activations, in cells (block2_pool: 1 cell = 4 px)
+    head_dropout: float = 0.5  # the rate of the head's two Dropout layers while fine-tuning
+    class_weight: str = "sqrt"
+    shift: float = 0.08
+    rotation: float = 0.04  # fraction of a full turn (0.04 = 14 degrees)
+    zoom: float = 0.1
+    patience: int = 10  # evaluations without a better PublicTest accuracy
+    seed: int = 1234
+    quantize: str = "int8"
+    strategy: str = "default"  # default | mirrored (all local GPUs) | multiworker
+
+
+def filled_config(saved: dict) -> dict:
+    """A recorded run's configuration with options added since then at their defaults (its behaviour then)."""
+    return {**asdict(FinetuneConfig()), **saved}
+
+
+@dataclass
+class NetworkConfig:
+    epochs: int = 24  # the cosine schedule's length; resumed runs continue it
+    batch_size: int = 64
+    learning_rate: float = 1e-4  # peak Adam rate: linear warm-up, then cosine decay to 0
+    warmup_epochs: float = 1.0
+    weight_decay: float = 1e-4  # AdamW, decoupled
+    label_smoothing: float = 0.1
+    hidden: int = 512
+    dropout: float = 0.5
+    class_weight: str = "sqrt"
+    shift: float = 0.1
+    rotation: float = 0.04  # fraction of a full turn (0.04 = 14 degrees)
+    zoom: float = 0.15
+    contrast: float = 0.3
+    erase: float = 0.5  # probability of blanking one random square of up to 16 px (cutout)
+    weights: str = "hed"
+    init_model: str = ""  # a model directory (train_model.py's) whose backbone and head to start from
+    precision: str = "auto"  # auto: mixed_bfloat16 where the CPU has AVX-512 BF16, else float32
+    seed: int = 1234
+    quantize: str = "int8"

@@ -1,0 +1,90 @@
+"""Rebuild a shipped model's Keras network from its model.tflite, to train it further.
+
+Only model.tflite goes into git (model.keras is 40 MB), so a new checkout cannot continue
+training the shipped model from its Keras file. Its LiteRT file holds every weight: the
+convolution and dense kernels as int8 with one scale per output channel (dynamic-range
+quantization), the biases and the feature normalisation in float32, and the temperature folded
+into the logits layer. This reads them back into the same functional network that
+training.py builds, so `model.keras` can be written next to the .tflite and used as a start
+(`train_network.py --init-model`). The int8 rounding stays: the recovered network predicts
+what the shipped .tflite predicts.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from facematch.errors import ModelError
+from facematch.pipeline.features import VGG16_CONV_LAYERS, build_backbone
+from facematch.pipeline.modeling import assemble, build_head
+from facematch.play.classifier import METADATA_NAME, TFLITE_NAME
+
+log = logging.getLogger(__name__)
+
+
+def _tensors(tflite: Path) -> dict[str, tuple[np.ndarray, dict]]:
+    """Constant tensors by name: (float32 values, dequantised where int8; quantization parameters)."""
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(tflite))
+    interpreter.allocate_tensors()
+    out = {}
+    for detail in interpreter.get_tensor_details():
+        try:
+            value = interpreter.get_tensor(detail["index"])
+        except ValueError:  # activations have no data before a call
+            continue
+        q = detail["quantization_parameters"]
+        if value.dtype == np.int8 and len(q["scales"]):
+            axis = q["quantized_dimension"]
+            shape = [1] * value.ndim
+            shape[axis] = -1
+            value = value.astype(np.float32) * q["scales"].reshape(shape).astype(np.float32)
+        out[detail["name"]] = (np.asarray(value, np.float32), q)
+    return out
+
+
+def _find(tensors: dict, *parts: str, shape=None) -> np.ndarray:
+    for name, (value, _) in tensors.items():
+        if all(p in name for p in parts) and (shape is None or tuple(value.shape) == tuple(shape)):
+            return value
+    raise ModelError(f"the .tflite has no tensor named like {parts} with shape {shape}; it was not written "
+                     "by this version of the pipeline")
+
+
+def recover_keras(model_dir) -> Path:
+    """Write model_dir/model.keras rebuilt from model_dir/model.tflite; returns its path."""
+    model_dir = Path(model_dir)
+    metadata = json.loads((model_dir / METADATA_NAME).read_text())
+    tensors = _tensors(model_dir / TFLITE_NAME)
+    backbone = build_backbone("random", "block4_pool")
+    for name in VGG16_CONV_LAYERS[:10]:  # block1_conv1 … block4_conv3
+        layer = backbone.get_layer(name)
+        kernel_shape = layer.kernel.shape  # (3, 3, in, out); LiteRT stores (out, 3, 3, in)
+        kernel = _find(tensors, f"/{name}_1/convolution", shape=(kernel_shape[3], 3, 3, kernel_shape[2]))
+        bias = _find(tensors, f"/{name}_1/BiasAdd", shape=(kernel_shape[3],))
+        layer.set_weights([kernel.transpose(1, 2, 3, 0), bias])
+    feature_shape = backbone.output.shape[1:]
+    channels = feature_shape[-1]
+    # feature_norm: (x - mean) * 1 / max(sqrt(variance), eps) in the flatbuffer.
+    mean = _find(tensors, "Const", shape=(1, 1, 1, channels)).reshape(-1)
+    inverse_std = _find(tensors, "feature_norm_1/truediv", shape=(1, 1, 1, channels)).reshape(-1)
+    hidden_kernel = _find(tensors, "head_1/dense_1/MatMul")  # (hidden, 3·3·512)
+    hidden = hidden_kernel.shape[0]
+    head = build_head(feature_shape, mean, (1.0 / inverse_std) ** 2, hidden=hidden)
+    dense = [layer for layer in head.layers if layer.name.startswith("dense")][0]
+    dense.set_weights([hidden_kernel.T, _find(tensors, "head_1/dense_1/BiasAdd", shape=(hidden,))])
+    # The temperature is folded into the logits layer: W/T and b/T.
+    temperature = float(metadata["metrics"]["temperature"])
+    logits_kernel = _find(tensors, "temperature_1/mul1")  # (7, hidden)
+    logits_bias = _find(tensors, "temperature_1/mul", shape=(logits_kernel.shape[0],))
+    head.get_layer("logits").set_weights([logits_kernel.T * temperature, logits_bias * temperature])
+    model = assemble(backbone, head, temperature)
+    path = model_dir / "model.keras"
+    model.save(path)
+    log.info("rebuilt %s from %s (int8 weights dequantised)", path, TFLITE_NAME)
+    return path

@@ -1,0 +1,97 @@
+"""What every training run shares: its CSV log, wall clock and per-evaluation weights, weight
+averaging, the choice of test-time views on PublicTest, and the model directory it writes."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+
+from facematch.pipeline.calibration import softmax
+from facematch.pipeline.modeling import export_tflite
+from facematch.play.classifier import METADATA_NAME, TFLITE_NAME, TTA_SHIFTS, tta_view, tta_view_keys
+
+
+def read_log(path: Path) -> list[dict]:
+
+    if not path.is_file():
+        return []
+    with path.open() as f:
+        return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def wall_clock_callback(path: Path):
+    """A callback adding each evaluation period's wall time to a file, so cut and resumed runs sum up."""
+
+    class WallClock(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.started = time.time()
+
+        def on_epoch_end(self, epoch, logs=None):
+            total = float(path.read_text()) if path.is_file() else 0.0
+            path.write_text(str(total + time.time() - self.started))
+
+    return WallClock()
+
+
+def snapshot_callback(directory: Path):
+    """A callback keeping each evaluation's weights (eval_01.weights.h5, ...) for weight averaging."""
+
+    class Snapshots(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            directory.mkdir(parents=True, exist_ok=True)
+            self.model.save_weights(directory / f"eval_{epoch + 1:02d}.weights.h5")
+
+    return Snapshots()
+
+
+def average_weights(weight_lists: list[list[np.ndarray]]) -> list[np.ndarray]:
+    """The element-wise mean of several models' weights (VGG16 has no batch norm to re-estimate)."""
+    return [np.mean(arrays, axis=0) for arrays in zip(*weight_lists)]
+
+
+def choose_tta(predict_logits, images: np.ndarray, labels: np.ndarray, temperature: float) -> tuple[str, dict]:
+    """The test-time augmentation with the best PublicTest accuracy, and each one's accuracy.
+
+    predict_logits maps (N, H, W) float32 images to logits. A mode with more views must do
+    strictly better than every cheaper one to be chosen.
+    """
+
+    probs = {}  # each distinct view is scored once: the modes' views overlap
+    accuracy = {}
+    for mode in TTA_SHIFTS:  # cheapest first
+        for key in tta_view_keys(mode):
+            if key not in probs:
+                probs[key] = softmax(predict_logits(np.ascontiguousarray(tta_view(images, key))) / temperature)
+        total = sum(probs[key] for key in tta_view_keys(mode))
+        accuracy[mode] = round(float((total.argmax(1) == labels).mean()), 4)
+    best = max(accuracy, key=lambda m: (accuracy[m], -len(tta_view_keys(m))))
+    return best, accuracy
+
+
+def machine_description() -> str:
+    return f"{platform.machine()}, {os.cpu_count()} CPU cores"
+
+
+def _atomic_write_text(path: Path, text: str) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def save_model_dir(model_dir: Path, model, quantize: str, metadata: dict) -> dict:
+    """model.keras, model.tflite and metadata.json, each replaced whole (metadata last)."""
+    model_dir.mkdir(parents=True, exist_ok=True)
+    model.save(model_dir / "model.keras")
+    export_tflite(model, model_dir / (TFLITE_NAME + ".tmp"), quantize)
+    os.replace(model_dir / (TFLITE_NAME + ".tmp"), model_dir / TFLITE_NAME)
+    metadata["files"] = {"tflite": TFLITE_NAME, "keras": "model.keras (not in git; rebuilt by the pipeline)",
+                         "tflite_quantization": quantize}
+    _atomic_write_text(model_dir / METADATA_NAME, json.dumps(metadata, indent=2))
+    return metadata
