@@ -7,6 +7,10 @@ storage) lives in the facematch package.
 
 import streamlit as st
 
+from facematch.cli import configure_logging
+
+configure_logging()  # facematch's warnings and errors (a failing video frame, once per kind) in the server log
+
 st.set_page_config(page_title="Facematch", page_icon="🎭", layout="wide")
 page = st.navigation([
     st.Page("views/play.py", title="Play", icon="🎭", default=True),

@@ -58,15 +58,29 @@ def test_a_model_averages_the_views_its_metadata_names(tmp_path):
     shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
     meta = json.loads((model_dir / "metadata.json").read_text())
     meta["test_time_augmentation"] = "hflip+shift2"
+    meta["view_temperature"] = 1.0
     (model_dir / "metadata.json").write_text(json.dumps(meta))
-    clf = load_classifier(model_dir)
+    clf = EmotionClassifier(model_dir)
     import cv2
 
     noise = np.random.default_rng(2).integers(0, 256, (4 * 48, 48), dtype=np.uint8)
     faces = cv2.GaussianBlur(noise, (15, 15), 0).reshape(4, 48, 48)  # blurred: no single class saturates
     views = [clf.predict(np.ascontiguousarray(v), tta=False) for v in tta_views(faces, "hflip+shift2")]
-    assert np.allclose(clf.predict(faces), sum(views) / 10, atol=1e-5)
+    average = sum(views) / 10
+    assert np.allclose(clf.predict(faces), average, atol=1e-5)
     assert not np.allclose(clf.predict(faces), clf.predict(faces, tta=False), atol=1e-3)
+    # A view temperature below 1 sharpens the average (the views' mean is under-confident).
+    meta["view_temperature"] = 0.7
+    (model_dir / "metadata.json").write_text(json.dumps(meta))
+    sharpened = EmotionClassifier(model_dir).predict(faces)
+    expected = average ** (1 / 0.7)
+    assert np.allclose(sharpened, expected / expected.sum(1, keepdims=True), atol=1e-5)
+    assert (sharpened.max(1) > average.max(1)).all() and (sharpened.argmax(1) == average.argmax(1)).all()
+    meta["view_temperature"] = -1
+    (model_dir / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="view_temperature"):
+        EmotionClassifier(model_dir)
+    meta["view_temperature"] = 1.0
     meta["test_time_augmentation"] = "rotate"
     (model_dir / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="test-time augmentation 'rotate'"):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import lzma
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -113,11 +114,16 @@ def test_killed_run_never_leaves_an_output_that_looks_complete(tmp_path):
     csv_path = tmp_path / "fer.csv"
     write_csv(csv_path, per_split=(700, 100, 100), bad_rows=True)
     out = tmp_path / "processed"
+    command = [sys.executable, str(REPO / "scripts" / "make_dataset.py"), str(csv_path), str(out),
+               "--images", "--quiet"]
+    started = time.monotonic()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    whole = time.monotonic() - started  # one complete run on this machine, now
+    shutil.rmtree(out)
     killed = 0
-    for delay in (0.8, 1.6, 2.4, 3.2):
-        proc = subprocess.Popen([sys.executable, str(REPO / "scripts" / "make_dataset.py"), str(csv_path), str(out),
-                                 "--images", "--quiet"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay)
+    for fraction in (0.3, 0.5, 0.7, 0.9, 1.5):  # cut at several moments of a run, and once after its end
+        proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(fraction * whole)
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
             killed += 1

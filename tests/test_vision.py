@@ -90,3 +90,22 @@ def test_to_bgr_and_crop_helpers():
     assert to_bgr_uint8(np.full((4, 4, 3), np.nan)).max() == 0
     frame = np.zeros((100, 100, 3), np.uint8)
     assert crop_with_margin(frame, (90, 90, 20, 20), 0.2).shape[:2] == (14, 14)  # 28 px wide, clipped at 100
+
+
+@needs_video
+def test_a_failing_classifier_is_reported_on_the_frame_and_logged_once_per_kind(analyzer, caplog):
+    class BrokenClassifier:  # a model that fails on every call, as a damaged interpreter would
+        input_size = 48
+
+        def predict(self, faces, tta=None):
+            raise RuntimeError("interpreter failed")
+
+    broken = FrameAnalyzer(classifier=BrokenClassifier(), detector=analyzer.detector)
+    frame = video_frames([2.0])[2.0]
+    with caplog.at_level("ERROR", logger="facematch.play"):
+        for _ in range(5):
+            annotated, result = broken.process(frame)
+            assert annotated.shape == frame.shape and result.faces == []
+            assert result.error == "RuntimeError: interpreter failed"
+    assert len(caplog.records) == 1 and "RuntimeError" in caplog.records[0].getMessage()
+    assert broken.errors.counts == {"builtins.RuntimeError": 5}

@@ -24,6 +24,16 @@ def _tta_text(mode: str | None, publictest: dict | None) -> str:
     return text + "."
 
 
+def _view_temperature_text(metadata: dict, metrics: dict) -> str:
+    t = metadata.get("view_temperature")
+    if not t or t == 1.0:
+        return ""
+    return (f" The average of the test-time views is sharpened by a second temperature T = {t:.3f} (also fitted "
+            f"on PublicTest: its ECE there {metrics['publictest_views_ece_before']:.3f} → "
+            f"{metrics['publictest_views_ece_after']:.3f}), since views calibrated one by one average to "
+            "under-confident probabilities.")
+
+
 def _finetune_text(finetuned: dict | None) -> str:
     runs = []  # oldest first: a run that started from a fine-tuned model keeps that run as "previous"
     while finetuned:
@@ -165,6 +175,7 @@ def write_model_card(model_dir: Path, metadata: dict, results: dict, manifest: d
         examples = (f"{training['train_examples']:,} training examples (Training images"
                     f"{' and their mirror images' if mirrored else ''})")
     single = private.get("single_pass", private)
+    views_text = _view_temperature_text(metadata, metrics)
     result_header = ("| split | accuracy | ECE (15 bins), before → after temperature | single pass accuracy "
                      "| single pass ECE, before → after |")
     card = f"""# Model card: {metadata['name']}
@@ -183,7 +194,7 @@ weights) for LiteRT; the pipeline also writes `model.keras` (not in git).
 - Backbone weights: {weights_text}.
 - Preprocessing inside the network: gray replicated to 3 channels, VGG16's BGR means subtracted.
 - Test-time augmentation: {_tta_text(metadata.get('test_time_augmentation'), metrics.get('publictest_accuracy_by_tta'))}
-- Probabilities are calibrated by a temperature T = {metrics['temperature']:.3f} fitted on PublicTest.
+- Probabilities are calibrated by a temperature T = {metrics['temperature']:.3f} fitted on PublicTest.{views_text}
 
 ## Data
 FER2013 from `{Path(manifest['source']).name}` (sha256 of the CSV `{manifest['source_sha256'][:16]}…`,

@@ -57,8 +57,7 @@ def evaluate(model_dir, processed_dir, progress: bool = True) -> dict:
         started = time.time()
         views = [clf.predict(np.ascontiguousarray(v), tta=False) for v in tta_views(data.images, clf.tta)]
         seconds = time.time() - started
-        probs = sum(views) / len(views)
-        probs /= probs.sum(axis=1, keepdims=True)
+        probs = clf.combine(views)
         metrics = split_metrics(probs, data.labels)
         metrics["ms_per_image"] = round(1000 * seconds / max(1, len(data.labels)), 3)
         metrics["test_time_views"] = len(views)

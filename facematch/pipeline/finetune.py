@@ -298,13 +298,15 @@ def finalize(processed_dir, work_dir, model_dir, log_dir, cache_dir=None) -> dic
     network = keras.Model(backbone.input, head(backbone.output))
     val_logits = network.predict(val.images[..., None].astype(np.float32), batch_size=256, verbose=0)
     calibration = calibrate(val_logits, val.labels)
-    tta, calibration["publictest_accuracy_by_tta"] = choose_tta(
+    tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
         lambda x: network.predict(x[..., None], batch_size=256, verbose=0),
         val.images.astype(np.float32), val.labels, calibration["temperature"])
+    calibration.update(views)
     model = assemble(backbone, head, calibration["temperature"])
     history = read_log(log_dir / "finetune_log.csv")
     metadata = {**{k: init_meta[k] for k in ("labels", "input_size", "input", "preprocessing", "output")},
                 "test_time_augmentation": tta,
+                "view_temperature": views["view_temperature"],
                 "name": model_dir.name,
                 "architecture": {**init_meta["architecture"], "backbone_trainable": True,
                                  "parameters": int(model.count_params())},

@@ -232,9 +232,10 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
 
     val_logits = network.predict(x_val, batch_size=256, verbose=0)
     calibration = calibrate(val_logits, val.labels)
-    tta, calibration["publictest_accuracy_by_tta"] = choose_tta(
+    tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
         lambda x: network.predict(x[..., None], batch_size=256, verbose=0),
         val.images.astype(np.float32), val.labels, calibration["temperature"])
+    calibration.update(views)
     model = assemble(backbone, head, calibration["temperature"])
     history = read_log(log_dir / "network_log.csv")
     manifest = read_manifest(processed_dir)
@@ -249,6 +250,7 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
         "preprocessing": "in-network: gray replicated to 3 channels, VGG16 BGR mean subtracted",
         "output": "calibrated probabilities (N, 7) in label order",
         "test_time_augmentation": tta,
+        "view_temperature": views["view_temperature"],
         "architecture": {
             "backbone": "keras.applications.VGG16 convolutional layers up to block4_pool",
             "backbone_weights": config.weights,
