@@ -102,3 +102,24 @@ def test_a_round_is_not_lost_when_the_file_was_deleted_meanwhile(tmp_path):
         (tmp_path / f"h.sqlite3{suffix}").unlink(missing_ok=True)
     store.add_round(record(index=1))
     assert store.count() == 1
+
+
+def test_a_store_that_cannot_be_used_raises_one_clear_store_error(tmp_path):
+    import pytest
+
+    from facematch.errors import FacematchError, StoreError
+
+    newer = tmp_path / "newer.sqlite3"
+    with sqlite3.connect(newer) as conn:
+        conn.execute("PRAGMA user_version = 99")
+    with pytest.raises(StoreError, match="newer Facematch"):
+        HistoryStore(newer)
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    with pytest.raises(FacematchError, match="a-folder"):
+        HistoryStore(folder)  # a folder where the database file should be
+    store = HistoryStore(tmp_path / "ok.sqlite3")
+    (tmp_path / "ok.sqlite3").unlink()
+    (tmp_path / "ok.sqlite3").mkdir()  # replaced by a folder while the app runs
+    with pytest.raises(StoreError, match="ok.sqlite3"):
+        store.add_round(record())
