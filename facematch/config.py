@@ -46,21 +46,21 @@ def ice_servers() -> tuple[list, str | None]:
     return servers, None
 
 
+def _env_number(name: str, parse, fallback: str):
+    """The number in environment variable `name` (parse: int or float), or None when unset or invalid."""
+    raw = os.environ.get(name)
+    try:
+        return parse(raw) if raw else None
+    except ValueError:
+        log.warning("%s=%r is not a number; %s", name, raw, fallback)
+        return None
+
+
 def round_seconds() -> float | None:
     """FACEMATCH_ROUND_SECONDS: the default round length, or None for the game's own default."""
-    raw = os.environ.get("FACEMATCH_ROUND_SECONDS")
-    try:
-        return float(raw) if raw else None
-    except ValueError:
-        log.warning("FACEMATCH_ROUND_SECONDS=%r is not a number; using the default round length", raw)
-        return None
+    return _env_number("FACEMATCH_ROUND_SECONDS", float, "using the default round length")
 
 
 def session_seed() -> int | None:
     """FACEMATCH_SEED: a fixed order of targets for tests and demos (None: shuffled anew)."""
-    raw = os.environ.get("FACEMATCH_SEED")
-    try:
-        return int(raw) if raw else None
-    except ValueError:
-        log.warning("FACEMATCH_SEED=%r is not an integer; targets are shuffled", raw)
-        return None
+    return _env_number("FACEMATCH_SEED", int, "targets are shuffled")

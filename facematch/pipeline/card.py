@@ -70,13 +70,14 @@ def _weights_text(run: dict) -> str:
             + ", ".join(f"{name} ({_pct(acc)})" for name, acc in scores.items()) + ".")
 
 
-def _learning_curve(history: list[dict]) -> str:
+def _learning_curve(history: list[dict], unit: str = "step") -> str:
+    """One row per PublicTest evaluation; `unit` is the history's key for when it was made (step, epoch)."""
     if not history:
         return ""
-    rows = "\n".join(f"| {h['step']} | {_pct(h.get('accuracy'))} | {h.get('loss', float('nan')):.3f} | "
+    rows = "\n".join(f"| {h[unit]} | {_pct(h.get('accuracy'))} | {h.get('loss', float('nan')):.3f} | "
                      f"{_pct(h.get('val_accuracy'))} | {h.get('val_loss', float('nan')):.3f} |" for h in history)
     return ("\nLearning curve (training figures are on augmented, class-weighted batches; PublicTest single "
-            "pass, before calibration):\n\n| step | training accuracy | training loss | PublicTest accuracy "
+            f"pass, before calibration):\n\n| {unit} | training accuracy | training loss | PublicTest accuracy "
             f"| PublicTest loss |\n|---|---|---|---|---|\n{rows}\n")
 
 
@@ -128,7 +129,6 @@ best epoch {training['best_epoch']}, {training['train_seconds']:.0f} s of head t
 
 def _network_training_text(training: dict) -> str:
     c = training["config"]
-    history = [{"step": h["epoch"], **h} for h in training.get("history", [])]
     start = "from the backbone weights above and a fresh head"
     if c.get("init_model"):
         start = f"from the model `{Path(c['init_model']).name}`: the backbone above and the head trained above"
@@ -145,7 +145,7 @@ def _network_training_text(training: dict) -> str:
             f"epoch ({training['epochs_run']} epochs, best {_pct(training.get('best_publictest_accuracy'))} single "
             f"pass before calibration); {(training.get('seconds') or 0) / 3600:.1f} h on {training['machine']} "
             f"(TensorFlow {training['tensorflow']}, Keras {training['keras']})." + _weights_text(training) + "\n"
-            + _learning_curve(history).replace("| step |", "| epoch |"))
+            + _learning_curve(training.get("history", []), unit="epoch"))
 
 
 def write_model_card(model_dir: Path, metadata: dict, results: dict, manifest: dict) -> Path:

@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 def hed_vgg16_weights() -> Path:
     """Convert the HED checkpoint's 13 convolutions to a VGG16 weights file (once, cached)."""
-
     source = asset_path("hed_weights", verify=True)
     target = EXTERNAL_DIR / HED_VGG16_NAME
     if target.is_file():
@@ -74,7 +73,6 @@ def hed_vgg16_weights() -> Path:
 
 def build_backbone(weights: str = "hed", cut_layer: str = "block4_pool"):
     """(48, 48, 1) gray 0..255 → VGG16 activations at `cut_layer`, as a functional Keras model."""
-
     if cut_layer not in CUT_LAYERS:
         raise ConfigError(f"cut_layer must be one of {CUT_LAYERS}, got {cut_layer!r}")
     vgg = keras.applications.VGG16(weights=None, include_top=False, input_shape=(IMAGE_SIZE, IMAGE_SIZE, 3))
@@ -91,7 +89,6 @@ def build_backbone(weights: str = "hed", cut_layer: str = "block4_pool"):
 
 
 def load_vgg16_weights(vgg, weights: str) -> None:
-
     if weights == "random":
         return
     if weights == "imagenet":
@@ -129,7 +126,6 @@ def weights_fingerprint(weights: str) -> str:
 
 def extract(backbone, images: np.ndarray, batch_size: int = 128, desc: str = "", progress: bool = True):
     """Run the backbone over uint8 (N, 48, 48) images in batches, with a progress bar."""
-
     out = None
     for start in tqdm(range(0, len(images), batch_size), desc=desc, unit="batch", disable=not progress,
                       mininterval=1.0):

@@ -22,7 +22,6 @@ import hashlib
 import json
 import logging
 import os
-from dataclasses import asdict
 from pathlib import Path
 
 import keras
@@ -32,13 +31,15 @@ import tensorflow as tf
 from facematch import EMOTIONS
 from facematch.errors import ConfigError
 from facematch.pipeline.calibration import calibrate
-from facematch.pipeline.configs import FinetuneConfig, filled_config
+from facematch.pipeline.configs import FinetuneConfig
 from facematch.pipeline.dataset import load_split
 from facematch.pipeline.features import extract
 from facematch.pipeline.modeling import assemble, class_weights
 from facematch.pipeline.runs import (
-    average_weights,
+    SNAPSHOT_DIR,
+    check_run_config,
     choose_tta,
+    choose_weights,
     machine_description,
     read_log,
     save_model_dir,
@@ -47,13 +48,11 @@ from facematch.pipeline.runs import (
 )
 
 BACKBONE_NAME = "vgg16_block4_pool"
-SNAPSHOT_DIR = "snapshots"
 log = logging.getLogger(__name__)
 CACHE_NAMES = ("train_activations.npy", "train_labels.npy", "PublicTest_activations.npy")
 
 
 def get_strategy(name: str):
-
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multiworker":
@@ -64,7 +63,6 @@ def get_strategy(name: str):
 
 
 def load_start_model(init_dir: Path):
-
     path = init_dir / "model.keras"
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no trained model to start from; run scripts/train_model.py first")
@@ -77,7 +75,6 @@ def split_network(backbone, head, train_from: str):
 
     The trainable model reuses the backbone's own layer objects, so training it updates the backbone.
     """
-
     names = [layer.name for layer in backbone.layers]
     if train_from not in names or not backbone.get_layer(train_from).weights:
         convs = [n for n in names if n.startswith("block") and "conv" in n]
@@ -94,7 +91,6 @@ def split_network(backbone, head, train_from: str):
 
 
 def image_augmenter(config: FinetuneConfig, seed: int):
-
     return keras.Sequential([
         keras.layers.RandomFlip("horizontal", seed=seed),
         keras.layers.RandomTranslation(config.shift, config.shift, fill_mode="nearest", seed=seed),
@@ -105,7 +101,6 @@ def image_augmenter(config: FinetuneConfig, seed: int):
 
 def cache_key(stem, train, val, config: FinetuneConfig) -> dict:
     """What the cached activations depend on: the frozen weights, the images and the augmentation."""
-
     weights = hashlib.sha256()
     for w in stem.get_weights():
         weights.update(np.ascontiguousarray(w).tobytes())
@@ -121,7 +116,6 @@ def cache_activations(stem, train, val, config: FinetuneConfig, cache_dir: Path)
     Runs with the same frozen layers, images and augmentation can share a cache directory;
     one made for anything else is refused rather than silently trained on.
     """
-
     key, key_path = cache_key(stem, train, val, config), cache_dir / "key.json"
     if all((cache_dir / name).is_file() for name in CACHE_NAMES):
         if key_path.is_file() and json.loads(key_path.read_text()) == key:
@@ -154,7 +148,6 @@ def cache_activations(stem, train, val, config: FinetuneConfig, cache_dir: Path)
 
 def training_data(activations: np.ndarray, labels: np.ndarray, config: FinetuneConfig):
     """Endless shuffled batches of cached activations, randomly shifted, with per-example class weights."""
-
     height = activations.shape[1]
     shift = keras.layers.RandomTranslation(config.feature_shift / height, config.feature_shift / height,
                                            fill_mode="nearest", interpolation="nearest", seed=config.seed)
@@ -190,10 +183,7 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
                          "and 0 ≤ head_dropout < 1")
     work_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
-    config_path = work_dir / "config.json"
-    if config_path.is_file() and filled_config(json.loads(config_path.read_text())) != asdict(config):
-        raise ConfigError(f"{work_dir} holds a run with another configuration; use a new work directory")
-    config_path.write_text(json.dumps(asdict(config), indent=2))
+    check_run_config(work_dir, config)
     (work_dir / "init_model.txt").write_text(str(init_dir.resolve()))
 
     evaluations = max(1, config.total_steps // config.eval_every)
@@ -241,36 +231,8 @@ def finetune(processed_dir, init_dir, work_dir, log_dir, config: FinetuneConfig,
     return best
 
 
-def choose_weights(trained, work_dir: Path, val_activations: np.ndarray, labels: np.ndarray) -> tuple[str, dict]:
-    """Sets `trained` to the candidate with the best PublicTest accuracy; returns its name and every score.
-
-    Candidates: the best checkpoint, and the averages of the last k evaluation snapshots
-    (k = 2, 3, ...): late in a cosine schedule the weights wander around a minimum and their
-    mean often lies nearer its centre. A candidate must beat the best checkpoint to replace it.
-    """
-    def accuracy() -> float:
-        logits = trained.predict(val_activations, batch_size=256, verbose=0)
-        return round(float((logits.argmax(1) == labels).mean()), 4)
-
-    candidates = {"best checkpoint": (trained.get_weights(), accuracy())}
-    number = lambda path: int(path.name.split(".")[0].split("_")[1])  # noqa: E731  eval_07.weights.h5 → 7
-    snapshots = sorted((work_dir / SNAPSHOT_DIR).glob("eval_*.weights.h5"), key=number)
-    loaded = []
-    for path in reversed(snapshots):  # newest first
-        trained.load_weights(path)
-        loaded.append(trained.get_weights())
-        if len(loaded) >= 2:
-            trained.set_weights(average_weights(loaded))
-            candidates[f"average of evaluations {number(path)}-{number(snapshots[-1])}"] = (
-                trained.get_weights(), accuracy())
-    chosen = max(candidates, key=lambda name: candidates[name][1])  # ties keep the earlier (simpler) one
-    trained.set_weights(candidates[chosen][0])
-    return chosen, {name: acc for name, (_, acc) in candidates.items()}
-
-
 def finalize(processed_dir, work_dir, model_dir, log_dir, cache_dir=None) -> dict:
     """Best checkpoint, or a better average of the last snapshots → calibrated whole network in model_dir."""
-
     processed_dir, work_dir, model_dir, log_dir = map(Path, (processed_dir, work_dir, model_dir, log_dir))
     best = work_dir / "best.keras"
     if not best.is_file():
@@ -288,7 +250,7 @@ def finalize(processed_dir, work_dir, model_dir, log_dir, cache_dir=None) -> dic
     else:  # the frozen stem is the start model's, unchanged by training
         stem, _ = split_network(backbone, load_start_model(init_dir)[1], config["train_from"])
         val_activations = stem.predict(val.images[..., None].astype(np.float32), batch_size=256, verbose=0)
-    chosen, candidates = choose_weights(trained, work_dir, val_activations, val.labels)
+    chosen, candidates = choose_weights(trained, val_activations, val.labels, work_dir / SNAPSHOT_DIR)
     log.info("PublicTest single pass: %s; using the %s",
              ", ".join(f"{n} {a:.2%}" for n, a in candidates.items()), chosen)
     head = trained.get_layer("head")

@@ -42,7 +42,6 @@ def build_head(feature_shape, mean, variance, hidden: int = 256, dropout: float 
     VGG16 activations are unnormalised (values in the hundreds); standardising them
     per channel lets the head train with a plain learning rate.
     """
-
     inputs = keras.Input(tuple(feature_shape), name="vgg16_features")
     x = layers.Normalization(axis=-1, mean=mean, variance=variance, name="feature_norm")(inputs)
     x = layers.Flatten()(x)
@@ -74,7 +73,6 @@ def class_weights(labels: np.ndarray, mode: str = "balanced") -> dict[int, float
 
 def assemble(backbone, head, temperature: float):
     """Whole network: (N, 48, 48, 1) gray 0..255 → calibrated probabilities (N, 7)."""
-
     inputs = keras.Input(backbone.input.shape[1:], name="face_gray")
     logits = head(backbone(inputs))
     scaled = layers.Rescaling(1.0 / temperature, name="temperature")(logits)
@@ -84,7 +82,6 @@ def assemble(backbone, head, temperature: float):
 
 def tflite_bytes(model, quantize: str = "none") -> bytes:
     """A LiteRT flatbuffer of a Keras model, with a dynamic batch dimension."""
-
     # from_keras_model freezes the weights into the flatbuffer (a concrete function would keep
     # them as uninitialised resource variables).
     converter = tf.lite.TFLiteConverter.from_keras_model(model)

@@ -2,8 +2,8 @@
 
 Every published FER2013 model at or above 70% trains all of its convolutions for many epochs
 with strong augmentation; the frozen-stem fine-tuning in finetune.py cannot move blocks 1-2.
-On a CPU with AVX-512 BF16 the whole network trains in `mixed_bfloat16` at about 150 images/s
-(3.2 min per Training epoch on 2 cores), so that recipe fits in hours here.
+On a CPU with AVX-512 BF16 the whole network trains in `mixed_bfloat16` at about 100 images/s
+(`--speed`; a Training epoch took 333-350 s on 2 cores), twice its float32 speed.
 
 The network starts from a model directory written by train_model.py (`init_model`: the HED
 VGG16 backbone and a head already trained on its frozen features, so the first steps do not
@@ -37,8 +37,10 @@ from facematch.pipeline.features import build_backbone
 from facematch.pipeline.finetune import load_start_model
 from facematch.pipeline.modeling import assemble, build_head, channel_stats, class_weights
 from facematch.pipeline.runs import (
-    average_weights,
+    SNAPSHOT_DIR,
+    check_run_config,
     choose_tta,
+    choose_weights,
     machine_description,
     read_log,
     save_model_dir,
@@ -48,7 +50,6 @@ from facematch.pipeline.runs import (
 
 log = logging.getLogger(__name__)
 
-SNAPSHOT_DIR = "snapshots"
 BEST_WEIGHTS = "best.weights.h5"
 
 
@@ -69,7 +70,6 @@ def resolve_precision(name: str) -> str:
 
 def build_network(config: NetworkConfig, mean=None, variance=None):
     """(48, 48, 1) gray 0..255 → logits (float32 even under a mixed policy)."""
-
     backbone = build_backbone(config.weights, "block4_pool")
     if mean is None:
         channels = backbone.output.shape[-1]
@@ -79,7 +79,6 @@ def build_network(config: NetworkConfig, mean=None, variance=None):
 
 
 def augmenter(config: NetworkConfig):
-
     return keras.Sequential([
         keras.layers.RandomFlip("horizontal", seed=config.seed),
         keras.layers.RandomTranslation(config.shift, config.shift, fill_mode="nearest", seed=config.seed + 1),
@@ -91,7 +90,6 @@ def augmenter(config: NetworkConfig):
 
 def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConfig):
     """Endless shuffled, augmented batches (images, labels, per-example class weight)."""
-
     weights = class_weights(labels, config.class_weight)
     table = tf.constant([weights[i] if weights else 1.0 for i in range(len(EMOTIONS))], tf.float32)
     augment = augmenter(config)
@@ -122,7 +120,6 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConf
 
 
 def _feature_stats(backbone, images: np.ndarray, sample: int = 4096, seed: int = 0):
-
     rng = np.random.default_rng(seed)
     index = np.sort(rng.choice(len(images), min(sample, len(images)), replace=False))
     feats = backbone.predict(images[index, :, :, None].astype(np.float32), batch_size=256, verbose=0)
@@ -131,17 +128,13 @@ def _feature_stats(backbone, images: np.ndarray, sample: int = 4096, seed: int =
 
 def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbose: int = 2) -> Path:
     """Train (resuming from work_dir if a backup is there); returns the best weights' path."""
-
     processed_dir, work_dir, log_dir = map(Path, (processed_dir, work_dir, log_dir))
     if config.epochs < 1 or config.batch_size < 1 or not 0 <= config.dropout < 1 or not 0 <= config.erase <= 1:
         raise ConfigError("epochs and batch_size must be positive, 0 ≤ dropout < 1 and 0 ≤ erase ≤ 1")
     precision = resolve_precision(config.precision)
     work_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
-    config_path = work_dir / "config.json"
-    if config_path.is_file() and {**asdict(NetworkConfig()), **json.loads(config_path.read_text())} != asdict(config):
-        raise ConfigError(f"{work_dir} holds a run with another configuration; use a new work directory")
-    config_path.write_text(json.dumps(asdict(config), indent=2))
+    check_run_config(work_dir, config)
     (work_dir / "precision.txt").write_text(precision)
 
     history_path = log_dir / "network_log.csv"
@@ -155,7 +148,6 @@ def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbo
     train, val = load_split(processed_dir, "Training"), load_split(processed_dir, "PublicTest")
     start = None
     if config.init_model:  # loaded in float32, before the mixed policy is set
-
         start = [part.get_weights() for part in load_start_model(Path(config.init_model))]
     keras.mixed_precision.set_global_policy(precision)
     try:
@@ -199,7 +191,6 @@ def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbo
 
 def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 6) -> dict:
     """Best epoch, or a better average of the last epochs' weights → calibrated model directory."""
-
     processed_dir, work_dir, model_dir, log_dir = map(Path, (processed_dir, work_dir, model_dir, log_dir))
     best = work_dir / BEST_WEIGHTS
     if not best.is_file():
@@ -209,27 +200,10 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
     network, backbone, head = build_network(config)
     val = load_split(processed_dir, "PublicTest")
     x_val = val.images[..., None].astype(np.float32)
-
-    def accuracy() -> float:
-        return round(float((network.predict(x_val, batch_size=256, verbose=0).argmax(1) == val.labels).mean()), 4)
-
     network.load_weights(best)
-    candidates = {"best checkpoint": (network.get_weights(), accuracy())}
-    number = lambda path: int(path.name.split(".")[0].split("_")[1])  # noqa: E731  eval_07.weights.h5 → 7
-    snapshots = sorted((work_dir / SNAPSHOT_DIR).glob("eval_*.weights.h5"), key=number)
-    loaded = []
-    for path in list(reversed(snapshots))[:last_k]:
-        network.load_weights(path)
-        loaded.append(network.get_weights())
-        if len(loaded) >= 2:
-            network.set_weights(average_weights(loaded))
-            candidates[f"average of epochs {number(path)}-{number(snapshots[-1])}"] = (
-                network.get_weights(), accuracy())
-    chosen = max(candidates, key=lambda name: candidates[name][1])
-    network.set_weights(candidates[chosen][0])
+    chosen, candidates = choose_weights(network, x_val, val.labels, work_dir / SNAPSHOT_DIR, "epochs", last_k)
     log.info("PublicTest single pass: %s; using the %s",
-             ", ".join(f"{n} {a:.2%}" for n, (_, a) in candidates.items()), chosen)
-
+             ", ".join(f"{n} {a:.2%}" for n, a in candidates.items()), chosen)
     val_logits = network.predict(x_val, batch_size=256, verbose=0)
     calibration = calibrate(val_logits, val.labels)
     tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
@@ -273,7 +247,7 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
                         for i, h in enumerate(history)],
             "best_publictest_accuracy": max((h["val_accuracy"] for h in history), default=None),
             "weights": chosen,
-            "publictest_accuracy_by_weights": {n: a for n, (_, a) in candidates.items()},
+            "publictest_accuracy_by_weights": candidates,
             "seconds": round(float(seconds.read_text()), 1) if seconds.is_file() else None,
             "machine": machine_description(),
             "tensorflow": tf.__version__,
@@ -284,9 +258,8 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
     return save_model_dir(model_dir, model, config.quantize, metadata)
 
 
-def measure_speed(config: NetworkConfig, steps: int = 20, images: np.ndarray | None = None) -> float:
+def measure_speed(config: NetworkConfig, steps: int = 20) -> float:
     """Training images per second of the whole network under the config's precision (for the docs)."""
-
     precision = resolve_precision(config.precision)
     keras.mixed_precision.set_global_policy(precision)
     try:

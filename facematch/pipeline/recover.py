@@ -26,8 +26,8 @@ from facematch.play.classifier import METADATA_NAME, TFLITE_NAME
 log = logging.getLogger(__name__)
 
 
-def _tensors(tflite: Path) -> dict[str, tuple[np.ndarray, dict]]:
-    """Constant tensors by name: (float32 values, dequantised where int8; quantization parameters)."""
+def _tensors(tflite: Path) -> dict[str, np.ndarray]:
+    """Constant tensors by name, as float32 (int8 ones dequantised with their per-channel scales)."""
     from ai_edge_litert.interpreter import Interpreter
 
     interpreter = Interpreter(model_path=str(tflite))
@@ -44,12 +44,12 @@ def _tensors(tflite: Path) -> dict[str, tuple[np.ndarray, dict]]:
             shape = [1] * value.ndim
             shape[axis] = -1
             value = value.astype(np.float32) * q["scales"].reshape(shape).astype(np.float32)
-        out[detail["name"]] = (np.asarray(value, np.float32), q)
+        out[detail["name"]] = np.asarray(value, np.float32)
     return out
 
 
 def _find(tensors: dict, *parts: str, shape=None) -> np.ndarray:
-    for name, (value, _) in tensors.items():
+    for name, value in tensors.items():
         if all(p in name for p in parts) and (shape is None or tuple(value.shape) == tuple(shape)):
             return value
     raise ModelError(f"the .tflite has no tensor named like {parts} with shape {shape}; it was not written "

@@ -8,18 +8,19 @@ import json
 import os
 import platform
 import time
+from dataclasses import asdict
 from pathlib import Path
 
 import keras
 import numpy as np
 
+from facematch.errors import ConfigError
 from facematch.pipeline.calibration import expected_calibration_error, fit_temperature, softmax
 from facematch.pipeline.modeling import export_tflite
 from facematch.play.classifier import METADATA_NAME, TFLITE_NAME, TTA_SHIFTS, tta_view, tta_view_keys
 
 
 def read_log(path: Path) -> list[dict]:
-
     if not path.is_file():
         return []
     with path.open() as f:
@@ -28,7 +29,6 @@ def read_log(path: Path) -> list[dict]:
 
 def wall_clock_callback(path: Path):
     """A callback adding each evaluation period's wall time to a file, so cut and resumed runs sum up."""
-
     class WallClock(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
             self.started = time.time()
@@ -40,9 +40,24 @@ def wall_clock_callback(path: Path):
     return WallClock()
 
 
+SNAPSHOT_DIR = "snapshots"  # in a run's work directory: eval_01.weights.h5, eval_02.weights.h5, ...
+
+
+def check_run_config(work_dir: Path, config) -> None:
+    """Record a run's options in work_dir/config.json; refuse to resume a run that had other options.
+
+    Options added since a run was recorded count at their defaults (its behaviour then).
+    """
+    path = work_dir / "config.json"
+    if path.is_file():
+        saved = json.loads(path.read_text())
+        if {**asdict(type(config)()), **saved} != asdict(config):
+            raise ConfigError(f"{work_dir} holds a run with another configuration; use a new work directory")
+    path.write_text(json.dumps(asdict(config), indent=2))
+
+
 def snapshot_callback(directory: Path):
     """A callback keeping each evaluation's weights (eval_01.weights.h5, ...) for weight averaging."""
-
     class Snapshots(keras.callbacks.Callback):
         def on_epoch_end(self, epoch, logs=None):
             directory.mkdir(parents=True, exist_ok=True)
@@ -65,7 +80,6 @@ def choose_tta(predict_logits, images: np.ndarray, labels: np.ndarray, temperatu
     pass (temperature); their average is under-confident, so a second temperature is fitted to
     it (`view_temperature`, 1 for a single view) and the ECE before and after is reported.
     """
-
     probs = {}  # each distinct view is scored once: the modes' views overlap
     accuracy = {}
     for mode in TTA_SHIFTS:  # cheapest first
@@ -83,6 +97,39 @@ def choose_tta(predict_logits, images: np.ndarray, labels: np.ndarray, temperatu
              "publictest_views_ece_after": expected_calibration_error(softmax(log_average / view_temperature),
                                                                        labels)}
     return best, accuracy, views
+
+
+def _snapshot_number(path: Path) -> int:
+    return int(path.name.split(".")[0].split("_")[1])  # eval_07.weights.h5 → 7
+
+
+def choose_weights(model, x_val, labels: np.ndarray, snapshot_dir: Path, unit: str = "evaluations",
+                   last_k: int | None = None) -> tuple[str, dict]:
+    """Sets `model` to the candidate with the best PublicTest accuracy; returns its name and every score.
+
+    The model holds the best checkpoint's weights on entry. Other candidates: the averages of the
+    last k snapshots in snapshot_dir (k = 2, 3, ..., up to last_k): late in a cosine schedule the
+    weights wander around a minimum and their mean often lies nearer its centre. A candidate must
+    beat the best checkpoint to replace it. `unit` names the snapshots ("evaluations", "epochs").
+    """
+    def accuracy() -> float:
+        logits = model.predict(x_val, batch_size=256, verbose=0)
+        return round(float((logits.argmax(1) == labels).mean()), 4)
+
+    candidates = {"best checkpoint": (model.get_weights(), accuracy())}
+    snapshots = sorted(snapshot_dir.glob("eval_*.weights.h5"), key=_snapshot_number)
+    newest_first = list(reversed(snapshots))[:last_k]
+    loaded = []
+    for path in newest_first:
+        model.load_weights(path)
+        loaded.append(model.get_weights())
+        if len(loaded) >= 2:
+            model.set_weights(average_weights(loaded))
+            name = f"average of {unit} {_snapshot_number(path)}-{_snapshot_number(snapshots[-1])}"
+            candidates[name] = (model.get_weights(), accuracy())
+    chosen = max(candidates, key=lambda name: candidates[name][1])  # ties keep the earlier (simpler) one
+    model.set_weights(candidates[chosen][0])
+    return chosen, {name: acc for name, (_, acc) in candidates.items()}
 
 
 def machine_description() -> str:

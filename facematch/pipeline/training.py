@@ -22,7 +22,6 @@ from facematch.pipeline.runs import machine_description, save_model_dir
 
 
 def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2) -> dict:
-
     interim_dir, model_dir, log_dir = Path(interim_dir), Path(model_dir), Path(log_dir)
     x_train, y_train = load_features(interim_dir, "Training")  # raises the helpful error if not built
     features_meta = json.loads((interim_dir / FEATURES_META).read_text())
