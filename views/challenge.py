@@ -14,6 +14,7 @@ from views.widgets import (
     PANEL_REFRESH_S,
     LivePanel,
     load_analyzer_or_stop,
+    per_browser,
     round_header,
     save_records,
     summary_text,
@@ -39,9 +40,9 @@ def run(player: str, rules: RoundRules, challenge_mode: bool) -> None:
     analyzer = load_analyzer_or_stop()
     model_id = analyzer.classifier.model_id
     # Per browser session (st.session_state): players never share a LiveSession or a PlaySession.
-    live: LiveSession = st.session_state.setdefault("live", LiveSession(rules))
+    live: LiveSession = per_browser("live", lambda: LiveSession(rules))
     live.set_rules(rules)
-    session: PlaySession = st.session_state.setdefault("challenge", new_session(player, model_id))
+    session: PlaySession = per_browser("challenge", lambda: new_session(player, model_id))
     session.rename((player,))
 
     left, right = st.columns([3, 2])

@@ -15,7 +15,15 @@ from facematch.play.live import LiveSession, LiveSnapshot, drive
 from facematch.play.rules import RoundRules
 from facematch.play.session import PlaySession
 from facematch.play.vision import SEAT_NAMES, assign_seats
-from views.widgets import PANEL_REFRESH_S, load_analyzer_or_stop, round_header, save_records, target_text, webcam
+from views.widgets import (
+    PANEL_REFRESH_S,
+    load_analyzer_or_stop,
+    per_browser,
+    round_header,
+    save_records,
+    target_text,
+    webcam,
+)
 
 SEATS = 2
 SEAT_MARKS = ("🔵", "🟠")  # the box colours in the video
@@ -57,9 +65,9 @@ def final_text(session: PlaySession) -> str:
 def run(players: tuple[str, str], rules: RoundRules) -> None:
     analyzer = load_analyzer_or_stop()
     model_id = analyzer.classifier.model_id
-    live: LiveSession = st.session_state.setdefault("duel_live", LiveSession(rules, seats=SEATS))
+    live: LiveSession = per_browser("duel_live", lambda: LiveSession(rules, seats=SEATS))
     live.set_rules(rules)
-    session: PlaySession = st.session_state.setdefault("duel", new_session(players, model_id))
+    session: PlaySession = per_browser("duel", lambda: new_session(players, model_id))
     session.rename(players)
 
     left, right = st.columns([3, 2])

@@ -12,6 +12,7 @@ from facematch.play.session import PlaySession
 from views.widgets import (
     detection_text,
     load_analyzer_or_stop,
+    per_browser,
     probability_chart,
     round_header,
     save_records,
@@ -27,7 +28,7 @@ def run(player: str, rules: RoundRules) -> None:
         return PlaySession(players=(player,), mode="snapshot", model_id=analyzer.classifier.model_id,
                            seed=session_seed())
 
-    session: PlaySession = st.session_state.setdefault("snap_session", new_session())
+    session: PlaySession = per_browser("snap_session", new_session)
     session.rename((player,))
     st.info("Snapshot mode: no live video. Take a photo making the face; each photo scores one round.")
     if st.button("New session"):

@@ -42,6 +42,13 @@ def get_store() -> HistoryStore:
     return HistoryStore()
 
 
+def per_browser(key: str, make):
+    """This browser session's object under `key` (st.session_state), made on first use only."""
+    if key not in st.session_state:
+        st.session_state[key] = make()
+    return st.session_state[key]
+
+
 def load_analyzer_or_stop():
     try:
         return get_analyzer()
