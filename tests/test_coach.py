@@ -1,10 +1,25 @@
-"""The coach's advice from blendshapes: pure rules, and the real Face Landmarker on a real smile."""
+"""The coach's advice from blendshapes: pure rules, the live round coach, calibration, and the real
+Face Landmarker on a real smile."""
 
 import pytest
 
 from conftest import VIDEO
 from facematch import EMOTIONS
-from facematch.play.coach import ACTION_UNITS, RECIPES, HintSmoother, activation, held_back, hints
+from facematch.play.coach import (
+    ACTION_UNITS,
+    CALIBRATION_MIN_FRAMES,
+    CALIBRATION_S,
+    CALIBRATION_TIMEOUT_S,
+    RECIPES,
+    Calibration,
+    HintSmoother,
+    RoundCoach,
+    activation,
+    gauges,
+    held_back,
+    held_back_text,
+    hints,
+)
 
 RESTING = {name: 0.02 for unit in ACTION_UNITS.values() for name in unit.blendshapes}
 
@@ -39,7 +54,7 @@ def test_hints_name_only_what_is_missing_most_missing_first():
 def test_neutral_asks_to_relax_whatever_moves():
     assert hints("neutral", face()) == []
     advice = hints("neutral", face(AU12=0.7, AU4=0.4))
-    assert [h.code for h in advice] == ["AU12", "AU4"] and advice[0].text == "Stop smiling"
+    assert [h.code for h in advice] == ["AU12", "AU4"] and advice[0].text.startswith("Stop smiling")
 
 
 def test_the_players_resting_face_is_not_counted_as_expression():
@@ -49,6 +64,68 @@ def test_the_players_resting_face_is_not_counted_as_expression():
     # Sad is judged from that baseline: the resting frown alone is not yet a sad face.
     assert {h.code for h in hints("sad", resting_frown, neutral=resting_frown)} == {"AU1", "AU4", "AU15"}
     assert activation("AU15", face(AU15=0.6), neutral=resting_frown) == pytest.approx(0.3)
+
+
+def test_a_smile_is_the_first_thing_to_drop_when_asked_for_sad():
+    smiling = face(AU12=0.85, AU6=0.5)
+    advice = hints("sad", smiling)
+    assert advice[0].code == "AU12" and advice[0].relax and "mouth" in advice[0].text
+    assert {h.code for h in advice[1:]} == {"AU1", "AU4", "AU15"}  # then the sad muscles, all missing
+    # With the sad muscles all there, a remaining smile is still named.
+    assert [h.code for h in hints("sad", face(AU1=0.5, AU4=0.4, AU15=0.4, AU12=0.6))] == ["AU12"]
+    assert hints("sad", face(AU1=0.5, AU4=0.4, AU15=0.4)) == []
+
+
+def test_gauges_show_the_targets_muscles_and_what_works_against_it():
+    shown = gauges("sad", face(AU12=0.85, AU1=0.5))
+    assert [g.code for g in shown] == ["AU1", "AU4", "AU15", "AU12"]
+    assert shown[0].reached and not shown[1].reached
+    assert shown[3].relax and not shown[3].reached and shown[3].label == "smile"
+    assert [g.code for g in gauges("happy", face(AU6=0.5, AU12=0.9))] == ["AU6", "AU12"]
+
+
+def test_the_round_coach_smooths_advice_and_remembers_what_held_the_player_back():
+    coach = RoundCoach("sad")
+    assert not coach.view().seen and coach.view().line().startswith("Coach: show me your face")
+    for i in range(10):  # 2 s at 5 readings a second: smiling the whole time
+        coach.update(face(AU12=0.85, AU1=0.4, AU4=0.35), now=i * 0.2)
+    view = coach.view()
+    assert view.seen and view.hint.code == "AU12"
+    assert view.line().startswith("Coach: Stop smiling") and "smile: now 85%" in view.line()
+    assert view.held_back[0] == "AU12" and view.held_back[1] == pytest.approx(0.6)
+    for i in range(10, 20):  # the smile drops, the mouth corners go down: nothing left to change
+        coach.update(face(AU1=0.4, AU4=0.35, AU15=0.3), now=i * 0.2)
+    assert coach.view().hint is None and coach.view().line(judged=0.8).startswith("Coach: that's it")
+    assert "stronger" in coach.view().line(judged=0.2, threshold=0.5)  # muscles right, judge not convinced
+    assert coach.held_back()[0] == "AU12"  # still the muscle of the round
+    assert held_back_text("AU12") == "smile (AU12, lip corner puller)" and held_back_text(None) == ""
+
+
+def test_calibration_takes_the_median_resting_face_and_what_the_judge_read():
+    probs = [0.05, 0.0, 0.05, 0.1, 0.1, 0.0, 0.7]
+    calibration = Calibration(started_at=0.0, emotions=EMOTIONS)
+    for i in range(15):
+        shapes = face(AU12=0.9 if i == 7 else 0.2)  # one frame of a passing grin: the median ignores it
+        calibration.add(shapes, probs, now=i * 0.2)
+    assert not calibration.done(2.9) and calibration.done(CALIBRATION_S)
+    baseline = calibration.baseline()
+    assert baseline.frames == 15 and baseline.blendshapes["mouthSmileLeft"] == pytest.approx(0.2)
+    assert baseline.probabilities["neutral"] == pytest.approx(0.7)
+    # Measured from that baseline, the resting smile is no longer a smile.
+    assert activation("AU12", face(AU12=0.2), baseline.blendshapes) == 0.0
+
+
+def test_calibration_waits_for_enough_readings_then_gives_up():
+    calibration = Calibration(started_at=0.0, emotions=EMOTIONS)
+    calibration.add(face(), [1 / 7] * 7, now=0.5)
+    assert not calibration.done(CALIBRATION_S) and not calibration.failed(CALIBRATION_S)
+    for i in range(CALIBRATION_MIN_FRAMES - 1):  # the face shows up late: still calibrates
+        calibration.add(face(), [1 / 7] * 7, now=5.0 + i * 0.1)
+    assert calibration.done(6.0)
+    late = Calibration(started_at=0.0, emotions=EMOTIONS)
+    assert late.failed(CALIBRATION_TIMEOUT_S) and not late.done(CALIBRATION_TIMEOUT_S)
+    with pytest.raises(ValueError):
+        late.baseline()
 
 
 def test_unknown_target_is_refused():

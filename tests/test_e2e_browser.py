@@ -1,13 +1,15 @@
 """End to end in real headless Chromium with a fake camera playing the shared video.
 
 Starts `streamlit run app.py` on 127.0.0.1, clicks START, sees a detected emotion with its
-percentage, plays one challenge round to its end, then finds that round in the SQLite
+percentage, plays one challenge round to its end, hears the coach tell a laughing player asked
+for sad to change their mouth, then finds the rounds (and the coach's verdict) in the SQLite
 history and on the History page. Screenshots are kept under build/e2e/ (CI artifacts).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import json
 import os
 import re
 import shutil
@@ -17,6 +19,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 
 import numpy as np
 import pytest
@@ -158,8 +161,8 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def seed_with_first_target(emotion: str) -> int:
-    return next(s for s in range(1000) if EMOTIONS[session_targets(s)[0]] == emotion)
+def seed_with_first_targets(*emotions: str) -> int:
+    return next(s for s in range(1000) if tuple(EMOTIONS[i] for i in session_targets(s)[:len(emotions)]) == emotions)
 
 
 @pytest.fixture(scope="module")
@@ -212,7 +215,7 @@ def app_server(tmp_path_factory):
     (data / "home").mkdir()
     env = {**os.environ, "FACEMATCH_DB": str(data / "history.sqlite3"), "TMPDIR": str(data / "tmp"),
            "HOME": str(data / "home"),
-           "FACEMATCH_SEED": str(seed_with_first_target("happy")), "FACEMATCH_ROUND_SECONDS": "8",
+           "FACEMATCH_SEED": str(seed_with_first_targets("happy", "sad")), "FACEMATCH_ROUND_SECONDS": "8",
            "PYTHONUNBUFFERED": "1"}
     server = AppServer(data, env)
     server.start()
@@ -258,6 +261,20 @@ def two_face_browser(playwright):
     browser.close()
 
 
+@contextmanager
+def open_page(browser):
+    """A page for one test: a screenshot under build/e2e/failure.png if the test fails, closed after."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(30_000)
+    try:
+        yield page
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+        raise
+    finally:
+        page.close()
+
+
 def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(30_000)
@@ -285,11 +302,23 @@ def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browse
         page.get_by_text(re.compile(r"Last round \(happy\): \d+ points")).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "round_finished.png"), full_page=True)
 
+        # Round 2 asks for sad while the camera keeps laughing: the coach names the mouth first.
+        page.get_by_text(re.compile(r"Make this face: .*SAD")).first.wait_for()
+        coach = page.get_by_text(re.compile(r"^Coach: .*(mouth|lips)"))
+        coach.first.wait_for(timeout=20_000)
+        assert "smile" in coach.first.inner_text()
+        page.screenshot(path=str(ARTIFACTS / "coach.png"), full_page=True)
+        page.get_by_text(re.compile(r"Last round \(sad\): \d+ points.*What held you back: smile")).first.wait_for(
+            timeout=30_000)
+
         db = app_server.env["FACEMATCH_DB"]
         with sqlite3.connect(db) as conn:
             rows = conn.execute("SELECT player, target, score, matched, round_index FROM rounds").fetchall()
         assert rows and rows[0][0] == PLAYER and rows[0][1] == "happy" and rows[0][4] == 0
         assert 0 <= rows[0][2] <= 100
+        with sqlite3.connect(db) as conn:
+            verdict = conn.execute("SELECT held_back FROM rounds WHERE target = 'sad'").fetchone()
+        assert verdict == ("AU12",)  # saved with the round: the smile held the player back
         finished = len(rows)
 
         # Privacy: playing wrote no frame or image anywhere, only the score database and the log.
@@ -319,6 +348,8 @@ def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browse
         assert PLAYER in (selected.input_value() or selected.get_attribute("aria-label") or "")  # literally
         rounds_metric = page.locator("[data-testid='stMetric']").filter(has_text="Rounds").first
         assert int(re.search(r"Rounds\s*(\d+)", rounds_metric.inner_text()).group(1)) >= finished
+        page.get_by_text("What the coach saw holding you back").first.wait_for()
+        assert page.get_by_text("No coached rounds yet").count() == 0
         page.screenshot(path=str(ARTIFACTS / "history.png"), full_page=True)
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
@@ -348,9 +379,7 @@ def test_a_damaged_model_shows_a_clear_message_not_a_traceback(browser, tmp_path
 
 
 def test_snapshot_mode_scores_a_round_from_a_photo(app_server, browser):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(30_000)
-    try:
+    with open_page(browser) as page:
         page.goto(app_server.url)
         page.get_by_text("Snapshot (no camera)").click()
         page.get_by_text(re.compile(r"Make this face: .*HAPPY")).first.wait_for(timeout=60_000)
@@ -359,21 +388,15 @@ def test_snapshot_mode_scores_a_round_from_a_photo(app_server, browser):
                                         .some(v => v.readyState >= 2 && v.videoWidth > 0)""", timeout=60_000)
         page.get_by_role("button", name="Take Photo").click(timeout=60_000)
         page.get_by_text(re.compile(r"Round score: \d+ points")).first.wait_for(timeout=60_000)
+        page.get_by_text(re.compile(r"^Coach: ")).first.wait_for()  # the coach reads the photo too
         page.screenshot(path=str(ARTIFACTS / "snapshot_round.png"), full_page=True)
         with sqlite3.connect(app_server.env["FACEMATCH_DB"]) as conn:
             modes = [r[0] for r in conn.execute("SELECT mode FROM rounds WHERE target = 'happy'")]
         assert "snapshot" in modes
-    except Exception:
-        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
-        raise
-    finally:
-        page.close()
 
 
 def test_duel_tracks_two_players_and_records_a_round_for_each(app_server, two_face_browser):
-    page = two_face_browser.new_page(viewport={"width": 1400, "height": 1000})
-    page.set_default_timeout(30_000)
-    try:
+    with open_page(two_face_browser) as page:
         page.goto(app_server.url)
         page.get_by_text("Duel").first.click()
         for label, name in (("Player 1 (left)", "Lefty"), ("Player 2 (right)", "Righty")):
@@ -394,8 +417,27 @@ def test_duel_tracks_two_players_and_records_a_round_for_each(app_server, two_fa
                                 "AND round_index = 0 ORDER BY id").fetchall()
         assert [(r[0], r[1], r[2]) for r in rows[:2]] == [("Lefty", "happy", 1), ("Righty", "happy", 0)]
         assert rows[0][3] == rows[1][3]  # one session, both players
-    except Exception:
-        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
-        raise
-    finally:
-        page.close()
+
+
+def test_calibrating_the_coach_stores_the_players_resting_face(app_server, browser):
+    with open_page(browser) as page:
+        page.goto(app_server.url)
+        page.get_by_text("Practice").first.click()
+        name_box = page.get_by_label("Your name")
+        name_box.fill("Cal")
+        name_box.press("Enter")
+        page.get_by_text("Tip: calibrate the coach once").first.wait_for()
+        start = page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
+        start.click(timeout=60_000)
+        page.get_by_text(re.compile(r"Detected: \w+ \d+%")).first.wait_for(timeout=60_000)
+        page.get_by_role("button", name=re.compile("Calibrate the coach")).click()
+        page.get_by_text(re.compile(r"Calibrating: hold a relaxed, neutral face")).first.wait_for()
+        page.get_by_text(re.compile(r"Calibrated ✓ .* The judge read it as \w+ \d+%")).first.wait_for(timeout=30_000)
+        page.screenshot(path=str(ARTIFACTS / "calibrated.png"), full_page=True)
+        with sqlite3.connect(app_server.env["FACEMATCH_DB"]) as conn:
+            rows = conn.execute("SELECT blendshapes, probabilities, frames FROM baselines "
+                                "WHERE player = 'Cal'").fetchall()
+        assert len(rows) == 1 and rows[0][2] >= 5
+        shapes, probs = json.loads(rows[0][0]), json.loads(rows[0][1])
+        assert len(shapes) == 52 and shapes["mouthSmileLeft"] > 0.3  # the camera laughs: that is this face's rest
+        assert abs(sum(probs.values()) - 1) < 1e-3

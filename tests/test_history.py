@@ -123,3 +123,63 @@ def test_a_store_that_cannot_be_used_raises_one_clear_store_error(tmp_path):
     (tmp_path / "ok.sqlite3").mkdir()  # replaced by a folder while the app runs
     with pytest.raises(StoreError, match="ok.sqlite3"):
         store.add_round(record())
+
+
+V1_SCHEMA = """
+CREATE TABLE rounds (id INTEGER PRIMARY KEY, player TEXT NOT NULL, played_at TEXT NOT NULL,
+    session_id TEXT NOT NULL, round_index INTEGER NOT NULL, target TEXT NOT NULL, score INTEGER NOT NULL,
+    matched INTEGER NOT NULL, time_to_match REAL, peak_probability REAL NOT NULL, model_id TEXT NOT NULL,
+    mode TEXT NOT NULL DEFAULT 'challenge');
+INSERT INTO rounds VALUES (1, 'ana', '2026-11-01T10:00:00+00:00', 's0', 0, 'sad', 40, 0, NULL, 0.4, 'old@1',
+                           'challenge');
+PRAGMA user_version = 1;
+"""
+
+
+def test_a_database_of_the_previous_version_is_upgraded_in_place_and_keeps_its_rounds(tmp_path):
+    path = tmp_path / "v1.sqlite3"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(V1_SCHEMA)
+    store = HistoryStore(path)
+    store.add_round(RoundRecord(player="ana", session_id="s1", round_index=0, target="sad", score=30,
+                                matched=False, time_to_match=None, peak_probability=0.3, model_id="m@1",
+                                held_back="AU15"))
+    rows = store.rounds("ana")
+    assert [(r["score"], r["held_back"]) for r in rows] == [(40, None), (30, "AU15")]
+    with sqlite3.connect(path) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    HistoryStore(path)  # opening an upgraded file again changes nothing
+    assert HistoryStore(path).count() == 2
+
+
+def test_a_players_latest_calibration_is_the_one_returned(tmp_path):
+    from facematch.play.history import StoredBaseline
+
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    assert store.baseline("ana") is None
+    for smile in (0.3, 0.1):
+        store.add_baseline(StoredBaseline(player="ana", blendshapes={"mouthSmileLeft": smile},
+                                          probabilities={"neutral": 0.8, "happy": 0.2}, frames=15, model_id="m@1"))
+    store.add_baseline(StoredBaseline(player="bo", blendshapes={"mouthSmileLeft": 0.9}, probabilities={},
+                                      frames=15, model_id="m@1"))
+    latest = HistoryStore(tmp_path / "h.sqlite3").baseline("ana")
+    assert latest.blendshapes == {"mouthSmileLeft": 0.1} and latest.probabilities["neutral"] == 0.8
+    assert latest.frames == 15 and latest.recorded_at
+
+
+def test_the_history_names_the_muscle_that_most_often_held_a_player_back(tmp_path):
+    from facematch.play.charts import missed_muscles, rounds_frame
+
+    store = HistoryStore(tmp_path / "h.sqlite3")
+    for i, (target, muscle) in enumerate([("sad", "AU15"), ("sad", "AU15"), ("sad", "AU1"), ("happy", None),
+                                          ("fear", "AU5")]):
+        store.add_round(RoundRecord(player="ana", session_id="s1", round_index=i, target=target, score=40,
+                                    matched=False, time_to_match=None, peak_probability=0.3, model_id="m@1",
+                                    held_back=muscle))
+    frame = rounds_frame(store.rounds("ana"))
+    assert frame["held_back"].tolist()[:4] == ["mouth corners down (AU15, lip corner depressor)"] * 2 + \
+        ["inner brows up (AU1, inner brow raiser)", ""]
+    missed = missed_muscles(frame).set_index("emotion")
+    assert list(missed.index) == ["fear", "sad"]  # happy had no verdict
+    assert missed.loc["sad", "muscle to practise"].startswith("mouth corners down")
+    assert missed.loc["sad", "rounds it held you back"] == 2 and missed.loc["sad", "coached rounds"] == 3

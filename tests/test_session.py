@@ -154,3 +154,61 @@ def test_in_a_duel_live_round_the_first_match_ends_it_for_both():
     p1, p2 = snap.rounds
     assert snap.finished and p2.matched and not p1.matched and p1.finished
     assert p1.peak < 0.1
+
+
+def smiling(x: int, emotion: str) -> Face:
+    """A detected face that smiles (blendshapes measured) while the judge reads `emotion`."""
+    shapes = {"mouthSmileLeft": 0.85, "mouthSmileRight": 0.85, "eyeSquintLeft": 0.4, "eyeSquintRight": 0.4}
+    return Face(box=(x, 100, 100, 100), probs=probs_for(emotion), blendshapes=shapes)
+
+
+def test_the_coach_reads_a_few_frames_a_second_and_its_verdict_is_saved_with_the_round():
+    session = PlaySession(players=("ann",), targets=[EMOTIONS.index("sad")])
+    live = LiveSession(RULES)
+    drive(session, live, 0.0)
+    asked, t = 0, 0.0
+    while t < 5.0:  # 15 fps for the whole round; the player smiles instead of looking sad
+        measure = live.wants_blendshapes(t)
+        asked += measure
+        live.on_frame(FrameResult(faces=[smiling(100, "happy") if measure else face(100, "happy")], width=640), t)
+        if 2.0 <= t < 2.07:
+            view = live.snapshot(t).coach[0]
+            assert view.hint.code == "AU12" and "mouth" in view.hint.text
+        t += 1 / 15
+    assert 24 <= asked <= 26  # 5 readings a second, not 15
+    records = drive(session, live, 5.0)
+    assert [(r.target, r.held_back) for r in records] == [("sad", "AU12")]
+    assert session.last_round.players[0].held_back == "AU12"
+
+
+def test_calibration_pauses_the_round_and_its_baseline_quiets_a_resting_smile():
+    session = PlaySession(players=("ann",), targets=[EMOTIONS.index("neutral"), EMOTIONS.index("sad")])
+    live = LiveSession(RULES)
+    drive(session, live, 0.0)
+    live.start_calibration(1.0)
+    t = 1.0
+    while t < 4.1:  # a resting half-smile, read at every frame while calibrating
+        assert live.wants_blendshapes(t)
+        live.on_frame(FrameResult(faces=[smiling(100, "neutral")], width=640), t)
+        assert drive(session, live, t) == [] and live.snapshot(t).rounds is None  # no round meanwhile
+        t += 1 / 15
+    snap = live.snapshot(t)
+    assert snap.calibration.done and live.finish_calibration(t).frames >= 45
+    assert live.finish_calibration(t) is None and live.snapshot(t).calibration is None
+    # The neutral round was restarted from scratch; uncalibrated, that smile would be "Stop smiling".
+    live.set_neutral(0, smiling(100, "neutral").blendshapes)
+    drive(session, live, t)
+    live.on_frame(FrameResult(faces=[smiling(100, "neutral")], width=640), t + 0.25)
+    view = live.snapshot(t + 0.3).coach[0]
+    assert view.target == "neutral" and view.seen and view.held_back is None
+
+
+def test_with_the_coach_off_no_frame_is_measured_and_rounds_save_no_verdict():
+    session = PlaySession(players=("ann",), targets=[EMOTIONS.index("sad")])
+    live = LiveSession(RULES, coach=False)
+    drive(session, live, 0.0)
+    assert not any(live.wants_blendshapes(i / 15) for i in range(30))
+    assert live.snapshot(1.0).coach is None
+    assert [r.held_back for r in drive(session, live, 5.0)] == [None]
+    with pytest.raises(ValueError):
+        PlaySession(players=("ann",)).finish_round([played("happy", 1.0)], RULES, held_back=[None, None])

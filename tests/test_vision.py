@@ -66,6 +66,29 @@ def test_two_faces_are_both_reported_largest_first(analyzer):
     assert areas[0] > areas[1]
 
 
+@needs_video
+def test_faces_carry_their_blendshapes_when_asked_each_its_own(analyzer):
+    import cv2
+
+    frames = video_frames([8.0, 17.0])
+    brows_up, laugh = frames[8.0], frames[17.0]
+    _, result = analyzer.process(laugh, blendshapes=True)
+    shapes = result.primary.blendshapes
+    assert len(shapes) == 52 and shapes["mouthSmileLeft"] > 0.5
+    _, plain = analyzer.process(laugh)
+    assert plain.primary.blendshapes is None  # the landmarker runs only when asked (it costs ~12 ms)
+
+    # Two faces: the laughing one large on the left, the brows-up one smaller on the right.
+    small = cv2.resize(brows_up, None, fx=0.7, fy=0.7)
+    canvas = np.zeros((laugh.shape[0], laugh.shape[1] + small.shape[1], 3), np.uint8)
+    canvas[:, : laugh.shape[1]] = laugh
+    canvas[: small.shape[0], laugh.shape[1]:] = small
+    _, result = analyzer.process(canvas, blendshapes=True)
+    big, little = result.faces
+    assert big.blendshapes["mouthSmileLeft"] > 0.5 > little.blendshapes["mouthSmileLeft"]
+    assert little.blendshapes["browInnerUp"] > big.blendshapes["browInnerUp"]
+
+
 @pytest.mark.parametrize("frame", [
     np.zeros((480, 640, 3), np.uint8),
     np.full((480, 640, 3), 255, np.uint8),
@@ -79,10 +102,11 @@ def test_two_faces_are_both_reported_largest_first(analyzer):
     np.zeros((480, 640, 3), np.uint16),
 ], ids=["black", "white", "1x1", "gray", "bgra", "gray1", "float", "empty", "1d", "uint16"])
 def test_odd_frames_never_raise_and_always_return_a_frame(analyzer, frame):
-    annotated, result = analyzer.process(frame)
-    assert isinstance(annotated, np.ndarray) and annotated.ndim == 3 and annotated.shape[2] == 3
-    assert annotated.dtype == np.uint8
-    assert result.faces == []
+    for blendshapes in (False, True):
+        annotated, result = analyzer.process(frame, blendshapes=blendshapes)
+        assert isinstance(annotated, np.ndarray) and annotated.ndim == 3 and annotated.shape[2] == 3
+        assert annotated.dtype == np.uint8
+        assert result.faces == []
 
 
 def test_to_bgr_and_crop_helpers():
@@ -100,7 +124,7 @@ def test_a_failing_classifier_is_reported_on_the_frame_and_logged_once_per_kind(
         def predict(self, faces, tta=None):
             raise RuntimeError("interpreter failed")
 
-    broken = FrameAnalyzer(classifier=BrokenClassifier(), detector=analyzer.detector)
+    broken = FrameAnalyzer(classifier=BrokenClassifier(), detector=analyzer.detector, coach=False)
     frame = video_frames([2.0])[2.0]
     with caplog.at_level("ERROR", logger="facematch.play"):
         for _ in range(5):

@@ -17,8 +17,10 @@ from facematch.play.session import PlaySession
 from facematch.play.vision import SEAT_NAMES, assign_seats
 from views.widgets import (
     PANEL_REFRESH_S,
+    coach_markdown,
     load_analyzer_or_stop,
     per_browser,
+    player_baseline,
     round_header,
     save_records,
     target_text,
@@ -62,13 +64,17 @@ def final_text(session: PlaySession) -> str:
     return f"**Duel over: {session.players[session.winner]} wins!** {tally}."
 
 
-def run(players: tuple[str, str], rules: RoundRules) -> None:
+def run(players: tuple[str, str], rules: RoundRules, coach: bool = True) -> None:
     analyzer = load_analyzer_or_stop()
     model_id = analyzer.classifier.model_id
     live: LiveSession = per_browser("duel_live", lambda: LiveSession(rules, seats=SEATS))
     live.set_rules(rules)
+    live.set_coach(coach)
     session: PlaySession = per_browser("duel", lambda: new_session(players, model_id))
     session.rename(players)
+    for seat, name in enumerate(players):  # each player's calibration (made in Challenge or Practice)
+        baseline = player_baseline(name)
+        live.set_neutral(seat, baseline.blendshapes if baseline else None)
 
     left, right = st.columns([3, 2])
     with left:
@@ -80,6 +86,7 @@ def run(players: tuple[str, str], rules: RoundRules) -> None:
         status, presence, last = st.empty(), st.empty(), st.empty()
         columns = st.columns(SEATS)
         meters = [column.empty() for column in columns]
+        coaches = [column.empty() for column in columns]
 
     if not ctx.state.playing:
         status.info("Two players, one camera: Player 1 stands on the left, Player 2 on the right. "
@@ -104,4 +111,6 @@ def run(players: tuple[str, str], rules: RoundRules) -> None:
                 meters[i].metric(f"{SEAT_MARKS[i]} {SEAT_NAMES[i]}: {players[i]}", f"{state.smoothed:.0%}",
                                  help=f"Smoothed probability of {state.target_name}; "
                                       f"{live.rules.threshold:.0%} held for {live.rules.hold_s:.1f} s matches")
+                coaches[i].markdown(coach_markdown(snap.coach[i] if snap.coach else None, state.smoothed,
+                                                   live.rules.threshold), unsafe_allow_html=True)  # our labels only
         time.sleep(PANEL_REFRESH_S)

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from facematch.errors import FacematchError
-from facematch.play.charts import average_by_emotion, rounds_frame, scores_over_time
+from facematch.play.charts import average_by_emotion, missed_muscles, rounds_frame, scores_over_time
 from facematch.play.history import DEFAULT_PLAYER, HistoryStore
 
 st.title("📈 History")
@@ -33,12 +33,20 @@ left, right = st.columns(2)
 left.altair_chart(scores_over_time(frame), width="stretch")
 right.altair_chart(average_by_emotion(frame), width="stretch")
 
+st.subheader("🧭 What the coach saw holding you back")
+missed = missed_muscles(frame)
+if missed.empty:
+    st.caption("No coached rounds yet: with the Coach on, every round records the muscle furthest from its aim.")
+else:
+    st.dataframe(missed, hide_index=True, width="stretch")
+
 st.subheader("Rounds")
 table = frame.sort_values("played_at", ascending=False)
 st.dataframe(table, hide_index=True, width="stretch",
              column_config={"played_at": st.column_config.DatetimeColumn("played at", format="YYYY-MM-DD HH:mm:ss"),
                             "peak_probability": st.column_config.NumberColumn("peak", format="%.2f"),
-                            "time_to_match": st.column_config.NumberColumn("time to match (s)", format="%.1f")})
+                            "time_to_match": st.column_config.NumberColumn("time to match (s)", format="%.1f"),
+                            "held_back": st.column_config.TextColumn("held back by")})
 st.download_button("Download CSV", table.to_csv(index=False).encode("utf-8"),
                    file_name="facematch_history.csv", mime="text/csv")
 

@@ -48,16 +48,20 @@ with st.sidebar:
                          help="How long the match must be held.")
     rules = RoundRules(duration_s=float(duration), threshold=threshold, hold_s=hold,
                        smoothing_s=DEFAULT_RULES.smoothing_s)
+    coach = st.toggle("Coach", value=True, key="coach",
+                      help="Live advice on which face muscles to move, with gauges; reads your face a few "
+                           "times a second.")
     st.caption("🔒 Your video is processed in memory on this server and never written to disk or sent "
-               "anywhere. Only round scores are saved.")
+               "anywhere. Only round scores are saved (and, if you calibrate the coach, the 52 numbers "
+               "describing your resting face).")
 
 st.title("Facematch")
 st.write("Make the face the game asks for. The model watches your webcam and scores how well, and how fast, "
          "you match the target emotion.")
 
 if mode == "Duel":
-    duel.run(players, rules)
+    duel.run(players, rules, coach)
 elif mode == "Snapshot (no camera)":
     snapshot.run(players[0], rules)
 else:
-    challenge.run(players[0], rules, challenge_mode=(mode == "Challenge"))
+    challenge.run(players[0], rules, challenge_mode=(mode == "Challenge"), coach=coach)

@@ -7,12 +7,15 @@ import numpy as np
 import streamlit as st
 
 from facematch.config import session_seed
+from facematch.play.coach import CoachView, gauges, held_back, hints
 from facematch.play.rules import RoundRules, snapshot_round
 from facematch.play.session import PlaySession
 from views.widgets import (
+    coach_markdown,
     detection_text,
     load_analyzer_or_stop,
     per_browser,
+    player_baseline,
     probability_chart,
     round_header,
     save_records,
@@ -44,15 +47,27 @@ def run(player: str, rules: RoundRules) -> None:
         return  # no photo yet, or a rerun showing the photo that was already scored
     image = cv2.imdecode(np.frombuffer(photo.getvalue(), np.uint8), cv2.IMREAD_COLOR)
     annotated, result = analyzer.process(image if image is not None else np.zeros((8, 8, 3), np.uint8),
-                                         target=target)
+                                         target=target, blendshapes=True)
     face = result.primary
     state, score = snapshot_round(target, None if face is None else face.probs, rules)
-    save_records(session.finish_round([state], rules))
+    # The coach on the photo: the same advice as live, from the player's resting face if calibrated.
+    coach, advice, muscle = None, [], None
+    if face is not None and face.blendshapes is not None:
+        baseline = player_baseline(player)
+        neutral = baseline.blendshapes if baseline else None
+        advice = hints(target, face.blendshapes, neutral)
+        coach = CoachView(target, True, advice[0] if advice else None, tuple(gauges(target, face.blendshapes, neutral)))
+        muscle = (held_back(target, [face.blendshapes], neutral) or (None,))[0]
+    save_records(session.finish_round([state], rules, held_back=[muscle]))
     st.markdown(f"Round score: **{score} points**" + (" — matched!" if state.matched else ""))
     left, right = st.columns(2)
     left.image(annotated, channels="BGR", caption="What the model saw")
     with right:
         st.markdown(detection_text(result))
+        judged = None if face is None else float(face.probs[state.target])
+        st.markdown(coach_markdown(coach, judged, rules.threshold), unsafe_allow_html=True)  # our labels only
+        if len(advice) > 1:
+            st.markdown("Then: " + "; ".join(h.text.lower() for h in advice[1:3]) + ".")
         st.altair_chart(probability_chart(result, target), width="stretch")
     if st.button("Next round" if not session.over else "See summary"):
         st.rerun()

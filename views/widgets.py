@@ -11,7 +11,8 @@ import streamlit as st
 from facematch import EMOTIONS
 from facematch.config import ice_servers
 from facematch.errors import FacematchError
-from facematch.play.history import HistoryStore, RoundRecord
+from facematch.play.coach import Baseline, CoachView, Gauge
+from facematch.play.history import HistoryStore, RoundRecord, StoredBaseline
 from facematch.play.rules import EMOJI, TIPS
 from facematch.play.session import PlaySession
 
@@ -47,6 +48,34 @@ def per_browser(key: str, make):
     if key not in st.session_state:
         st.session_state[key] = make()
     return st.session_state[key]
+
+
+def player_baseline(player: str) -> StoredBaseline | None:
+    """The player's calibrated neutral face, read from the history once per browser session and name."""
+    known: dict = per_browser("baselines", dict)
+    if player not in known:
+        try:
+            known[player] = get_store().baseline(player)
+        except FacematchError:
+            known[player] = None  # no history database: the coach works uncalibrated
+    return known[player]
+
+
+def save_baseline(player: str, baseline: Baseline, model_id: str) -> str:
+    """Store a finished calibration; returns what to tell the player."""
+    stored = StoredBaseline(player=player, blendshapes=baseline.blendshapes, probabilities=baseline.probabilities,
+                            frames=baseline.frames, model_id=model_id)
+    per_browser("baselines", dict)[player] = stored  # used from the next round on, saved or not
+    judged = max(baseline.probabilities, key=baseline.probabilities.get)
+    text = (f"Calibrated ✓ — the coach now measures from your resting face ({baseline.frames} readings). "
+            f"The judge read it as {judged} {baseline.probabilities[judged]:.0%}.")
+    if judged != "neutral":
+        text += " If that was not your relaxed face, calibrate again."
+    try:
+        get_store().add_baseline(stored)
+    except FacematchError as exc:
+        text += f" It could not be saved to the history database ({exc}): it lasts for this session only."
+    return text
 
 
 def load_analyzer_or_stop():
@@ -121,16 +150,45 @@ def probability_chart(result, target: str | None):
     return (bars + labels).properties(height=230)
 
 
+def gauges_html(gauges: Sequence[Gauge]) -> str:
+    """Small bars, one per muscle: the fill is now, the black tick the aim (green once reached)."""
+    rows = []
+    for g in gauges:
+        color = "#3a9d5d" if g.reached else ("#e4572e" if g.relax else "#4c78a8")
+        aim = f"≤ {g.aim:.0%}" if g.relax else f"{g.aim:.0%}"
+        rows.append(
+            '<div style="display:flex;align-items:center;gap:0.5em;font-size:0.8em;margin:0.15em 0">'
+            f'<span style="flex:0 1 9em;overflow:hidden;white-space:nowrap">{g.label}</span>'
+            '<span style="position:relative;flex:1 1 3em;min-width:3em;height:0.7em;background:#e8e8e8;'
+            'border-radius:3px">'
+            f'<span style="position:absolute;left:0;top:0;bottom:0;width:{100 * g.current:.0f}%;'
+            f'background:{color};border-radius:3px"></span>'
+            f'<span style="position:absolute;left:{100 * g.aim:.0f}%;top:-3px;bottom:-3px;'
+            'border-left:2px solid #222"></span></span>'
+            f'<span style="flex:0 0 auto;text-align:right">{g.current:.0%} → {aim}</span></div>')
+    return "".join(rows)
+
+
+def coach_markdown(view: CoachView | None, judged: float | None = None, threshold: float = 0.5) -> str:
+    """The coach's line in bold, then its gauges; `judged`: the judge's probability of the target."""
+    if view is None:
+        return " "
+    return f"**{view.line(judged, threshold)}**\n\n" + gauges_html(view.gauges)
+
+
 class LivePanel:
     """Fixed slots, each redrawn with exactly one element: nothing stale lingers while the loop runs."""
 
     def __init__(self):
-        self.status, self.detection, self.score, self.chart = st.empty(), st.empty(), st.empty(), st.empty()
+        self.status, self.detection, self.score = st.empty(), st.empty(), st.empty()
+        self.coach, self.chart = st.empty(), st.empty()
 
-    def draw(self, result, target: str | None, status: str, score_text: str, over: bool = False) -> None:
+    def draw(self, result, target: str | None, status: str, score_text: str, over: bool = False,
+             coach: CoachView | None = None, judged: float | None = None, threshold: float = 0.5) -> None:
         (self.status.success if over else self.status.markdown)(status or " ")
         self.detection.markdown(detection_text(result))
         self.score.markdown(score_text or " ")
+        self.coach.markdown(coach_markdown(coach, judged, threshold), unsafe_allow_html=True)  # our labels only
         self.chart.altair_chart(probability_chart(result, target), width="stretch")
 
 
@@ -148,7 +206,8 @@ def webcam(key: str, analyzer, live):
         # frame goes back untouched and its error is logged once per kind.
         try:
             image = frame.to_ndarray(format="bgr24")
-            annotated, result = analyzer.process(image, target=live.target, seats=seats)
+            measure = live.wants_blendshapes(time.monotonic())  # a few frames a second feed the coach
+            annotated, result = analyzer.process(image, target=live.target, seats=seats, blendshapes=measure)
             live.on_frame(result, time.monotonic())
             return av.VideoFrame.from_ndarray(annotated, format="bgr24")
         except Exception as exc:

@@ -1,4 +1,4 @@
-"""Altair charts for the History page (plain functions of a DataFrame; no Streamlit)."""
+"""Tables and Altair charts for the History page (plain functions of a DataFrame; no Streamlit)."""
 
 from __future__ import annotations
 
@@ -6,16 +6,31 @@ import altair as alt
 import pandas as pd
 
 from facematch import EMOTIONS
+from facematch.play.coach import held_back_text
 
 
 def rounds_frame(rows: list[dict]) -> pd.DataFrame:
     columns = ["played_at", "player", "session_id", "round_index", "target", "score", "matched",
-               "time_to_match", "peak_probability", "mode", "model_id"]
+               "time_to_match", "peak_probability", "held_back", "mode", "model_id"]
     frame = pd.DataFrame(rows, columns=columns)  # the known columns, in this order (no raw ids first)
     if not frame.empty:
         frame["played_at"] = pd.to_datetime(frame["played_at"], utc=True)
         frame["matched"] = frame["matched"].astype(bool)
+        frame["held_back"] = [held_back_text(code) if isinstance(code, str) else "" for code in frame["held_back"]]
     return frame
+
+
+def missed_muscles(frame: pd.DataFrame) -> pd.DataFrame:
+    """Per emotion: the muscle that most often held the player back, in how many of its coached rounds."""
+    coached = frame[frame["held_back"].astype(bool)] if not frame.empty else frame
+    rows = []
+    for emotion in EMOTIONS:
+        muscles = coached.loc[coached["target"] == emotion, "held_back"].value_counts()
+        if not muscles.empty:
+            rows.append({"emotion": emotion, "muscle to practise": muscles.index[0],
+                         "rounds it held you back": int(muscles.iloc[0]),
+                         "coached rounds": int((coached["target"] == emotion).sum())})
+    return pd.DataFrame(rows, columns=["emotion", "muscle to practise", "rounds it held you back", "coached rounds"])
 
 
 def scores_over_time(frame: pd.DataFrame) -> alt.Chart:

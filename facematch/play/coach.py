@@ -23,12 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from statistics import median
 
 
 @dataclass(frozen=True)
 class ActionUnit:
     code: str  # FACS code, e.g. "AU12"
-    muscle: str  # what it does, in plain words
+    muscle: str  # FACS name, e.g. "lip corner puller"
+    label: str  # what a player calls it, for the gauges: "smile"
     blendshapes: tuple[str, ...]  # MediaPipe names, averaged
     aim: float  # blendshape score (after the player's neutral) that counts as done
     do: str  # the hint when it is missing
@@ -40,33 +42,33 @@ def _pair(stem: str) -> tuple[str, str]:
 
 
 ACTION_UNITS = {au.code: au for au in (
-    ActionUnit("AU1", "inner brow raiser", ("browInnerUp",), 0.35,
+    ActionUnit("AU1", "inner brow raiser", "inner brows up", ("browInnerUp",), 0.35,
                "Raise the inner ends of your eyebrows", "Let the inner ends of your eyebrows rest"),
-    ActionUnit("AU2", "outer brow raiser", _pair("browOuterUp"), 0.35,
+    ActionUnit("AU2", "outer brow raiser", "outer brows up", _pair("browOuterUp"), 0.35,
                "Lift the outer ends of your eyebrows", "Let your eyebrows come down"),
-    ActionUnit("AU4", "brow lowerer", _pair("browDown"), 0.3,
+    ActionUnit("AU4", "brow lowerer", "brows down", _pair("browDown"), 0.3,
                "Pull your eyebrows down and together", "Stop frowning: smooth your brow"),
-    ActionUnit("AU5", "upper lid raiser", _pair("eyeWide"), 0.3,
+    ActionUnit("AU5", "upper lid raiser", "eyes wide", _pair("eyeWide"), 0.3,
                "Open your eyes wide", "Relax your eyelids"),
     # MediaPipe's cheekSquint stays at 0.00 on every frame of the shared video, laughs included;
     # eyeSquint rises with them (0.3-0.6): the cheeks pushing up narrow the eyes from below.
-    ActionUnit("AU6", "cheek raiser", _pair("eyeSquint"), 0.3,
+    ActionUnit("AU6", "cheek raiser", "cheeks up", _pair("eyeSquint"), 0.3,
                "Lift your cheeks so your eyes crinkle", "Let your cheeks drop"),
-    ActionUnit("AU7", "lid tightener", _pair("eyeSquint"), 0.3,
+    ActionUnit("AU7", "lid tightener", "lids tight", _pair("eyeSquint"), 0.3,
                "Tighten your lower eyelids", "Stop squinting"),
-    ActionUnit("AU9", "nose wrinkler", _pair("noseSneer"), 0.3,
+    ActionUnit("AU9", "nose wrinkler", "nose wrinkled", _pair("noseSneer"), 0.3,
                "Wrinkle your nose", "Relax your nose"),
-    ActionUnit("AU10", "upper lip raiser", _pair("mouthUpperUp"), 0.3,
+    ActionUnit("AU10", "upper lip raiser", "upper lip up", _pair("mouthUpperUp"), 0.3,
                "Raise your upper lip", "Let your upper lip rest"),
-    ActionUnit("AU12", "lip corner puller", _pair("mouthSmile"), 0.5,
-               "Pull the corners of your mouth up into a smile", "Stop smiling"),
-    ActionUnit("AU15", "lip corner depressor", _pair("mouthFrown"), 0.25,
+    ActionUnit("AU12", "lip corner puller", "smile", _pair("mouthSmile"), 0.5,
+               "Pull the corners of your mouth up into a smile", "Stop smiling: let your mouth corners relax"),
+    ActionUnit("AU15", "lip corner depressor", "mouth corners down", _pair("mouthFrown"), 0.25,
                "Pull the corners of your mouth down", "Let the corners of your mouth rest"),
-    ActionUnit("AU20", "lip stretcher", _pair("mouthStretch"), 0.25,
+    ActionUnit("AU20", "lip stretcher", "lips stretched", _pair("mouthStretch"), 0.25,
                "Stretch your lips sideways, towards your ears", "Relax your lips"),
-    ActionUnit("AU23", "lip tightener", _pair("mouthPress"), 0.3,
+    ActionUnit("AU23", "lip tightener", "lips pressed", _pair("mouthPress"), 0.3,
                "Press your lips together tightly", "Relax your lips"),
-    ActionUnit("AU26", "jaw drop", ("jawOpen",), 0.3,
+    ActionUnit("AU26", "jaw drop", "jaw open", ("jawOpen",), 0.3,
                "Drop your jaw: open your mouth", "Close your mouth"),
 )}
 
@@ -79,8 +81,20 @@ RECIPES: dict[str, tuple[str, ...]] = {
     "disgust": ("AU9", "AU10", "AU15"),  # AU10 for AU16: see the module docstring
     "neutral": (),
 }
+# Movements that work against a target: the judge reads a smile as happy whatever else the face
+# does, and a frown or a lowered brow spoils a smile. Named when they are active (above AT_REST),
+# even when the target's own muscles are all there; they outrank a missing muscle of the same size.
+OPPOSITES: dict[str, tuple[str, ...]] = {
+    "happy": ("AU4", "AU15"),
+    "sad": ("AU12",),
+    "surprise": ("AU4",),
+    "fear": ("AU12",),
+    "angry": ("AU12",),
+    "disgust": ("AU12",),
+    "neutral": (),  # for neutral every action unit is checked
+}
 TOLERANCE = 0.08  # how far below its aim a muscle may stay before the coach mentions it
-AT_REST = 0.25  # for neutral: any action unit above this (after the baseline) is named
+AT_REST = 0.25  # above this (after the baseline) a muscle counts as moving
 
 
 @dataclass(frozen=True)
@@ -89,10 +103,20 @@ class Hint:
     text: str  # short imperative, e.g. "Raise the inner ends of your eyebrows"
     current: float  # its blendshape score now (after the player's neutral), 0..1
     aim: float  # what the target needs: at least this (or, to relax, at most this)
+    relax: bool = False  # True: the muscle should rest (current is above aim)
 
     @property
     def gap(self) -> float:
         return abs(self.aim - self.current)
+
+    @property
+    def label(self) -> str:
+        return ACTION_UNITS[self.code].label
+
+
+def _check_target(target: str) -> None:
+    if target not in RECIPES:
+        raise ValueError(f"target must be one of {sorted(RECIPES)}, got {target!r}")
 
 
 def activation(code: str, blendshapes: Mapping[str, float], neutral: Mapping[str, float] | None = None) -> float:
@@ -107,37 +131,42 @@ def activation(code: str, blendshapes: Mapping[str, float], neutral: Mapping[str
 
 def hints(target: str, blendshapes: Mapping[str, float], neutral: Mapping[str, float] | None = None) -> list[Hint]:
     """What to change to make `target`, most useful first (the biggest gap); empty when nothing needs to."""
-    if target not in RECIPES:
-        raise ValueError(f"target must be one of {sorted(RECIPES)}, got {target!r}")
+    _check_target(target)
     found: list[Hint] = []
-    if RECIPES[target]:
-        for code in RECIPES[target]:
-            unit, now = ACTION_UNITS[code], activation(code, blendshapes, neutral)
-            if now < unit.aim - TOLERANCE:
-                found.append(Hint(code, unit.do, now, unit.aim))
-    else:  # neutral: every action unit at rest
-        for code, unit in ACTION_UNITS.items():
-            now = activation(code, blendshapes, neutral)
-            if now > AT_REST:
-                found.append(Hint(code, unit.relax, now, AT_REST))
+    for code in RECIPES[target]:
+        unit, now = ACTION_UNITS[code], activation(code, blendshapes, neutral)
+        if now < unit.aim - TOLERANCE:
+            found.append(Hint(code, unit.do, now, unit.aim))
+    against = OPPOSITES[target] if RECIPES[target] else tuple(ACTION_UNITS)
+    for code in against:
+        now = activation(code, blendshapes, neutral)
+        if now > AT_REST:
+            found.append(Hint(code, ACTION_UNITS[code].relax, now, AT_REST, relax=True))
     return sorted(found, key=lambda h: h.gap, reverse=True)
 
 
-def held_back(target: str, frames: Iterable[Mapping[str, float]], neutral: Mapping[str, float] | None = None):
-    """The action unit that stayed furthest from its aim over a round's frames (None if none did).
+@dataclass(frozen=True)
+class Gauge:
+    """One muscle on the live panel: where it is now and where the target wants it."""
 
-    Returns (code, mean gap). For a round's summary: "what held you back".
-    """
-    totals: dict[str, float] = {}
-    count = 0
-    for shapes in frames:
-        count += 1
-        for hint in hints(target, shapes, neutral):
-            totals[hint.code] = totals.get(hint.code, 0.0) + hint.gap
-    if not totals:
-        return None
-    code = max(totals, key=totals.get)
-    return code, totals[code] / count
+    code: str
+    label: str  # "smile", "inner brows up"
+    current: float
+    aim: float
+    relax: bool  # the aim is a ceiling (this muscle should rest), not a floor
+
+    @property
+    def reached(self) -> bool:
+        return self.current <= self.aim if self.relax else self.current >= self.aim - TOLERANCE
+
+
+def gauges(target: str, blendshapes: Mapping[str, float], neutral: Mapping[str, float] | None = None) -> list[Gauge]:
+    """The target's muscles (now vs aim), then any muscle that works against it and is moving."""
+    _check_target(target)
+    out = [Gauge(code, ACTION_UNITS[code].label, activation(code, blendshapes, neutral), ACTION_UNITS[code].aim, False)
+           for code in RECIPES[target]]
+    out += [Gauge(h.code, h.label, h.current, h.aim, True) for h in hints(target, blendshapes, neutral) if h.relax]
+    return out
 
 
 _NO_CANDIDATE = object()
@@ -171,3 +200,135 @@ class HintSmoother:
             # Keep the shown advice, with its current numbers if it is still in the ranking.
             self.shown = next((h for h in ranked if h.code == shown_key), self.shown)
         return self.shown
+
+
+@dataclass(frozen=True)
+class CoachView:
+    """What the coach says about one player at one moment (immutable: it crosses threads)."""
+
+    target: str
+    seen: bool  # blendshapes of this player's face arrived during the round
+    hint: Hint | None  # the advice shown (smoothed); None with `seen` = nothing to change
+    gauges: tuple[Gauge, ...] = ()
+    held_back: tuple[str, float] | None = None  # the round so far: (action unit, mean gap)
+
+    def line(self, judged: float | None = None, threshold: float = 0.5) -> str:
+        """One sentence for the panel; `judged` is the judge's (smoothed) probability of the target.
+
+        The muscles can be right while the judge is not yet convinced: then the coach says so.
+        """
+        if not self.seen:
+            return "Coach: show me your face and I will tell you what to move."
+        if self.hint is None:
+            if judged is not None and judged < threshold:
+                return "Coach: the right muscles are moving; make the whole expression stronger and hold it."
+            return "Coach: that's it, hold that face!" if self.target != "neutral" else \
+                "Coach: that's it, stay relaxed!"
+        h = self.hint
+        where = f"now {h.current:.0%}, {'at most' if h.relax else 'aim'} {h.aim:.0%}"
+        return f"Coach: {h.text} ({h.label}: {where})."
+
+
+class RoundCoach:
+    """The coach of one player for one round: smoothed advice, gauges, and what held the player back.
+
+    Pure: fed one player's blendshapes with the time. Not thread-safe: its owner (LiveSession)
+    calls it under its lock.
+    """
+
+    def __init__(self, target: str, neutral: Mapping[str, float] | None = None, hold_s: float = 0.6):
+        _check_target(target)
+        self.target, self.neutral = target, dict(neutral) if neutral else None
+        self._smoother = HintSmoother(hold_s)
+        self._gauges: tuple[Gauge, ...] = ()
+        self._gaps: dict[str, float] = {}
+        self.frames = 0
+
+    def update(self, blendshapes: Mapping[str, float], now: float) -> None:
+        ranked = hints(self.target, blendshapes, self.neutral)
+        self._smoother.update(ranked, now)
+        self._gauges = tuple(gauges(self.target, blendshapes, self.neutral))
+        self.frames += 1
+        for hint in ranked:
+            self._gaps[hint.code] = self._gaps.get(hint.code, 0.0) + hint.gap
+
+    def held_back(self) -> tuple[str, float] | None:
+        """The action unit that stayed furthest from its aim over the round: (code, mean gap); None if none."""
+        if not self._gaps:
+            return None
+        code = max(self._gaps, key=self._gaps.get)
+        return code, self._gaps[code] / self.frames
+
+    def view(self) -> CoachView:
+        return CoachView(self.target, self.frames > 0, self._smoother.shown, self._gauges, self.held_back())
+
+
+def held_back(target: str, frames: Iterable[Mapping[str, float]], neutral: Mapping[str, float] | None = None):
+    """The action unit that stayed furthest from its aim over a round's frames: (code, mean gap), or None."""
+    coach = RoundCoach(target, neutral)
+    for i, shapes in enumerate(frames):
+        coach.update(shapes, float(i))
+    return coach.held_back()
+
+
+def held_back_text(code: str | None) -> str:
+    """ "your smile (AU12, lip corner puller)" for a round's summary and the History page."""
+    if not code or code not in ACTION_UNITS:
+        return ""
+    unit = ACTION_UNITS[code]
+    return f"{unit.label} ({code}, {unit.muscle})"
+
+
+# -- calibration: the player's own resting face --------------------------------------------------
+CALIBRATION_S = 3.0  # how long the player holds a neutral face
+CALIBRATION_MIN_FRAMES = 5  # blendshape readings needed for a baseline
+CALIBRATION_TIMEOUT_S = 12.0  # give up (no face seen) after this long
+
+
+@dataclass(frozen=True)
+class Baseline:
+    """A player's neutral face: the median of each blendshape, and what the judge read meanwhile."""
+
+    blendshapes: dict[str, float]
+    probabilities: dict[str, float]  # mean emotion probabilities over the same frames
+    frames: int
+
+
+def baseline_from(readings: Sequence[tuple[Mapping[str, float], Sequence[float]]],
+                  emotions: Sequence[str]) -> Baseline:
+    """The baseline of (blendshapes, probabilities) readings of one face holding still; the median resists blinks."""
+    if not readings:
+        raise ValueError("no face readings to calibrate from")
+    names = sorted({name for shapes, _ in readings for name in shapes})
+    shapes = {name: float(median(float(r[0].get(name, 0.0)) for r in readings)) for name in names}
+    probs = [sum(float(r[1][i]) for r in readings) / len(readings) for i in range(len(emotions))]
+    return Baseline(shapes, dict(zip(emotions, probs)), len(readings))
+
+
+class Calibration:
+    """Collects one player's readings while they hold a neutral face; pure (the caller passes the time).
+
+    Done after CALIBRATION_S seconds with at least CALIBRATION_MIN_FRAMES readings; failed when
+    CALIBRATION_TIMEOUT_S pass without enough (no face in view).
+    """
+
+    def __init__(self, started_at: float, emotions: Sequence[str]):
+        self.started_at, self.emotions = started_at, tuple(emotions)
+        self.readings: list[tuple[dict[str, float], tuple[float, ...]]] = []
+
+    def add(self, blendshapes: Mapping[str, float], probabilities: Sequence[float], now: float) -> None:
+        if not self.done(now) and not self.failed(now):
+            self.readings.append((dict(blendshapes), tuple(float(p) for p in probabilities)))
+
+    def progress(self, now: float) -> float:
+        """0..1 of the time the player must hold still."""
+        return min(max((now - self.started_at) / CALIBRATION_S, 0.0), 1.0)
+
+    def done(self, now: float) -> bool:
+        return now - self.started_at >= CALIBRATION_S and len(self.readings) >= CALIBRATION_MIN_FRAMES
+
+    def failed(self, now: float) -> bool:
+        return not self.done(now) and now - self.started_at >= CALIBRATION_TIMEOUT_S
+
+    def baseline(self) -> Baseline:
+        return baseline_from(self.readings, self.emotions)

@@ -1,4 +1,4 @@
-"""Score history in SQLite: one row per finished round.
+"""Score history in SQLite: one row per finished round, and each player's calibrated neutral face.
 
 A connection per operation (sqlite3 connections must not cross threads), WAL mode so
 readers never block the writer and two app processes can share one file, a busy
@@ -7,6 +7,7 @@ timeout so concurrent writers wait instead of failing, and only parameterised qu
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import time
 import unicodedata
@@ -18,7 +19,8 @@ from pathlib import Path
 from facematch.config import DEFAULT_DB_PATH
 from facematch.errors import StoreError
 
-SCHEMA_VERSION = 1
+# 1: rounds. 2: rounds.held_back (the coach's verdict) and baselines (calibration).
+SCHEMA_VERSION = 2
 MAX_NAME_LENGTH = 40
 DEFAULT_PLAYER = "guest"
 
@@ -35,11 +37,26 @@ CREATE TABLE IF NOT EXISTS rounds (
     time_to_match    REAL,               -- seconds, NULL when not matched
     peak_probability REAL    NOT NULL,
     model_id         TEXT    NOT NULL,
-    mode             TEXT    NOT NULL DEFAULT 'challenge'
+    mode             TEXT    NOT NULL DEFAULT 'challenge',
+    held_back        TEXT                -- action unit furthest from its aim (e.g. AU15), NULL if none
 );
 CREATE INDEX IF NOT EXISTS rounds_player ON rounds (player, played_at);
 CREATE INDEX IF NOT EXISTS rounds_session ON rounds (session_id);
+CREATE TABLE IF NOT EXISTS baselines (
+    id            INTEGER PRIMARY KEY,
+    player        TEXT    NOT NULL,
+    recorded_at   TEXT    NOT NULL,   -- ISO 8601, UTC
+    blendshapes   TEXT    NOT NULL,   -- JSON: MediaPipe blendshape name -> median score
+    probabilities TEXT    NOT NULL,   -- JSON: emotion -> mean probability the judge gave meanwhile
+    frames        INTEGER NOT NULL,
+    model_id      TEXT    NOT NULL
+);
+CREATE INDEX IF NOT EXISTS baselines_player ON baselines (player, recorded_at);
 """
+# In-place upgrades, applied in order to a file of an older schema before _SCHEMA runs.
+_UPGRADES = {
+    2: "ALTER TABLE rounds ADD COLUMN held_back TEXT",
+}
 
 
 @dataclass(frozen=True)
@@ -55,6 +72,19 @@ class RoundRecord:
     model_id: str
     mode: str = "challenge"
     played_at: str = ""
+    held_back: str | None = None
+
+
+@dataclass(frozen=True)
+class StoredBaseline:
+    """A player's calibrated neutral face (see facematch.play.coach.Baseline)."""
+
+    player: str
+    blendshapes: dict[str, float]
+    probabilities: dict[str, float]
+    frames: int
+    model_id: str
+    recorded_at: str = ""
 
 
 def clean_player_name(name: str | None) -> tuple[str, str | None]:
@@ -92,6 +122,10 @@ class HistoryStore:
                         if version > SCHEMA_VERSION:
                             raise StoreError(f"{self.path} was written by a newer Facematch (schema {version}); "
                                              f"this version reads schema {SCHEMA_VERSION}")
+                        has_rounds = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'rounds'").fetchone()
+                        for step in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
+                            if has_rounds:
+                                conn.execute(_UPGRADES[step])
                         conn.executescript(_SCHEMA)
                         conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
                 break
@@ -151,6 +185,33 @@ class HistoryStore:
                           SUM(matched) AS matched, MIN(played_at) AS started
                    FROM rounds GROUP BY session_id, player
                    ORDER BY total DESC, started ASC LIMIT ?""", (int(limit),))]
+
+    def add_baseline(self, baseline: StoredBaseline) -> None:
+        """Store a player's neutral face; the latest one is the one the coach uses."""
+        row = asdict(baseline)
+        row["recorded_at"] = row["recorded_at"] or datetime.now(UTC).isoformat(timespec="seconds")
+        row["blendshapes"] = json.dumps(row["blendshapes"], sort_keys=True)
+        row["probabilities"] = json.dumps(row["probabilities"])
+        query = f"INSERT INTO baselines ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+        try:
+            with closing(self._connect()) as conn, conn:
+                conn.execute(query, list(row.values()))
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{self.path}: {exc}. Check that the file and its folder are writable.") from exc
+
+    def baseline(self, player: str) -> StoredBaseline | None:
+        """The player's latest calibrated neutral face, or None if they never calibrated."""
+        try:
+            with closing(self._connect()) as conn:
+                row = conn.execute("SELECT * FROM baselines WHERE player = ? ORDER BY recorded_at DESC, id DESC "
+                                   "LIMIT 1", (player,)).fetchone()
+        except (sqlite3.Error, OSError) as exc:
+            raise StoreError(f"{self.path}: {exc}") from exc
+        if row is None:
+            return None
+        return StoredBaseline(player=row["player"], blendshapes=json.loads(row["blendshapes"]),
+                              probabilities=json.loads(row["probabilities"]), frames=row["frames"],
+                              model_id=row["model_id"], recorded_at=row["recorded_at"])
 
     def count(self) -> int:
         with closing(self._connect()) as conn:

@@ -9,15 +9,33 @@ Each browser session owns its own LiveSession (st.session_state): players share 
 
 With several seats (Duel), each seat's face (see vision.assign_seats) advances that seat's
 own round state; the round ends for everyone as soon as one seat matches.
+
+The coach: the callback asks `wants_blendshapes` before analysing a frame; a few times a second
+(every frame while calibrating) the answer is yes and the frame's faces carry blendshapes,
+which feed each seat's RoundCoach (or the Calibration) here, under the same lock.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+from facematch import EMOTIONS
+from facematch.play.coach import Baseline, Calibration, CoachView, RoundCoach
 from facematch.play.rules import RoundRules, RoundState, advance, expire, new_round
 from facematch.play.vision import FrameResult, assign_seats
+
+COACH_EVERY_S = 0.2  # blendshapes 5 times a second: the landmarker costs ~2.5 frame steps
+_SLACK_S = 0.01  # frame times jitter: at 15 fps every 3rd frame is "0.2 s" later, give or take
+
+
+@dataclass(frozen=True)
+class CalibrationStatus:
+    progress: float  # 0..1 of the hold time
+    readings: int
+    done: bool
+    failed: bool
 
 
 @dataclass(frozen=True)
@@ -25,6 +43,8 @@ class LiveSnapshot:
     result: FrameResult | None  # latest analysed frame, None before the first
     frames: int  # frames analysed so far
     rounds: tuple[RoundState, ...] | None  # one per seat; None between rounds
+    coach: tuple[CoachView, ...] | None = None  # one per seat, with the rounds; None when the coach is off
+    calibration: CalibrationStatus | None = None  # while a neutral-face calibration runs
 
     @property
     def round(self) -> RoundState | None:
@@ -37,7 +57,7 @@ class LiveSnapshot:
 
 
 class LiveSession:
-    def __init__(self, rules: RoundRules, seats: int = 1):
+    def __init__(self, rules: RoundRules, seats: int = 1, coach: bool = True):
         if seats < 1:
             raise ValueError("seats must be at least 1")
         self._lock = threading.Lock()
@@ -46,15 +66,41 @@ class LiveSession:
         self._result: FrameResult | None = None
         self._frames = 0
         self._rounds: tuple[RoundState, ...] | None = None
+        self._coach_on = coach
+        self._coaches: tuple[RoundCoach, ...] | None = None
+        self._neutral: list[dict[str, float] | None] = [None] * seats
+        self._calibration: Calibration | None = None
+        self._blendshapes_at = float("-inf")
 
     # -- called from the video callback thread ---------------------------------
+    def wants_blendshapes(self, now: float) -> bool:
+        """Should the frame arriving at `now` be measured for the coach? (Says yes at most every COACH_EVERY_S.)"""
+        with self._lock:
+            if self._calibration is not None:
+                return True
+            if not self._coach_on or self._rounds is None or self._rounds[0].finished:
+                return False
+            if now - self._blendshapes_at < COACH_EVERY_S - _SLACK_S:
+                return False
+            self._blendshapes_at = now
+            return True
+
     def on_frame(self, result: FrameResult, now: float) -> None:
         with self._lock:
             self._result = result
             self._frames += 1
+            if self._calibration is not None:
+                face = result.primary
+                if face is not None and face.blendshapes is not None:
+                    self._calibration.add(face.blendshapes, face.probs, now)
+                return
             if self._rounds is None or self._rounds[0].finished:
                 return
             faces = assign_seats(result, self.seats)
+            if self._coaches is not None:
+                for coach, face in zip(self._coaches, faces):
+                    if face is not None and face.blendshapes is not None:
+                        coach.update(face.blendshapes, now)
             rounds = tuple(advance(state, self._rules, now, None if face is None else face.probs)
                            for state, face in zip(self._rounds, faces))
             if any(r.finished for r in rounds):  # a match (or the timer) ends the round for every seat
@@ -76,19 +122,61 @@ class LiveSession:
         with self._lock:
             self._rules = rules
 
+    @property
+    def coach_on(self) -> bool:
+        return self._coach_on
+
+    def set_coach(self, on: bool) -> None:
+        with self._lock:
+            self._coach_on = on
+
+    def set_neutral(self, seat: int, blendshapes: Mapping[str, float] | None) -> None:
+        """The seat's resting face (calibration); the coach measures from it from the next round on."""
+        with self._lock:
+            self._neutral[seat] = dict(blendshapes) if blendshapes else None
+
+    def neutral(self, seat: int = 0) -> dict[str, float] | None:
+        with self._lock:
+            return self._neutral[seat]
+
     def start_round(self, target: int | str, now: float) -> None:
         with self._lock:
             self._rounds = (new_round(target, now),) * self.seats
+            name = self._rounds[0].target_name
+            self._coaches = tuple(RoundCoach(name, self._neutral[seat]) for seat in range(self.seats))
 
     def stop_round(self) -> None:
         with self._lock:
             self._rounds = None
+            self._coaches = None
+
+    def start_calibration(self, now: float) -> None:
+        """Pause the round and collect the first seat's neutral face (see coach.Calibration)."""
+        with self._lock:
+            self._rounds, self._coaches = None, None
+            self._calibration = Calibration(now, EMOTIONS)
+
+    def finish_calibration(self, now: float) -> Baseline | None:
+        """The baseline once the calibration is done (it then ends); None while it runs or after it failed."""
+        with self._lock:
+            calibration = self._calibration
+            if calibration is None or not (calibration.done(now) or calibration.failed(now)):
+                return None
+            self._calibration = None
+            return calibration.baseline() if calibration.done(now) else None
 
     def snapshot(self, now: float) -> LiveSnapshot:
         with self._lock:
             if self._rounds is not None:
                 self._rounds = tuple(expire(r, self._rules, now) for r in self._rounds)
-            return LiveSnapshot(self._result, self._frames, self._rounds)
+            coach = None
+            if self._coach_on and self._coaches is not None:
+                coach = tuple(c.view() for c in self._coaches)
+            calibration = None
+            if self._calibration is not None:
+                c = self._calibration
+                calibration = CalibrationStatus(c.progress(now), len(c.readings), c.done(now), c.failed(now))
+            return LiveSnapshot(self._result, self._frames, self._rounds, coach, calibration)
 
 
 def drive(session, live: LiveSession, now: float) -> list:
@@ -99,10 +187,15 @@ def drive(session, live: LiveSession, now: float) -> list:
     """
     snap = live.snapshot(now)
     records = []
+    if snap.calibration is not None:
+        return records  # the round waits while the player calibrates
     if snap.rounds is not None and snap.round.target_name != session.current_target:
         live.stop_round()  # a round of another session (or of one that is over): not scored here
     elif snap.rounds is not None and snap.finished:
-        records = session.finish_round(snap.rounds, live.rules)
+        held_back = [None] * len(snap.rounds)
+        if snap.coach is not None:
+            held_back = [view.held_back[0] if view.held_back else None for view in snap.coach]
+        records = session.finish_round(snap.rounds, live.rules, held_back=held_back)
         live.stop_round()
     if live.snapshot(now).rounds is None and not session.over:
         live.start_round(session.current_target, now)

@@ -29,6 +29,7 @@ class PlayerRound:
     matched: bool
     time_to_match: float | None
     peak: float
+    held_back: str | None = None  # the coach's action unit furthest from its aim (e.g. "AU15"), if any
 
 
 @dataclass(frozen=True)
@@ -99,10 +100,12 @@ class PlaySession:
         return self.rounds[-1] if self.rounds else None
 
     # -- finishing rounds ------------------------------------------------------------------------
-    def finish_round(self, states: Sequence[RoundState], rules: RoundRules) -> list[RoundRecord]:
+    def finish_round(self, states: Sequence[RoundState], rules: RoundRules,
+                     held_back: Sequence[str | None] | None = None) -> list[RoundRecord]:
         """Score the current round from each seat's final state; returns the records to save.
 
-        States must be for the current target, one per seat, and finished.
+        States must be for the current target, one per seat, and finished. held_back: per seat,
+        the action unit that held the player back (from the coach), or None.
         """
         if self.over:
             raise ValueError("the session is over; start a new one")
@@ -113,14 +116,19 @@ class PlaySession:
             if state.target_name != target or not state.finished:
                 raise ValueError(f"a finished {target} round is expected, got {state.target_name} "
                                  f"(finished={state.finished})")
+        held_back = list(held_back) if held_back is not None else [None] * len(states)
+        if len(held_back) != len(states):
+            raise ValueError(f"expected {len(states)} held_back entries (one per player), got {len(held_back)}")
         players = tuple(PlayerRound(player=name, target=target, score=round_score(state, rules),
-                                    matched=state.matched, time_to_match=state.time_to_match, peak=state.peak)
-                        for name, state in zip(self.players, states))
+                                    matched=state.matched, time_to_match=state.time_to_match, peak=state.peak,
+                                    held_back=muscle)
+                        for name, state, muscle in zip(self.players, states, held_back))
         finished = FinishedRound(index=self.round_index, target=target, players=players)
         self.rounds.append(finished)
         return [RoundRecord(player=p.player, session_id=self.session_id, round_index=finished.index, target=target,
                             score=p.score, matched=p.matched, time_to_match=p.time_to_match,
-                            peak_probability=p.peak, model_id=self.model_id, mode=self.mode)
+                            peak_probability=p.peak, model_id=self.model_id, mode=self.mode,
+                            held_back=p.held_back)
                 for p in players]
 
     def is_new_photo(self, data: bytes) -> bool:

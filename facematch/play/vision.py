@@ -1,8 +1,9 @@
 """One video frame → faces → emotion probabilities → annotated frame. No Streamlit here.
 
     from facematch.play.vision import FrameAnalyzer
-    annotated, result = FrameAnalyzer().process(frame_bgr)
+    annotated, result = FrameAnalyzer().process(frame_bgr, blendshapes=True)
     result.faces  # each face's box and its 7 probabilities, largest face first
+    result.faces[0].blendshapes  # its 52 MediaPipe blendshapes (the coach), when asked for
 
 process() never raises: the WebRTC video callback calls it, and a callback that raises
 kills the stream. Frames are handled in memory only; nothing is written anywhere.
@@ -33,6 +34,9 @@ class Face:
     box: tuple[int, int, int, int]  # x, y, width, height in frame pixels
     probs: np.ndarray  # float32 (7,), EMOTIONS order
     detection_score: float = 0.0
+    # MediaPipe blendshape name → score in 0..1, on frames analysed with blendshapes=True and only
+    # when the landmarker found this face too; None otherwise.
+    blendshapes: dict[str, float] | None = None
 
     @property
     def emotion(self) -> str:
@@ -98,35 +102,46 @@ def _import_mediapipe_vision():
     return BaseOptions, vision
 
 
-class FaceDetector:
-    """MediaPipe Tasks BlazeFace (short range), image mode, with the offline model file.
+class _LockedTask:
+    """A MediaPipe vision task in image mode with an offline model file: calls serialised by a
+    lock (a task graph is not re-entrant), closed early at interpreter exit.
 
-    A MediaPipe task graph is not re-entrant, so calls are serialised by a lock.
+    kind: the task's name in mediapipe.tasks.python.vision ("FaceDetector", "FaceLandmarker");
+    options: that task's own options.
     """
 
-    def __init__(self, min_confidence: float = 0.5, model_path=None):
+    def __init__(self, kind: str, model_path, **options):
         BaseOptions, mp_vision = _import_mediapipe_vision()
 
-        options = mp_vision.FaceDetectorOptions(
-            base_options=BaseOptions(model_asset_path=str(model_path or asset_path("face_detector"))),
-            running_mode=mp_vision.RunningMode.IMAGE,
-            min_detection_confidence=min_confidence,
-        )
-        self._detector = mp_vision.FaceDetector.create_from_options(options)
+        settings = getattr(mp_vision, f"{kind}Options")(
+            base_options=BaseOptions(model_asset_path=str(model_path)),
+            running_mode=mp_vision.RunningMode.IMAGE, **options)
+        self._task = task = getattr(mp_vision, kind).create_from_options(settings)
         # mediapipe calls its C library through a thread pool that Python shuts down before
         # atexit handlers run, so its own close()/__del__ at exit print tracebacks. Closing in
         # the same early phase as that pool's shutdown (threading's exit hooks) avoids that.
-        getattr(threading, "_register_atexit", atexit.register)(self._detector.close)
+        getattr(threading, "_register_atexit", atexit.register)(task.close)
         self._lock = threading.Lock()
+
+    def run(self, frame_bgr: np.ndarray):
+        import mediapipe as mp
+
+        rgb = np.ascontiguousarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
+        with self._lock:
+            return self._task.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb))
+
+
+class FaceDetector:
+    """MediaPipe Tasks BlazeFace (short range), image mode, with the offline model file."""
+
+    def __init__(self, min_confidence: float = 0.5, model_path=None):
+        self._detector = _LockedTask("FaceDetector", model_path or asset_path("face_detector"),
+                                     min_detection_confidence=min_confidence)
 
     def detect(self, frame_bgr: np.ndarray) -> list[tuple[tuple[int, int, int, int], float]]:
         """Boxes (x, y, w, h) clipped to the frame, with scores, largest first."""
-        import mediapipe as mp
-
         h, w = frame_bgr.shape[:2]
-        rgb = np.ascontiguousarray(cv2.cvtColor(frame_bgr, cv2.COLOR_BGR2RGB))
-        with self._lock:
-            detections = self._detector.detect(mp.Image(image_format=mp.ImageFormat.SRGB, data=rgb)).detections
+        detections = self._detector.run(frame_bgr).detections
         boxes = []
         for det in detections:
             bb = det.bounding_box
@@ -137,6 +152,45 @@ class FaceDetector:
                 boxes.append(((int(x0), int(y0), int(x1 - x0), int(y1 - y0)), score))
         boxes.sort(key=lambda b: b[0][2] * b[0][3], reverse=True)
         return boxes
+
+
+class FaceLandmarks:
+    """MediaPipe Face Landmarker (478 landmarks, 52 blendshapes), image mode, offline bundle: the coach's eyes.
+
+    Image mode, because one instance serves every player's stream (video mode needs one
+    timeline per instance).
+    """
+
+    def __init__(self, max_faces: int = 2, model_path=None):
+        self._landmarker = _LockedTask("FaceLandmarker", model_path or asset_path("face_landmarker"),
+                                       num_faces=max_faces, output_face_blendshapes=True)
+
+    def measure(self, frame_bgr: np.ndarray) -> list[tuple[tuple[float, float], dict[str, float]]]:
+        """Each face's centre (x, y in pixels, from its landmarks) and its blendshapes."""
+        h, w = frame_bgr.shape[:2]
+        found = self._landmarker.run(frame_bgr)
+        faces = []
+        for points, shapes in zip(found.face_landmarks, found.face_blendshapes):
+            xs, ys = [p.x for p in points], [p.y for p in points]
+            centre = ((min(xs) + max(xs)) / 2 * w, (min(ys) + max(ys)) / 2 * h)
+            faces.append((centre, {c.category_name: float(c.score) for c in shapes}))
+        return faces
+
+
+def attach_blendshapes(faces: list[Face], measured) -> None:
+    """Give each detected face the blendshapes of the landmarker face whose centre lies in its box.
+
+    The two models find faces independently; a centre inside the box (the nearest, if several)
+    is the same face. A detected face with no such landmarker face keeps blendshapes None.
+    """
+    free = list(measured)
+    for face in faces:
+        x, y, w, h = face.box
+        inside = [m for m in free if x <= m[0][0] <= x + w and y <= m[0][1] <= y + h]
+        if inside:
+            best = min(inside, key=lambda m: (m[0][0] - x - w / 2) ** 2 + (m[0][1] - y - h / 2) ** 2)
+            face.blendshapes = best[1]
+            free.remove(best)
 
 
 def to_bgr_uint8(frame) -> np.ndarray:
@@ -177,7 +231,8 @@ class FrameAnalyzer:
     """
 
     def __init__(self, classifier=None, detector: FaceDetector | None = None, margin: float = 0.15,
-                 max_faces: int = 4, tta: bool = False):
+                 max_faces: int = 4, tta: bool = False, coach: bool = True,
+                 landmarks: FaceLandmarks | None = None):
         if classifier is None:
             from facematch.play.classifier import load_classifier
 
@@ -188,8 +243,11 @@ class FrameAnalyzer:
         self.max_faces = max_faces
         self.errors = OnceLog("frame analysis")  # shared by every player's video thread
         self.tta = tta  # mirror-image averaging doubles the cost; smoothing over frames does that job live
+        # The coach's landmarker costs ~2.5x the rest of the frame step, so callers ask for it on
+        # some frames only (blendshapes=True); coach=False never loads it.
+        self.landmarks = (landmarks or FaceLandmarks()) if coach else None
 
-    def analyze(self, frame_bgr: np.ndarray) -> list[Face]:
+    def analyze(self, frame_bgr: np.ndarray, blendshapes: bool = False) -> list[Face]:
         boxes = self.detector.detect(frame_bgr)[: self.max_faces]
         if not boxes:
             return []
@@ -197,17 +255,22 @@ class FrameAnalyzer:
         size = self.classifier.input_size
         batch = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
         probs = self.classifier.predict(batch, tta=self.tta)
-        return [Face(box=box, probs=p, detection_score=s) for (box, s), p in zip(boxes, probs)]
+        faces = [Face(box=box, probs=p, detection_score=s) for (box, s), p in zip(boxes, probs)]
+        if blendshapes and self.landmarks is not None:
+            attach_blendshapes(faces, self.landmarks.measure(frame_bgr))
+        return faces
 
-    def process(self, frame, target: str | None = None, seats: int = 1) -> tuple[np.ndarray, FrameResult]:
-        """Analyse and annotate one frame; seats=2 labels the two players' faces (Duel)."""
+    def process(self, frame, target: str | None = None, seats: int = 1,
+                blendshapes: bool = False) -> tuple[np.ndarray, FrameResult]:
+        """Analyse and annotate one frame; seats=2 labels the two players' faces (Duel);
+        blendshapes=True also measures the faces' muscles for the coach."""
         try:
             image = to_bgr_uint8(frame)
         except Exception as exc:  # never raise out of the video callback
             blank = np.zeros((48, 48, 3), np.uint8)
             return blank, FrameResult(error=f"unusable frame: {exc}")
         try:
-            faces = self.analyze(image) if min(image.shape[:2]) >= 8 else []
+            faces = self.analyze(image, blendshapes) if min(image.shape[:2]) >= 8 else []
             result = FrameResult(faces=faces, width=image.shape[1])
         except Exception as exc:
             self.errors.exception(exc)
