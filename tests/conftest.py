@@ -71,3 +71,94 @@ def run_script(name: str, *args, check: bool = False, timeout: int = 900, env=No
 def tiny_csv(tmp_path) -> tuple[Path, dict]:
     path = tmp_path / "fer2013.csv"
     return path, write_csv(path)
+
+
+# -- a throw-away PostgreSQL server (Debian's `postgresql` package), on loopback, for the history tests --
+def _postgres_bin(name: str) -> str | None:
+    import glob
+    import shutil
+
+    found = shutil.which(name) or sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return found if isinstance(found, str) else (found[-1] if found else None)
+
+
+class PostgresServer:
+    """initdb into a temp dir, pg_ctl start on 127.0.0.1 and a free port, stopped by the test session.
+
+    PostgreSQL refuses to run as root; as root the server runs as Debian's `postgres` user.
+    Password authentication is on (scram-sha-256), as on a real deployment.
+    """
+
+    USER, PASSWORD = "facematch", "s3cret-pw"
+
+    def __init__(self, base: Path):
+        import pwd
+        import socket
+
+        self.initdb, self.pg_ctl = _postgres_bin("initdb"), _postgres_bin("pg_ctl")
+        self.base, self.data = base, base / "pgdata"
+        self.as_user = [] if os.geteuid() != 0 else ["runuser", "-u", "postgres", "--"]
+        base.mkdir(parents=True, exist_ok=True)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        (base / "pw").write_text(self.PASSWORD)
+        if self.as_user:
+            owner = pwd.getpwnam("postgres")
+            for path in (base, base / "pw"):
+                os.chown(path, owner.pw_uid, owner.pw_gid)
+        self._run(self.initdb, "-D", self.data, "-U", self.USER, f"--pwfile={base / 'pw'}",
+                  "--auth=scram-sha-256", "--encoding=UTF8", "--locale=C.UTF-8")
+        self._databases = 0
+
+    def _run(self, *cmd, check=True):
+        return subprocess.run([*self.as_user, *map(str, cmd)], capture_output=True, text=True, check=check,
+                              timeout=120)
+
+    def start(self) -> None:
+        # Loopback only, no unix socket outside the temp dir; fsync off: a throw-away server.
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.base} -c fsync=off"
+        self._run(self.pg_ctl, "-D", self.data, "-l", self.base / "server.log", "-o", options, "-w", "start")
+
+    def stop(self) -> None:
+        self._run(self.pg_ctl, "-D", self.data, "-m", "fast", "-w", "stop", check=False)
+
+    def url(self, database: str = "postgres", password: str | None = None) -> str:
+        return f"postgresql://{self.USER}:{password or self.PASSWORD}@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        """A fresh, empty database on this server; returns its URL."""
+        import psycopg
+
+        self._databases += 1
+        name = f"test_{os.getpid()}_{self._databases}"
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    import shutil
+    import tempfile
+
+    if not (_postgres_bin("initdb") and _postgres_bin("pg_ctl")):
+        pytest.skip("PostgreSQL is not installed (make test installs Debian's postgresql package)")
+    # Not under pytest's own temp root: that one is private to this user, and the server may run as `postgres`.
+    base = Path(tempfile.mkdtemp(prefix="facematch-pg-"))
+    os.chmod(base, 0o755)
+    server = PostgresServer(base / "server")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def store_target(request, tmp_path) -> str:
+    """Where a test's score history lives: a new SQLite file, or a new database on the test PostgreSQL."""
+    if request.param == "sqlite":
+        return str(tmp_path / "history.sqlite3")
+    return request.getfixturevalue("postgres_server").new_database()

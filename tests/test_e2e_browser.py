@@ -441,3 +441,51 @@ def test_calibrating_the_coach_stores_the_players_resting_face(app_server, brows
         shapes, probs = json.loads(rows[0][0]), json.loads(rows[0][1])
         assert len(shapes) == 52 and shapes["mouthSmileLeft"] > 0.3  # the camera laughs: that is this face's rest
         assert abs(sum(probs.values()) - 1) < 1e-3
+
+
+def test_with_postgresql_rounds_reach_the_history_page_and_an_outage_loses_no_round_said_saved(
+        postgres_server, browser, tmp_path):
+    import psycopg
+
+    url = postgres_server.new_database()
+    (tmp_path / "tmp").mkdir()
+    targets = [EMOTIONS[i] for i in session_targets(seed_with_first_targets("happy", "sad"))]
+    env = {**os.environ, "FACEMATCH_DB": url, "TMPDIR": str(tmp_path / "tmp"), "PYTHONUNBUFFERED": "1",
+           "FACEMATCH_SEED": str(seed_with_first_targets("happy", "sad")), "FACEMATCH_ROUND_SECONDS": "8"}
+    server = AppServer(tmp_path, env)
+    server.start()
+
+    def saved() -> list:
+        with psycopg.connect(url) as conn:
+            return conn.execute("SELECT player, target, round_index FROM rounds ORDER BY id").fetchall()
+
+    try:
+        with open_page(browser) as page:
+            page.goto(server.url)
+            name_box = page.get_by_label("Your name")
+            name_box.fill("Pat")
+            name_box.press("Enter")
+            start = page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
+            start.click(timeout=60_000)
+            page.get_by_text(re.compile(r"Last round \(happy\): \d+ points")).first.wait_for(timeout=60_000)
+            assert saved() == [("Pat", "happy", 0)]
+
+            postgres_server.stop()  # the database goes away during round 2
+            try:
+                page.get_by_text("could not be saved to the history database").first.wait_for(timeout=30_000)
+                page.get_by_text(re.compile(r"Last round \(sad\): \d+ points")).first.wait_for()  # still counted
+                assert page.get_by_text("Check that the server is running").count() >= 1
+                assert page.get_by_text("Traceback").count() == 0
+                page.screenshot(path=str(ARTIFACTS / "postgres_down.png"), full_page=True)
+            finally:
+                postgres_server.start()
+            page.get_by_text(re.compile(rf"Last round \({targets[2]}\): \d+ points")).first.wait_for(timeout=30_000)
+            assert saved() == [("Pat", "happy", 0), ("Pat", targets[2], 2)]  # round 2 was never said saved
+
+            page.goto(f"{server.url}/history")
+            rounds_metric = page.locator("[data-testid='stMetric']").filter(has_text="Rounds").first
+            rounds_metric.wait_for()
+            assert re.search(r"Rounds\s*2\b", rounds_metric.inner_text())
+            page.screenshot(path=str(ARTIFACTS / "postgres_history.png"), full_page=True)
+    finally:
+        server.kill()

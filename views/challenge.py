@@ -118,7 +118,7 @@ def run(player: str, rules: RoundRules, challenge_mode: bool, coach: bool = True
             panel.draw(snap.result, None, "", "")
             time.sleep(PANEL_REFRESH_S)
             continue
-        save_records(drive(session, live, now))
+        save_records(drive(session, live, now), panel.alert)
         snap = live.snapshot(now)
         last = finished_text(session)
         if session.over:

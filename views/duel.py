@@ -83,7 +83,7 @@ def run(players: tuple[str, str], rules: RoundRules, coach: bool = True) -> None
         if st.button("New duel", help="Start over with a fresh shuffled set of emotions"):
             session = st.session_state.duel = new_session(players, model_id)
             live.stop_round()
-        status, presence, last = st.empty(), st.empty(), st.empty()
+        alert, status, presence, last = st.empty(), st.empty(), st.empty(), st.empty()
         columns = st.columns(SEATS)
         meters = [column.empty() for column in columns]
         coaches = [column.empty() for column in columns]
@@ -95,7 +95,7 @@ def run(players: tuple[str, str], rules: RoundRules, coach: bool = True) -> None
 
     # The script thread polls the shared state and redraws; the callback thread does the work.
     while ctx.state.playing:
-        save_records(drive(session, live, time.monotonic()))
+        save_records(drive(session, live, time.monotonic()), alert)
         now = time.monotonic()
         snap = live.snapshot(now)
         presence.markdown(who_is_missing(snap, players))

@@ -4,12 +4,13 @@ import streamlit as st
 
 from facematch.errors import FacematchError
 from facematch.play.charts import average_by_emotion, missed_muscles, rounds_frame, scores_over_time
-from facematch.play.history import DEFAULT_PLAYER, HistoryStore
+from facematch.play.history import DEFAULT_PLAYER
+from views.widgets import get_store
 
 st.title("📈 History")
 
 try:
-    store = HistoryStore()
+    store = get_store()  # one per server process (PostgreSQL: its connection pool)
 except FacematchError as exc:
     st.error(f"**The score history cannot be opened.** {exc}")
     st.stop()

@@ -12,7 +12,7 @@ from facematch import EMOTIONS
 from facematch.config import ice_servers
 from facematch.errors import FacematchError
 from facematch.play.coach import Baseline, CoachView, Gauge
-from facematch.play.history import HistoryStore, RoundRecord, StoredBaseline
+from facematch.play.history import HistoryStore, RoundRecord, StoredBaseline, open_store
 from facematch.play.rules import EMOJI, TIPS
 from facematch.play.session import PlaySession
 
@@ -40,7 +40,8 @@ def get_analyzer():
 
 @st.cache_resource
 def get_store() -> HistoryStore:
-    return HistoryStore()
+    # One per server process: with PostgreSQL it holds the connection pool every session shares.
+    return open_store()
 
 
 def per_browser(key: str, make):
@@ -86,14 +87,21 @@ def load_analyzer_or_stop():
         st.stop()
 
 
-def save_records(records: Sequence[RoundRecord]) -> None:
-    """Store finished rounds; on failure the game goes on and the rounds still count in the session."""
+def save_records(records: Sequence[RoundRecord], slot=None) -> None:
+    """Store finished rounds. On failure the game goes on, the rounds still count in the session, and
+    `slot` (a fixed place on the page; else the end of the page) says so until a later save works."""
+    if not records:
+        return
     try:
         store = get_store()
         for record in records:
             store.add_round(record)
     except FacematchError as exc:
-        st.error(f"This round could not be saved to the history database: {exc}")
+        (slot or st).error(f"This round could not be saved to the history database (it still counts in this "
+                           f"session's total): {exc}")
+        return
+    if slot is not None:
+        slot.empty()
 
 
 # -- texts -----------------------------------------------------------------------------------
@@ -180,6 +188,7 @@ class LivePanel:
     """Fixed slots, each redrawn with exactly one element: nothing stale lingers while the loop runs."""
 
     def __init__(self):
+        self.alert = st.empty()  # a round that could not be saved
         self.status, self.detection, self.score = st.empty(), st.empty(), st.empty()
         self.coach, self.chart = st.empty(), st.empty()
 

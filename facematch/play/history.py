@@ -1,62 +1,96 @@
-"""Score history in SQLite: one row per finished round, and each player's calibrated neutral face.
+"""Score history: one row per finished round, and each player's calibrated neutral face.
 
-A connection per operation (sqlite3 connections must not cross threads), WAL mode so
-readers never block the writer and two app processes can share one file, a busy
-timeout so concurrent writers wait instead of failing, and only parameterised queries.
+One schema (SQLAlchemy Core) on two back ends, chosen by `open_store(target)`:
+- **SQLite** (the default, a file path): embedded; WAL mode so readers never block the writer and
+  several app processes on one host share one file; a 30 s busy timeout so concurrent writers
+  wait instead of failing; synchronous=FULL so a finished round survives a crash; a connection
+  per operation (no pool), so a file deleted or replaced while the app runs is seen at once.
+- **PostgreSQL** (`postgresql://user:password@host:port/database`): several app servers share one
+  history; a small connection pool, checked before use so a restarted server is reconnected.
+
+Only parameterised queries. Schema creation is idempotent and versioned (`schema_version`
+table; SQLite files also keep it in `PRAGMA user_version`, as Facematch always has): an older
+database is upgraded in place, a newer one is refused. Every database failure surfaces as one
+StoreError naming the database (never its password).
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import unicodedata
-from contextlib import closing
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from facematch.config import DEFAULT_DB_PATH
+from sqlalchemy import (
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    Table,
+    Text,
+    create_engine,
+    event,
+    func,
+    inspect,
+    select,
+    text,
+)
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.pool import NullPool
+
+from facematch.config import history_target
 from facematch.errors import StoreError
 
 # 1: rounds. 2: rounds.held_back (the coach's verdict) and baselines (calibration).
 SCHEMA_VERSION = 2
 MAX_NAME_LENGTH = 40
 DEFAULT_PLAYER = "guest"
+POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS rounds (
-    id               INTEGER PRIMARY KEY,
-    player           TEXT    NOT NULL,
-    played_at        TEXT    NOT NULL,   -- ISO 8601, UTC
-    session_id       TEXT    NOT NULL,
-    round_index      INTEGER NOT NULL,
-    target           TEXT    NOT NULL,
-    score            INTEGER NOT NULL,
-    matched          INTEGER NOT NULL,   -- 0/1
-    time_to_match    REAL,               -- seconds, NULL when not matched
-    peak_probability REAL    NOT NULL,
-    model_id         TEXT    NOT NULL,
-    mode             TEXT    NOT NULL DEFAULT 'challenge',
-    held_back        TEXT                -- action unit furthest from its aim (e.g. AU15), NULL if none
-);
-CREATE INDEX IF NOT EXISTS rounds_player ON rounds (player, played_at);
-CREATE INDEX IF NOT EXISTS rounds_session ON rounds (session_id);
-CREATE TABLE IF NOT EXISTS baselines (
-    id            INTEGER PRIMARY KEY,
-    player        TEXT    NOT NULL,
-    recorded_at   TEXT    NOT NULL,   -- ISO 8601, UTC
-    blendshapes   TEXT    NOT NULL,   -- JSON: MediaPipe blendshape name -> median score
-    probabilities TEXT    NOT NULL,   -- JSON: emotion -> mean probability the judge gave meanwhile
-    frames        INTEGER NOT NULL,
-    model_id      TEXT    NOT NULL
-);
-CREATE INDEX IF NOT EXISTS baselines_player ON baselines (player, recorded_at);
-"""
-# In-place upgrades, applied in order to a file of an older schema before _SCHEMA runs.
-_UPGRADES = {
-    2: "ALTER TABLE rounds ADD COLUMN held_back TEXT",
-}
+metadata = MetaData()
+rounds_table = Table(
+    "rounds", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("player", Text, nullable=False),
+    Column("played_at", Text, nullable=False),  # ISO 8601, UTC (sorts as text on both back ends)
+    Column("session_id", Text, nullable=False),
+    Column("round_index", Integer, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("score", Integer, nullable=False),
+    Column("matched", Integer, nullable=False),  # 0/1
+    Column("time_to_match", Float),  # seconds, NULL when not matched
+    Column("peak_probability", Float, nullable=False),
+    Column("model_id", Text, nullable=False),
+    Column("mode", Text, nullable=False, server_default="challenge"),
+    Column("held_back", Text),  # action unit furthest from its aim (e.g. AU15), NULL if none
+)
+Index("rounds_player", rounds_table.c.player, rounds_table.c.played_at)
+Index("rounds_session", rounds_table.c.session_id)
+baselines_table = Table(
+    "baselines", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("player", Text, nullable=False),
+    Column("recorded_at", Text, nullable=False),  # ISO 8601, UTC
+    Column("blendshapes", Text, nullable=False),  # JSON: MediaPipe blendshape name -> median score
+    Column("probabilities", Text, nullable=False),  # JSON: emotion -> mean probability the judge gave
+    Column("frames", Integer, nullable=False),
+    Column("model_id", Text, nullable=False),
+)
+Index("baselines_player", baselines_table.c.player, baselines_table.c.recorded_at)
+version_table = Table("schema_version", metadata, Column("version", Integer, nullable=False))
+
+# What each version added to an existing database: (table, column, SQL type), applied if missing.
+_ADDED_COLUMNS = {2: [("rounds", "held_back", "TEXT")]}
+_CREATE_LOCK = 7_231_452  # PostgreSQL advisory lock: one app server creates or upgrades the schema at a time
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)
@@ -100,119 +134,175 @@ def clean_player_name(name: str | None) -> tuple[str, str | None]:
     return text, None
 
 
-class HistoryStore:
-    def __init__(self, path: str | Path | None = None):
-        self.path = Path(path or DEFAULT_DB_PATH)
-        try:
-            self._create()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{self.path} cannot be opened as the score history ({exc})") from exc
+def is_postgres_url(target: str | Path) -> bool:
+    return isinstance(target, str) and target.split("://", 1)[0] in POSTGRES_SCHEMES and "://" in target
 
+
+def open_store(target: str | Path | None = None) -> HistoryStore:
+    """The score history at `target`: a SQLite file path or a postgresql:// URL (default: FACEMATCH_DB,
+    else data/facematch.sqlite3). Creates or upgrades the schema; StoreError if it cannot."""
+    return HistoryStore(target if target not in (None, "") else history_target())
+
+
+class HistoryStore:
+    """Use open_store(); pages and scripts never build one directly."""
+
+    def __init__(self, target: str | Path):
+        if is_postgres_url(str(target)):
+            url = make_url(str(target)).set(drivername="postgresql+psycopg")
+            self.backend, self.path = "postgresql", None
+            self.where = f"PostgreSQL {url.render_as_string(hide_password=True)}"
+            self.engine = create_engine(url, pool_size=5, max_overflow=5, pool_pre_ping=True,
+                                        connect_args={"connect_timeout": 5})
+        else:
+            self.backend, self.path = "sqlite", Path(target)
+            self.where = str(self.path)
+            self.engine = create_engine(URL.create("sqlite", database=str(self.path)), poolclass=NullPool,
+                                        connect_args={"timeout": 30})  # writers wait up to 30 s for each other
+            event.listen(self.engine, "connect", _sqlite_settings)
+        with self._errors("cannot be opened as the score history"):
+            self._create()
+
+    # -- errors ----------------------------------------------------------------------------------
+    @contextmanager
+    def _errors(self, what: str = ""):
+        try:
+            yield
+        except StoreError:
+            raise
+        except (SQLAlchemyError, OSError) as exc:
+            reason = " ".join(str(getattr(exc, "orig", None) or exc).split())
+            reason += "" if reason.endswith((".", "?", "!")) else "."
+            fix = "Check that the file and its folder are writable." if self.backend == "sqlite" else \
+                "Check that the server is running and the user, password and database are right."
+            raise StoreError(f"{self.where}{' ' + what if what else ''}: {reason} {fix}") from exc
+
+    # -- schema ----------------------------------------------------------------------------------
     def _create(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Several processes may open a new file at once. Switching to WAL (persistent in the
-        # file) needs a moment of exclusive access and does not wait on the busy timeout, so retry.
+        if self.path is not None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Several processes may open a new database at once. SQLite: switching to WAL needs a
+        # moment of exclusive access and does not wait on the busy timeout, so retry; PostgreSQL:
+        # an advisory lock lets one server create or upgrade the schema while the others wait.
         for attempt in range(50):
             try:
-                with closing(self._connect()) as conn:
-                    if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
-                        conn.execute("PRAGMA journal_mode = WAL")
-                    with conn:
-                        version = conn.execute("PRAGMA user_version").fetchone()[0]
-                        if version > SCHEMA_VERSION:
-                            raise StoreError(f"{self.path} was written by a newer Facematch (schema {version}); "
-                                             f"this version reads schema {SCHEMA_VERSION}")
-                        has_rounds = conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'rounds'").fetchone()
-                        for step in range(max(version, 1) + 1, SCHEMA_VERSION + 1):
-                            if has_rounds:
-                                conn.execute(_UPGRADES[step])
-                        conn.executescript(_SCHEMA)
-                        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
-                break
-            except sqlite3.OperationalError as exc:
-                if "locked" not in str(exc) or attempt == 49:
+                with self.engine.begin() as conn:
+                    if self.backend == "sqlite":
+                        if conn.exec_driver_sql("PRAGMA journal_mode").scalar() != "wal":
+                            conn.exec_driver_sql("PRAGMA journal_mode = WAL")
+                    else:
+                        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CREATE_LOCK})
+                    self._migrate(conn)
+                return
+            except OperationalError as exc:
+                # pysqlite runs DDL outside transactions: another process may have created a table or
+                # column between our look and our CREATE/ALTER. Looking again settles it.
+                message = str(exc.orig)
+                racing = any(word in message for word in ("locked", "duplicate", "already exists"))
+                if self.backend != "sqlite" or attempt == 49 or not racing:
                     raise
                 time.sleep(0.05 * (attempt + 1))
 
-    def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, timeout=30)  # writers wait up to 30 s for each other
-        conn.row_factory = sqlite3.Row
-        conn.execute("PRAGMA synchronous = FULL")  # a finished round survives a crash
-        return conn
+    def _migrate(self, conn) -> None:
+        tables = set(inspect(conn).get_table_names())
+        if "schema_version" in tables:
+            version = conn.execute(select(func.max(version_table.c.version))).scalar() or 0
+        elif self.backend == "sqlite":  # files of Facematch before the schema_version table
+            version = conn.exec_driver_sql("PRAGMA user_version").scalar()
+        else:
+            version = 0
+        if version > SCHEMA_VERSION:
+            raise StoreError(f"{self.where} was written by a newer Facematch (schema {version}); "
+                             f"this version reads schema {SCHEMA_VERSION}")
+        for step in range(version + 1, SCHEMA_VERSION + 1):
+            for table, column, sql_type in _ADDED_COLUMNS.get(step, []):
+                if table in tables and column not in {c["name"] for c in inspect(conn).get_columns(table)}:
+                    conn.exec_driver_sql(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}")
+        metadata.create_all(conn)  # creates only what is missing
+        if version != SCHEMA_VERSION or "schema_version" not in tables:
+            conn.execute(version_table.delete())
+            conn.execute(version_table.insert().values(version=SCHEMA_VERSION))
+            if self.backend == "sqlite":
+                conn.exec_driver_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
+    # -- rounds ----------------------------------------------------------------------------------
     def add_round(self, record: RoundRecord) -> int:
-        """Store one finished round; StoreError (with the database's path) when it cannot be written."""
-        try:
-            return self._insert(record)
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{self.path}: {exc}. Check that the file and its folder are writable.") from exc
-
-    def _insert(self, record: RoundRecord) -> int:
+        """Store one finished round and return its id; StoreError (naming the database) when it cannot."""
         row = asdict(record)
-        row["played_at"] = row["played_at"] or datetime.now(UTC).isoformat(timespec="seconds")
+        row["played_at"] = row["played_at"] or _now()
         row["matched"] = int(bool(row["matched"]))
-        query = f"INSERT INTO rounds ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
-        try:
-            with closing(self._connect()) as conn, conn:
-                return int(conn.execute(query, list(row.values())).lastrowid)
-        except sqlite3.OperationalError as exc:
-            if "no such table" not in str(exc):
-                raise
-        # The file was deleted or replaced while the app ran: recreate it rather than lose the round.
-        self._create()
-        with closing(self._connect()) as conn, conn:
-            return int(conn.execute(query, list(row.values())).lastrowid)
+        with self._errors("could not save the round"):
+            try:
+                return self._insert(rounds_table, row)
+            except OperationalError as exc:
+                if self.backend != "sqlite" or "no such table" not in str(exc.orig):
+                    raise
+            # The file was deleted or replaced while the app ran: recreate it rather than lose the round.
+            self._create()
+            return self._insert(rounds_table, row)
+
+    def _insert(self, table: Table, row: dict) -> int:
+        with self.engine.begin() as conn:
+            return int(conn.execute(table.insert().values(**row)).inserted_primary_key[0])
 
     def rounds(self, player: str | None = None) -> list[dict]:
-        query = "SELECT * FROM rounds"
-        params: tuple = ()
+        query = select(*[c for c in rounds_table.c]).order_by(rounds_table.c.played_at, rounds_table.c.id)
         if player is not None:
-            query += " WHERE player = ?"
-            params = (player,)
-        with closing(self._connect()) as conn:
-            return [dict(r) for r in conn.execute(query + " ORDER BY played_at, id", params)]
+            query = query.where(rounds_table.c.player == player)
+        return self._all(query)
 
     def players(self) -> list[str]:
-        with closing(self._connect()) as conn:
-            return [r[0] for r in conn.execute(
-                "SELECT player FROM rounds GROUP BY player ORDER BY MAX(played_at) DESC")]
+        """Every player, most recently active first."""
+        query = select(rounds_table.c.player).group_by(rounds_table.c.player) \
+            .order_by(func.max(rounds_table.c.played_at).desc(), rounds_table.c.player)
+        return [r["player"] for r in self._all(query)]
 
     def leaderboard(self, limit: int = 10) -> list[dict]:
         """Best session totals across all players."""
-        with closing(self._connect()) as conn:
-            return [dict(r) for r in conn.execute(
-                """SELECT player, session_id, SUM(score) AS total, COUNT(*) AS rounds,
-                          SUM(matched) AS matched, MIN(played_at) AS started
-                   FROM rounds GROUP BY session_id, player
-                   ORDER BY total DESC, started ASC LIMIT ?""", (int(limit),))]
+        r = rounds_table.c
+        started = func.min(r.played_at).label("started")
+        total = func.sum(r.score).label("total")
+        query = (select(r.player, r.session_id, total, func.count().label("rounds"),
+                        func.sum(r.matched).label("matched"), started)
+                 .group_by(r.session_id, r.player).order_by(total.desc(), started).limit(int(limit)))
+        return self._all(query)
 
+    def count(self) -> int:
+        with self._errors(), self.engine.connect() as conn:
+            return int(conn.execute(select(func.count()).select_from(rounds_table)).scalar())
+
+    def _all(self, query) -> list[dict]:
+        with self._errors(), self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(query)]
+
+    # -- calibration -----------------------------------------------------------------------------
     def add_baseline(self, baseline: StoredBaseline) -> None:
         """Store a player's neutral face; the latest one is the one the coach uses."""
         row = asdict(baseline)
-        row["recorded_at"] = row["recorded_at"] or datetime.now(UTC).isoformat(timespec="seconds")
+        row["recorded_at"] = row["recorded_at"] or _now()
         row["blendshapes"] = json.dumps(row["blendshapes"], sort_keys=True)
         row["probabilities"] = json.dumps(row["probabilities"])
-        query = f"INSERT INTO baselines ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
-        try:
-            with closing(self._connect()) as conn, conn:
-                conn.execute(query, list(row.values()))
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{self.path}: {exc}. Check that the file and its folder are writable.") from exc
+        with self._errors("could not save the calibration"):
+            self._insert(baselines_table, row)
 
     def baseline(self, player: str) -> StoredBaseline | None:
         """The player's latest calibrated neutral face, or None if they never calibrated."""
-        try:
-            with closing(self._connect()) as conn:
-                row = conn.execute("SELECT * FROM baselines WHERE player = ? ORDER BY recorded_at DESC, id DESC "
-                                   "LIMIT 1", (player,)).fetchone()
-        except (sqlite3.Error, OSError) as exc:
-            raise StoreError(f"{self.path}: {exc}") from exc
-        if row is None:
+        b = baselines_table.c
+        rows = self._all(select(*[c for c in baselines_table.c]).where(b.player == player)
+                         .order_by(b.recorded_at.desc(), b.id.desc()).limit(1))
+        if not rows:
             return None
+        row = rows[0]
         return StoredBaseline(player=row["player"], blendshapes=json.loads(row["blendshapes"]),
                               probabilities=json.loads(row["probabilities"]), frames=row["frames"],
                               model_id=row["model_id"], recorded_at=row["recorded_at"])
 
-    def count(self) -> int:
-        with closing(self._connect()) as conn:
-            return int(conn.execute("SELECT COUNT(*) FROM rounds").fetchone()[0])
+    def close(self) -> None:
+        """Close pooled connections (PostgreSQL); the store reconnects if used again."""
+        self.engine.dispose()
+
+
+def _sqlite_settings(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA synchronous = FULL")  # a finished round survives a crash
+    cursor.close()
