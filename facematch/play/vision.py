@@ -15,6 +15,7 @@ import atexit
 import sys
 import threading
 import types
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import cv2
@@ -248,39 +249,67 @@ class FrameAnalyzer:
         self.landmarks = (landmarks or FaceLandmarks()) if coach else None
 
     def analyze(self, frame_bgr: np.ndarray, blendshapes: bool = False) -> list[Face]:
-        boxes = self.detector.detect(frame_bgr)[: self.max_faces]
-        if not boxes:
-            return []
-        crops = [cv2.cvtColor(crop_with_margin(frame_bgr, box, self.margin), cv2.COLOR_BGR2GRAY) for box, _ in boxes]
+        return self.analyze_many([frame_bgr], [blendshapes])[0]
+
+    def analyze_many(self, frames: Sequence[np.ndarray], blendshapes: Sequence[bool] | None = None) -> list[list[Face]]:
+        """Faces of several BGR frames (several players'), with every face of every frame
+        classified in one batch; blendshapes[i] asks for frame i's muscles (the coach)."""
+        wanted = list(blendshapes) if blendshapes is not None else [False] * len(frames)
+        boxes = [self.detector.detect(frame)[: self.max_faces] if min(frame.shape[:2]) >= 8 else []
+                 for frame in frames]
         size = self.classifier.input_size
-        batch = np.stack([cv2.resize(c, (size, size), interpolation=cv2.INTER_AREA) for c in crops])
-        probs = self.classifier.predict(batch, tta=self.tta)
-        faces = [Face(box=box, probs=p, detection_score=s) for (box, s), p in zip(boxes, probs)]
-        if blendshapes and self.landmarks is not None:
-            attach_blendshapes(faces, self.landmarks.measure(frame_bgr))
-        return faces
+        crops = [cv2.resize(cv2.cvtColor(crop_with_margin(frame, box, self.margin), cv2.COLOR_BGR2GRAY),
+                            (size, size), interpolation=cv2.INTER_AREA)
+                 for frame, found in zip(frames, boxes) for box, _ in found]
+        probs = iter(self.classifier.predict(np.stack(crops), tta=self.tta) if crops else [])
+        out = []
+        for frame, found, measure in zip(frames, boxes, wanted):
+            faces = [Face(box=box, probs=next(probs), detection_score=score) for box, score in found]
+            if faces and measure and self.landmarks is not None:
+                attach_blendshapes(faces, self.landmarks.measure(frame))
+            out.append(faces)
+        return out
+
+    def results(self, frames: Sequence,
+                blendshapes: Sequence[bool] | None = None) -> list[tuple[np.ndarray, FrameResult]]:
+        """(BGR image, FrameResult) per frame; never raises: an unusable frame or a failing model
+        gives a result with `error` set (and is logged once per kind)."""
+        images, out = [], []
+        for frame in frames:
+            try:
+                images.append(to_bgr_uint8(frame))
+            except Exception as exc:  # never raise out of the video callback
+                images.append(None)
+                out.append(FrameResult(error=f"unusable frame: {exc}"))
+            else:
+                out.append(None)
+        usable = [i for i, image in enumerate(images) if image is not None]
+        wanted = list(blendshapes) if blendshapes is not None else [False] * len(frames)
+        try:
+            faces = self.analyze_many([images[i] for i in usable], [wanted[i] for i in usable])
+            for i, found in zip(usable, faces):
+                out[i] = FrameResult(faces=found, width=images[i].shape[1])
+        except Exception as exc:
+            self.errors.exception(exc)
+            for i in usable:
+                out[i] = FrameResult(error=f"{exc.__class__.__name__}: {exc}", width=images[i].shape[1])
+        blank = np.zeros((48, 48, 3), np.uint8)
+        return [(image if image is not None else blank, result) for image, result in zip(images, out)]
+
+    def annotate(self, image: np.ndarray, result: FrameResult, target: str | None = None, seats: int = 1):
+        """A copy of the image with the result drawn on it (the image itself if drawing fails)."""
+        try:
+            return draw(image.copy(), result, target, seats)
+        except Exception as exc:
+            self.errors.exception(exc)
+            return image
 
     def process(self, frame, target: str | None = None, seats: int = 1,
                 blendshapes: bool = False) -> tuple[np.ndarray, FrameResult]:
         """Analyse and annotate one frame; seats=2 labels the two players' faces (Duel);
         blendshapes=True also measures the faces' muscles for the coach."""
-        try:
-            image = to_bgr_uint8(frame)
-        except Exception as exc:  # never raise out of the video callback
-            blank = np.zeros((48, 48, 3), np.uint8)
-            return blank, FrameResult(error=f"unusable frame: {exc}")
-        try:
-            faces = self.analyze(image, blendshapes) if min(image.shape[:2]) >= 8 else []
-            result = FrameResult(faces=faces, width=image.shape[1])
-        except Exception as exc:
-            self.errors.exception(exc)
-            result = FrameResult(error=f"{exc.__class__.__name__}: {exc}", width=image.shape[1])
-        try:
-            annotated = draw(image.copy(), result, target, seats)
-        except Exception as exc:
-            self.errors.exception(exc)
-            annotated = image
-        return annotated, result
+        (image, result), = self.results([frame], [blendshapes])
+        return self.annotate(image, result, target, seats), result
 
 
 def draw(image: np.ndarray, result: FrameResult, target: str | None = None, seats: int = 1) -> np.ndarray:

@@ -1,0 +1,170 @@
+"""One analysis thread for every player's video: callbacks hand over their newest frame and never
+wait long for the judge. No Streamlit here.
+
+The serving pattern of inference servers, on one machine:
+- each player (a key) has one slot holding only their newest frame not yet analysed; a frame
+  that is still waiting when a newer one arrives is dropped (stale), never queued;
+- the worker thread takes every waiting slot at once, finds the faces frame by frame, classifies
+  the faces of all those players in one batch (FrameAnalyzer.analyze_many), and publishes each
+  player's own result to that player's slot and `on_result` (LiveSession.on_frame);
+- a video callback waits up to `wait_s` for the result of its own frame: with few players it comes
+  in time and the frame goes back annotated with its own analysis (as when the callback analysed
+  it itself); under load it goes back at once with the player's latest result, so the video keeps
+  its frame rate while each player's analyses per second degrade evenly (every waiting player is
+  served once per worker cycle: nobody starves).
+
+Threads: `analyze()` runs in each player's streamlit-webrtc callback thread, `_run` in the worker
+thread; they share only the slots, under one condition variable. `on_result` runs in the worker
+thread and must be thread-safe (LiveSession is lock-guarded).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Hashable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from facematch.play.vision import FrameAnalyzer, FrameResult
+
+WAIT_S = 0.05  # how long a video callback waits for its own frame's analysis (a frame step is ~5 ms)
+IDLE_FORGET_S = 30.0  # a player whose video stopped this long ago is forgotten
+ACTIVE_S = 2.0  # a player who handed over a frame this recently counts as playing
+# The judge's budget: analyses per second per core, for all players together. A frame step takes
+# ~5 ms of one core; on a 2-core machine the browsers' WebRTC (decoding, VP8 encoding, SRTP) needs
+# most of the CPU, so analysis gets about a third: 30/s per core. One player at 15 fps stays far
+# below it (every frame analysed); 8 players share 60/s, 7.5 each, instead of starving the video.
+ANALYSES_PER_S_PER_CORE = 30.0
+
+
+@dataclass
+class _Slot:
+    frame: np.ndarray | None = None  # newest frame not yet taken by the worker
+    frame_seq: int = 0  # sequence number of the newest frame handed in
+    blendshapes: bool = False
+    on_result: Callable[[FrameResult, float], None] | None = None
+    submitted_at: float = 0.0
+    result: FrameResult | None = None  # latest published result
+    result_seq: int = 0  # the frame it belongs to
+    seen_at: float = 0.0
+    analysed: int = 0
+    dropped: int = 0
+    latencies_ms: deque = field(default_factory=lambda: deque(maxlen=300))
+
+
+@dataclass(frozen=True)
+class PlayerStats:
+    analysed: int  # frames analysed
+    dropped: int  # frames replaced by a newer one before the worker took them
+    latency_ms_p50: float  # hand-over to published result
+
+
+class AnalysisWorker:
+    def __init__(self, analyzer: FrameAnalyzer, wait_s: float = WAIT_S, max_batch: int = 16,
+                 max_rate: float | None = None):
+        self.analyzer, self.wait_s, self.max_batch = analyzer, wait_s, max_batch
+        self.max_rate = max_rate or ANALYSES_PER_S_PER_CORE * (os.cpu_count() or 1)  # analyses/s, all players
+        self._slots: dict[Hashable, _Slot] = {}
+        self._changed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name="facematch-analysis", daemon=True)
+        self._thread.start()
+
+    # -- called from the video callback threads ---------------------------------------------------
+    def analyze(self, key: Hashable, image: np.ndarray, blendshapes: bool = False,
+                on_result: Callable[[FrameResult, float], None] | None = None,
+                wait_s: float | None = None) -> FrameResult | None:
+        """Hand over the player's newest frame (BGR); returns the freshest result for this player:
+        this frame's if it is ready within `wait_s`, else the latest one (None before the first)."""
+        now = time.monotonic()
+        deadline = now + (self.wait_s if wait_s is None else wait_s)
+        with self._changed:
+            slot = self._slots.setdefault(key, _Slot())
+            if slot.frame is not None:
+                slot.dropped += 1  # the previous frame was never taken: stale now
+            slot.frame_seq += 1
+            seq = slot.frame_seq
+            slot.frame, slot.blendshapes, slot.on_result = image, blendshapes, on_result
+            slot.submitted_at = slot.seen_at = now
+            self._changed.notify_all()
+            while slot.result_seq < seq:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                self._changed.wait(remaining)
+            return slot.result
+
+    def write_stats(self, path, every_s: float = 1.0) -> None:
+        """Keep writing every player's stats as JSON to `path` (for scripts/load_test.py), atomically."""
+        import json
+
+        def loop():
+            while True:
+                time.sleep(every_s)
+                data = {str(id(key)): vars(s) for key, s in self.stats().items()}
+                partial = f"{path}.partial"
+                with open(partial, "w") as f:
+                    json.dump({"time": time.time(), "players": data}, f)
+                os.replace(partial, path)
+
+        threading.Thread(target=loop, name="facematch-stats", daemon=True).start()
+
+    def active_players(self) -> int:
+        """Players whose video handed over a frame in the last ACTIVE_S seconds."""
+        cutoff = time.monotonic() - ACTIVE_S
+        with self._changed:
+            return sum(1 for s in self._slots.values() if s.seen_at >= cutoff)
+
+    def stats(self) -> dict[Hashable, PlayerStats]:
+        with self._changed:
+            return {key: PlayerStats(s.analysed, s.dropped,
+                                     float(np.median(s.latencies_ms)) if s.latencies_ms else 0.0)
+                    for key, s in self._slots.items()}
+
+    # -- the worker thread ---------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            cycle_started = time.monotonic()
+            with self._changed:
+                while not any(s.frame is not None for s in self._slots.values()):
+                    self._forget_idle()
+                    self._changed.wait(1.0)
+                # Oldest hand-over first, so a cut at max_batch is fair too.
+                waiting = sorted((s.submitted_at, key) for key, s in self._slots.items() if s.frame is not None)
+                batch = []
+                for _, key in waiting[: self.max_batch]:
+                    slot = self._slots[key]
+                    batch.append((key, slot.frame, slot.frame_seq, slot.blendshapes, slot.on_result,
+                                  slot.submitted_at))
+                    slot.frame = None
+            # Outside the lock: callbacks keep handing over frames while the batch is analysed.
+            analysed = self.analyzer.results([b[1] for b in batch], [b[3] for b in batch])
+            done = time.monotonic()
+            for (_, _, _, _, on_result, _), (_, result) in zip(batch, analysed):
+                if on_result is not None:
+                    try:
+                        on_result(result, done)
+                    except Exception as exc:  # a broken consumer must not stop every player's analysis
+                        self.analyzer.errors.exception(exc)
+            with self._changed:
+                for (key, _, seq, _, _, submitted_at), (_, result) in zip(batch, analysed):
+                    slot = self._slots.get(key)
+                    if slot is None:
+                        continue
+                    slot.result, slot.result_seq = result, seq
+                    slot.analysed += 1
+                    slot.latencies_ms.append((done - submitted_at) * 1000)
+                self._changed.notify_all()
+            # Stay within the budget: a cycle of k analyses takes at least k / max_rate seconds.
+            # Frames handed over meanwhile replace each other, so each player's newest one is analysed next.
+            rest = len(batch) / self.max_rate - (time.monotonic() - cycle_started)
+            if rest > 0:
+                time.sleep(rest)
+
+    def _forget_idle(self) -> None:
+        cutoff = time.monotonic() - IDLE_FORGET_S
+        for key in [k for k, s in self._slots.items() if s.seen_at < cutoff and s.frame is None]:
+            del self._slots[key]

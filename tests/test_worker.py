@@ -1,0 +1,138 @@
+"""The shared analysis worker: batches players' frames without mixing them up, serves one player
+every frame, and under load keeps every callback quick and every player served."""
+
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import VIDEO
+from facematch.play.vision import FrameAnalyzer
+from facematch.play.worker import AnalysisWorker
+
+pytestmark = pytest.mark.skipif(not VIDEO.is_file(), reason="shared video not present")
+
+
+@pytest.fixture(scope="module")
+def analyzer():
+    return FrameAnalyzer(coach=False)
+
+
+@pytest.fixture(scope="module")
+def faces():
+    import av
+
+    with av.open(str(VIDEO)) as container:
+        for frame in container.decode(video=0):
+            if float(frame.pts * frame.time_base) >= 17.0:
+                laugh = frame.to_ndarray(format="bgr24")
+                break
+    return {"laugh": laugh, "empty": np.zeros_like(laugh)}
+
+
+class BatchSizes:
+    """Records how many frames each analyze_many call got (the real method still does the work)."""
+
+    def __init__(self, analyzer):
+        self.sizes, self._real = [], analyzer.analyze_many
+
+    def __call__(self, frames, blendshapes=None):
+        self.sizes.append(len(frames))
+        return self._real(frames, blendshapes)
+
+
+def test_one_player_gets_every_frames_own_result(analyzer, faces):
+    worker = AnalysisWorker(analyzer, wait_s=1.0)
+    published = []
+    for i in range(20):
+        shown = "laugh" if i % 2 == 0 else "empty"
+        result = worker.analyze("solo", faces[shown], on_result=lambda r, t: published.append(r))
+        assert len(result.faces) == (1 if shown == "laugh" else 0), f"frame {i} got another frame's result"
+    stats = worker.stats()["solo"]
+    assert stats.analysed == 20 and stats.dropped == 0 and len(published) == 20
+
+
+def test_a_batch_of_several_players_never_mixes_their_results(analyzer, faces, monkeypatch):
+    sizes = BatchSizes(analyzer)
+    monkeypatch.setattr(analyzer, "analyze_many", sizes)
+    worker = AnalysisWorker(analyzer, wait_s=0.5)
+    wrong, barrier = [], threading.Barrier(4)
+
+    def player(name: str, shown: str):
+        barrier.wait()
+        for _ in range(25):
+            result = worker.analyze(name, faces[shown], on_result=lambda r, t: wrong.append((name, r))
+                                    if len(r.faces) != (shown == "laugh") else None)
+            if result is not None and len(result.faces) != (shown == "laugh"):
+                wrong.append((name, result))
+
+    threads = [threading.Thread(target=player, args=(f"p{k}", "laugh" if k % 2 else "empty")) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert max(sizes.sizes) > 1, "the players' frames were never batched together"
+    assert wrong == []
+    assert all(s.analysed >= 1 for s in worker.stats().values())
+
+
+def test_under_overload_callbacks_return_quickly_and_nobody_starves(analyzer, faces, monkeypatch):
+    real = analyzer.analyze_many
+
+    def slow_judge(frames, blendshapes=None):  # a machine 100 ms per batch slower than this one
+        time.sleep(0.1)
+        return real(frames, blendshapes)
+
+    monkeypatch.setattr(analyzer, "analyze_many", slow_judge)
+    worker = AnalysisWorker(analyzer, wait_s=0.01)
+    calls, stop = {f"p{k}": [] for k in range(8)}, time.monotonic() + 3.0
+
+    def player(name: str):
+        while time.monotonic() < stop:  # a camera far faster than the machine can analyse
+            started = time.monotonic()
+            worker.analyze(name, faces["laugh"])
+            calls[name].append(time.monotonic() - started)
+
+    threads = [threading.Thread(target=player, args=(name,)) for name in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    stats = worker.stats()
+    analysed = [stats[name].analysed for name in calls]
+    assert min(analysed) >= 0.5 * max(analysed) > 0, analysed  # degraded evenly
+    assert all(stats[name].dropped > 0 for name in calls)  # stale frames were dropped, not queued
+    slowest = max(np.percentile(c, 95) for c in calls.values())
+    assert slowest < 0.08, f"a video callback waited {slowest * 1000:.0f} ms (p95) for a 100 ms judge"
+
+
+def test_a_failing_consumer_does_not_stop_the_analysis(analyzer, faces):
+    worker = AnalysisWorker(analyzer, wait_s=1.0)
+
+    def broken(result, now):
+        raise RuntimeError("consumer failed")
+
+    for _ in range(3):
+        assert len(worker.analyze("p", faces["laugh"], on_result=broken).faces) == 1
+    assert analyzer.errors.counts.get("builtins.RuntimeError", 0) >= 3
+
+
+def test_the_judge_keeps_to_its_budget_shared_evenly(analyzer, faces):
+    worker = AnalysisWorker(analyzer, wait_s=0.0, max_rate=40)  # analyses per second, all players together
+    stop = time.monotonic() + 2.0
+
+    def player(name: str):
+        while time.monotonic() < stop:
+            worker.analyze(name, faces["laugh"])
+            time.sleep(1 / 30)  # a 30 fps camera each: 120 frames/s offered in all
+
+    threads = [threading.Thread(target=player, args=(f"p{k}",)) for k in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    analysed = [s.analysed for s in worker.stats().values()]
+    assert sum(analysed) <= 40 * 2.0 + 8, analysed  # the budget (plus the last cycle), not 120/s
+    assert min(analysed) >= 0.7 * max(analysed), analysed
+    assert worker.active_players() == 4
