@@ -136,3 +136,27 @@ def test_the_judge_keeps_to_its_budget_shared_evenly(analyzer, faces):
     assert sum(analysed) <= 40 * 2.0 + 8, analysed  # the budget (plus the last cycle), not 120/s
     assert min(analysed) >= 0.7 * max(analysed), analysed
     assert worker.active_players() == 4
+
+
+def test_an_unusable_frame_in_a_batch_fails_only_its_own_player(analyzer, faces, monkeypatch):
+    real, sizes = analyzer.results, []
+
+    def slow_batches(frames, blendshapes=None):  # keeps the worker busy so the next two frames share a batch
+        sizes.append(len(frames))
+        time.sleep(0.2)
+        return real(frames, blendshapes)
+
+    monkeypatch.setattr(analyzer, "results", slow_batches)
+    worker = AnalysisWorker(analyzer, wait_s=2.0)
+    worker.analyze("warm-up", faces["laugh"], wait_s=0.0)  # the worker takes this one alone
+    time.sleep(0.05)
+    results = {}
+    threads = [threading.Thread(target=lambda k=k, f=f: results.__setitem__(k, worker.analyze(k, f)))
+               for k, f in (("broken", np.zeros(10, np.uint8)), ("fine", faces["laugh"]))]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sizes == [1, 2]  # the broken frame and the good one were analysed together
+    assert results["broken"].error.startswith("unusable frame") and results["broken"].faces == []
+    assert results["fine"].error is None and len(results["fine"].faces) == 1
