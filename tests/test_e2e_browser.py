@@ -234,6 +234,16 @@ def two_face_browser(playwright):
     browser.close()
 
 
+def enter_name(page, name: str, label: str = "Your name") -> None:
+    box = page.get_by_label(label)
+    box.fill(name)
+    box.press("Enter")
+
+
+def press_start(page) -> None:
+    page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START").click(timeout=60_000)
+
+
 @contextmanager
 def open_page(browser):
     """A page for one test: a screenshot under build/e2e/failure.png if the test fails, closed after."""
@@ -254,11 +264,8 @@ def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browse
     before = files_under(REPO, app_server.data_dir)
     try:
         page.goto(app_server.url)
-        name_box = page.get_by_label("Your name")
-        name_box.fill(PLAYER)
-        name_box.press("Enter")
-        start = page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
-        start.click(timeout=60_000)
+        enter_name(page, PLAYER)
+        press_start(page)
 
         detected = page.get_by_text(re.compile(r"Detected: \w+ \d+%"))
         detected.first.wait_for(timeout=60_000)
@@ -373,11 +380,8 @@ def test_duel_tracks_two_players_and_records_a_round_for_each(app_server, two_fa
         page.goto(app_server.url)
         page.get_by_text("Duel").first.click()
         for label, name in (("Player 1 (left)", "Lefty"), ("Player 2 (right)", "Righty")):
-            box = page.get_by_label(label)
-            box.fill(name)
-            box.press("Enter")
-        start = page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
-        start.click(timeout=60_000)
+            enter_name(page, name, label)
+        press_start(page)
         page.get_by_text("Both players are in the picture.").first.wait_for(timeout=60_000)
         page.get_by_text(re.compile(r"Player 1: Lefty")).first.wait_for()
         page.get_by_text(re.compile(r"Player 2: Righty")).first.wait_for()
@@ -396,12 +400,9 @@ def test_calibrating_the_coach_stores_the_players_resting_face(app_server, brows
     with open_page(browser) as page:
         page.goto(app_server.url)
         page.get_by_text("Practice").first.click()
-        name_box = page.get_by_label("Your name")
-        name_box.fill("Cal")
-        name_box.press("Enter")
+        enter_name(page, "Cal")
         page.get_by_text("Tip: calibrate the coach once").first.wait_for()
-        start = page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
-        start.click(timeout=60_000)
+        press_start(page)
         page.get_by_text(re.compile(r"Detected: \w+ \d+%")).first.wait_for(timeout=60_000)
         page.get_by_role("button", name=re.compile("Calibrate the coach")).click()
         page.get_by_text(re.compile(r"Calibrating: hold a relaxed, neutral face")).first.wait_for()
@@ -435,11 +436,8 @@ def test_with_postgresql_rounds_reach_the_history_page_and_an_outage_loses_no_ro
     try:
         with open_page(browser) as page:
             page.goto(server.url)
-            name_box = page.get_by_label("Your name")
-            name_box.fill("Pat")
-            name_box.press("Enter")
-            start = page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START")
-            start.click(timeout=60_000)
+            enter_name(page, "Pat")
+            press_start(page)
             page.get_by_text(re.compile(r"Last round \(happy\): \d+ points")).first.wait_for(timeout=60_000)
             assert saved() == [("Pat", "happy", 0)]
 

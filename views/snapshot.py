@@ -7,7 +7,7 @@ import numpy as np
 import streamlit as st
 
 from facematch.config import session_seed
-from facematch.play.coach import CoachView, gauges, held_back, hints
+from facematch.play.coach import CoachView, gauges, hints
 from facematch.play.rules import RoundRules, snapshot_round
 from facematch.play.session import PlaySession
 from views.widgets import (
@@ -57,7 +57,7 @@ def run(player: str, rules: RoundRules) -> None:
         neutral = baseline.blendshapes if baseline else None
         advice = hints(target, face.blendshapes, neutral)
         coach = CoachView(target, True, advice[0] if advice else None, tuple(gauges(target, face.blendshapes, neutral)))
-        muscle = (held_back(target, [face.blendshapes], neutral) or (None,))[0]
+        muscle = advice[0].code if advice else None  # one photo: what held it back is the biggest gap
     save_records(session.finish_round([state], rules, held_back=[muscle]))
     st.markdown(f"Round score: **{score} points**" + (" — matched!" if state.matched else ""))
     left, right = st.columns(2)

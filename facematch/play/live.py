@@ -122,10 +122,6 @@ class LiveSession:
         with self._lock:
             self._rules = rules
 
-    @property
-    def coach_on(self) -> bool:
-        return self._coach_on
-
     def set_coach(self, on: bool) -> None:
         with self._lock:
             self._coach_on = on
@@ -134,10 +130,6 @@ class LiveSession:
         """The seat's resting face (calibration); the coach measures from it from the next round on."""
         with self._lock:
             self._neutral[seat] = dict(blendshapes) if blendshapes else None
-
-    def neutral(self, seat: int = 0) -> dict[str, float] | None:
-        with self._lock:
-            return self._neutral[seat]
 
     def start_round(self, target: int | str, now: float) -> None:
         with self._lock:

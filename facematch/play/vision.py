@@ -248,9 +248,6 @@ class FrameAnalyzer:
         # some frames only (blendshapes=True); coach=False never loads it.
         self.landmarks = (landmarks or FaceLandmarks()) if coach else None
 
-    def analyze(self, frame_bgr: np.ndarray, blendshapes: bool = False) -> list[Face]:
-        return self.analyze_many([frame_bgr], [blendshapes])[0]
-
     def analyze_many(self, frames: Sequence[np.ndarray], blendshapes: Sequence[bool] | None = None) -> list[list[Face]]:
         """Faces of several BGR frames (several players'), with every face of every frame
         classified in one batch; blendshapes[i] asks for frame i's muscles (the coach)."""

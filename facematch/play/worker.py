@@ -57,6 +57,18 @@ class _Slot:
 
 
 @dataclass(frozen=True)
+class _Taken:
+    """A frame the worker took out of a player's slot, with what it needs to publish the result."""
+
+    key: Hashable
+    frame: np.ndarray
+    seq: int
+    blendshapes: bool
+    on_result: Callable[[FrameResult, float], None] | None
+    submitted_at: float
+
+
+@dataclass(frozen=True)
 class PlayerStats:
     analysed: int  # frames analysed
     dropped: int  # frames replaced by a newer one before the worker took them
@@ -137,26 +149,27 @@ class AnalysisWorker:
                 batch = []
                 for _, key in waiting[: self.max_batch]:
                     slot = self._slots[key]
-                    batch.append((key, slot.frame, slot.frame_seq, slot.blendshapes, slot.on_result,
-                                  slot.submitted_at))
+                    batch.append(_Taken(key, slot.frame, slot.frame_seq, slot.blendshapes, slot.on_result,
+                                        slot.submitted_at))
                     slot.frame = None
             # Outside the lock: callbacks keep handing over frames while the batch is analysed.
-            analysed = self.analyzer.results([b[1] for b in batch], [b[3] for b in batch])
+            results = [result for _, result in self.analyzer.results([t.frame for t in batch],
+                                                                     [t.blendshapes for t in batch])]
             done = time.monotonic()
-            for (_, _, _, _, on_result, _), (_, result) in zip(batch, analysed):
-                if on_result is not None:
+            for taken, result in zip(batch, results):
+                if taken.on_result is not None:
                     try:
-                        on_result(result, done)
+                        taken.on_result(result, done)
                     except Exception as exc:  # a broken consumer must not stop every player's analysis
                         self.analyzer.errors.exception(exc)
             with self._changed:
-                for (key, _, seq, _, _, submitted_at), (_, result) in zip(batch, analysed):
-                    slot = self._slots.get(key)
+                for taken, result in zip(batch, results):
+                    slot = self._slots.get(taken.key)
                     if slot is None:
                         continue
-                    slot.result, slot.result_seq = result, seq
+                    slot.result, slot.result_seq = result, taken.seq
                     slot.analysed += 1
-                    slot.latencies_ms.append((done - submitted_at) * 1000)
+                    slot.latencies_ms.append((done - taken.submitted_at) * 1000)
                 self._changed.notify_all()
             # Stay within the budget: a cycle of k analyses takes at least k / max_rate seconds.
             # Frames handed over meanwhile replace each other, so each player's newest one is analysed next.
