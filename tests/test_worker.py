@@ -15,8 +15,15 @@ pytestmark = pytest.mark.skipif(not VIDEO.is_file(), reason="shared video not pr
 
 
 @pytest.fixture(scope="module")
-def analyzer():
+def models():
     return FrameAnalyzer(coach=False)
+
+
+@pytest.fixture
+def analyzer(models):
+    """An analyzer of this test's own (sharing the loaded models): the workers of earlier tests keep
+    running in the background, and must not call what this test patches or counts."""
+    return FrameAnalyzer(classifier=models.classifier, detector=models.detector, coach=False)
 
 
 @pytest.fixture(scope="module")
