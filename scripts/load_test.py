@@ -7,10 +7,12 @@
 streamlit-webrtc page whose callback returns each frame untouched: the ceiling of this machine),
 opens N headless Chromium pages, each its own player with a fake 640x480 camera at 15 fps playing
 the shared video, presses START in each, then for `--seconds` counts the frames each page's
-returned video presents (requestVideoFrameCallback), and reads how many of each player's frames
-the app analysed and how long a result took (FACEMATCH_STATS_FILE). Prints per level: delivered
-fps per player (mean / min), analysed fps per player (mean / min), result latency p50, and the CPU
-of the app process and of the whole machine. Loopback only; each level is bounded in time.
+returned video shows (requestVideoFrameCallback) and how many arrived from the server (WebRTC
+getStats framesReceived: what the server sent, before the page's own decoding and display), and
+reads how many of each player's frames the app analysed and how long a result took
+(FACEMATCH_STATS_FILE). Prints per level: video fps shown and sent per player (mean / min),
+analysed fps per player (mean / min), result latency p50, and the CPU of the app process, of the
+browsers and of the whole machine. Loopback only; each level is bounded in time.
 
 --sessions (no browser, no WebRTC): N callback threads fed by the real video, each running the
 shared FrameAnalyzer and feeding its own LiveSession: the frame step under concurrency alone.
@@ -57,6 +59,29 @@ COUNT_FRAMES = """(video) => {
     video.__frames = 0;
     const tick = () => { video.__frames += 1; video.requestVideoFrameCallback(tick); };
     video.requestVideoFrameCallback(tick);
+}"""
+# Installed before any page script: keeps every RTCPeerConnection the page (and the camera
+# component's iframe) creates, so the test can read how many frames the server actually sent.
+RECORD_CONNECTIONS = """(() => {
+    const Original = window.RTCPeerConnection;
+    if (!Original || Original.__recorded) return;
+    window.__pcs = [];
+    function Recorded(...args) { const pc = new Original(...args); window.__pcs.push(pc); return pc; }
+    Recorded.prototype = Original.prototype;
+    Recorded.__recorded = true;
+    window.RTCPeerConnection = Recorded;
+})()"""
+# Frames of returned video that reached this page over the network (before decoding and display).
+FRAMES_RECEIVED = """async () => {
+    let n = 0;
+    for (const pc of window.__pcs || []) {
+        try {
+            (await pc.getStats()).forEach(r => {
+                if (r.type === 'inbound-rtp' && r.kind === 'video') n += r.framesReceived || 0;
+            });
+        } catch (e) { /* a connection closed by STOP/START */ }
+    }
+    return n;
 }"""
 
 
@@ -127,6 +152,19 @@ def cpu_seconds(pid: int | None = None) -> float:
     return (sum(values) - values[3] - values[4]) / ticks  # all but idle and iowait
 
 
+def browsers_cpu_seconds() -> float:
+    """CPU seconds used so far by every Chromium process on the machine (the players' browsers)."""
+    total = 0.0
+    for entry in os.scandir("/proc"):
+        if entry.name.isdigit():
+            try:
+                if open(f"/proc/{entry.name}/comm").read().strip() in ("chromium", "chrome"):
+                    total += cpu_seconds(int(entry.name))
+            except OSError:  # the process ended meanwhile
+                continue
+    return total
+
+
 def start_app(script: Path, workdir: Path, stats: Path) -> tuple[subprocess.Popen, str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -171,50 +209,82 @@ def run_browsers(n: int, seconds: float, camera: Path, echo: bool, workdir: Path
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(camera))
-            videos = []
+            videos, restarts, failed = [], 0, 0
             for i in range(n):
-                page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
-                page.set_default_timeout(180_000)  # 16 players overload this machine: pages come up slowly
-                page.goto(url)
-                if not echo:
-                    name = page.get_by_label("Your name")
-                    name.fill(f"player {i + 1}")
-                    name.press("Enter")
-                component = page.frame_locator("iframe[title*='streamlit_webrtc']")
-                component.get_by_role("button", name="START").click()
-                videos.append((component, component.locator("video")))
-            restarts = 0
-            for component, video in videos:  # every player's returned video is playing
+                # One player after another, each playing before the next joins (as players arrive);
+                # all at once, the connection storm on 2 cores made set-up itself flaky.
+                context = browser.new_context(viewport={"width": 1280, "height": 900})
+                context.add_init_script(RECORD_CONNECTIONS)
+                page = context.new_page()
+                page.set_default_timeout(60_000)
                 for attempt in range(3):
                     try:
-                        video.evaluate("(v, ms) => (" + WAIT_FOR_VIDEO + ")([v, ms])", 60_000)
+                        videos.append(start_player(page, url, None if echo else f"player {i + 1}"))
+                        restarts += attempt
                         break
                     except PlaywrightError:
-                        # Under load a connection now and then never comes up: press STOP and START
-                        # again, as a player would.
-                        if attempt == 2:
-                            raise
-                        restarts += 1
-                        component.get_by_role("button", name="STOP").click()
-                        component.get_by_role("button", name="START").click()
-                video.evaluate(COUNT_FRAMES)
+                        # Under load a connection now and then never comes up: load the page and
+                        # press START again, as a player would.
+                        continue
+                else:
+                    failed += 1
+                    context.close()
+            if not videos:
+                raise cli.CliError(f"no player could start; see {workdir / 'app.log'}")
             time.sleep(3.0)  # let every stream settle
-            frames0 = [v.evaluate("v => v.__frames") for _, v in videos]
+            counts0 = [read_counts(page, video) for page, video in videos]
             analysed0, app0, machine0, t0 = read_stats(stats), cpu_seconds(proc.pid), cpu_seconds(), time.monotonic()
+            browsers0 = browsers_cpu_seconds()
             time.sleep(seconds)
-            frames1 = [v.evaluate("v => v.__frames") for _, v in videos]
+            counts1 = [read_counts(page, video) for page, video in videos]
             analysed1, app1, machine1, t1 = read_stats(stats), cpu_seconds(proc.pid), cpu_seconds(), time.monotonic()
+            browsers1 = browsers_cpu_seconds()
             browser.close()
     finally:
         proc.kill()
         proc.wait(timeout=30)
     wall = t1 - t0
-    delivered = [(b - a) / wall for a, b in zip(frames0, frames1)]
+    # A player whose video element went away meanwhile is reported as lost, not averaged in.
+    kept = [(a, b) for a, b in zip(counts0, counts1) if a is not None and b is not None]
+    if not kept:
+        raise cli.CliError(f"every player's video went away during the run; see {workdir / 'app.log'}")
+    delivered = [(b[0] - a[0]) / wall for a, b in kept]
+    sent = [(b[1] - a[1]) / wall for a, b in kept]
     analysed = [(analysed1[k]["analysed"] - analysed0.get(k, {"analysed": 0})["analysed"]) / wall
                 for k in analysed1] if not echo else []
     latency = [analysed1[k]["latency_ms_p50"] for k in analysed1] if not echo else []
-    return {"players": n, "restarts": restarts, "delivered": delivered, "analysed": analysed, "latency_ms": latency,
-            "app_cpu": (app1 - app0) / wall, "machine_cpu": (machine1 - machine0) / wall / (os.cpu_count() or 1)}
+    return {"players": n, "restarts": restarts, "failed": failed, "lost": len(videos) - len(kept),
+            "delivered": delivered, "sent": sent, "analysed": analysed, "latency_ms": latency,
+            "app_cpu": (app1 - app0) / wall, "browsers_cpu": (browsers1 - browsers0) / wall,
+            "machine_cpu": (machine1 - machine0) / wall / (os.cpu_count() or 1)}
+
+
+def start_player(page, url: str, name: str | None):
+    """Open the app in `page`, enter `name` (None: the echo app has no name box), press START and
+    wait until the returned video plays; (page, video locator) with frame counting installed."""
+    page.goto(url)
+    if name is not None:
+        box = page.get_by_label("Your name")
+        box.fill(name)
+        box.press("Enter")
+    component = page.frame_locator("iframe[title*='streamlit_webrtc']")
+    component.get_by_role("button", name="START").click()
+    video = component.locator("video")
+    video.evaluate("(v, ms) => (" + WAIT_FOR_VIDEO + ")([v, ms])", 60_000)
+    video.evaluate(COUNT_FRAMES)
+    return page, video
+
+
+def read_counts(page, video) -> tuple[int, int] | None:
+    """(frames the page's returned video has shown, frames received from the server) so far, or
+    None when the player's video is gone."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        component = next(f for f in page.frames if "streamlit_webrtc" in f.url)
+        return int(video.evaluate("v => v.__frames", timeout=10_000)), int(component.evaluate(FRAMES_RECEIVED))
+    except (PlaywrightError, StopIteration, TypeError):
+        return None
 
 
 def browsers_main(args) -> int:
@@ -230,16 +300,21 @@ def browsers_main(args) -> int:
         kind = "echo app (frames returned untouched)" if args.echo else "Facematch (Challenge mode)"
         print(f"{kind}: real Chromium players, fake 640x480 camera at 15 fps, {args.seconds:.0f} s per level, "
               f"{os.cpu_count()} cores\n")
-        print("| players | delivered fps per player (mean / min) | analysed fps per player (mean / min) | "
-              "result latency p50 | app CPU | machine CPU |")
-        print("|---|---|---|---|---|---|")
+        print("| players | video fps shown per player (mean / min) | sent by the server | "
+              "analysed fps per player (mean / min) | "
+              "result latency p50 | app CPU | browsers CPU | machine CPU |")
+        print("|---|---|---|---|---|---|---|---|")
         for n in args.browsers:
             r = run_browsers(n, args.seconds, camera, args.echo, workdir)
             analysed = (f"{np.mean(r['analysed']):.1f} / {np.min(r['analysed']):.1f}" if r["analysed"] else "–")
             latency = f"{np.median(r['latency_ms']):.0f} ms" if r["latency_ms"] else "–"
-            print(f"| {n} | {np.mean(r['delivered']):.1f} / {np.min(r['delivered']):.1f} | {analysed} | {latency} | "
-                  f"{100 * r['app_cpu']:.0f}% of a core | {100 * r['machine_cpu']:.0f}% |"
-                  + (f" ({r['restarts']} restarted)" if r["restarts"] else ""), flush=True)
+            print(f"| {n} | {np.mean(r['delivered']):.1f} / {np.min(r['delivered']):.1f} | "
+                  f"{np.mean(r['sent']):.1f} / {np.min(r['sent']):.1f} | {analysed} | {latency} | "
+                  f"{100 * r['app_cpu']:.0f}% of a core | {100 * r['browsers_cpu']:.0f}% of a core | "
+                  f"{100 * r['machine_cpu']:.0f}% |"
+                  + (f" ({r['restarts']} restarted)" if r["restarts"] else "")
+                  + (f" ({r['failed']} could not start: not counted)" if r["failed"] else "")
+                  + (f" ({r['lost']} lost their video during the run: not counted)" if r["lost"] else ""), flush=True)
     return 0
 
 

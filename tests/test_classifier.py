@@ -125,3 +125,28 @@ def test_shipped_model_reaches_its_model_card_accuracy_on_privatetest():
     stated = evaluation["splits"]["PrivateTest"]["accuracy"]
     assert abs(accuracy - stated) <= 0.005
     assert f"PrivateTest accuracy: {100 * stated:.1f}%" in (DEFAULT_MODEL_DIR / "MODEL_CARD.md").read_text()
+
+
+def test_class_offsets_shift_predictions_towards_their_class_in_every_path(tmp_path):
+    model_dir = tmp_path / "offsets"
+    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
+    meta = json.loads((model_dir / "metadata.json").read_text())
+    import cv2
+
+    noise = np.random.default_rng(3).integers(0, 256, (8 * 48, 48), dtype=np.uint8)
+    faces = cv2.GaussianBlur(noise, (15, 15), 0).reshape(8, 48, 48)
+    plain = EmotionClassifier(model_dir)
+    fear = facematch.EMOTIONS.index("fear")
+    meta["class_log_offsets"] = {"fear": 3.0}
+    (model_dir / "metadata.json").write_text(json.dumps(meta))
+    shifted = EmotionClassifier(model_dir)
+    for tta in (False, True):  # the live single pass and the 10 views alike
+        before, after = plain.predict(faces, tta=tta), shifted.predict(faces, tta=tta)
+        assert (after[:, fear] > before[:, fear]).all()
+        expected = before * np.exp(3.0 * (np.arange(7) == fear))
+        assert np.allclose(after, expected / expected.sum(1, keepdims=True), atol=1e-4)
+        assert np.allclose(shifted.predict(faces, tta=tta, offsets=False), before, atol=1e-6)
+    meta["class_log_offsets"] = {"scared": 1.0}
+    (model_dir / "metadata.json").write_text(json.dumps(meta))
+    with pytest.raises(ModelError, match="scared"):
+        EmotionClassifier(model_dir)

@@ -1,6 +1,7 @@
 """The whole retraining chain on a generated CSV, through the real scripts, with tiny settings."""
 
 import json
+import shutil
 
 import numpy as np
 import pytest
@@ -204,3 +205,29 @@ def test_a_shipped_tflite_rebuilds_into_keras_and_whole_network_training_continu
     run_script("evaluate_model.py", out, trained["processed"], check=True)
     card = (out / "MODEL_CARD.md").read_text()
     assert "Head trained on cached bottleneck features" in card and "Then the whole network" in card
+
+
+def test_class_offsets_are_fitted_on_publictest_and_the_card_tells_them(trained, tmp_path):
+    model_dir = tmp_path / "offsets"
+    shutil.copytree(trained["model_dir"], model_dir)
+    fit = run_script("fit_class_offsets.py", model_dir, trained["processed"], "--classes", "fear", "sad",
+                     "--max-accuracy-drop", "0.5", check=True)
+    fitted = json.loads(fit.stdout)
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    assert metadata.get("class_log_offsets", {}) == fitted["offsets"]
+    for name in ("fear", "sad"):  # neither named class may lose
+        assert fitted["recall_after"][name] >= fitted["recall_before"][name]
+    assert fitted["accuracy_after"] >= fitted["accuracy_before"] - 0.5
+    run_script("evaluate_model.py", model_dir, trained["processed"], check=True)
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    assert ("Class offsets" in card) == bool(fitted["offsets"])
+    # Offsets a model carries are told in its card, with what they bought on PublicTest.
+    metadata["class_log_offsets"] = {"fear": 0.3}
+    metadata["metrics"]["class_offsets_fit"] = {**fitted, "recall_before": {"fear": 0.4}, "recall_after": {"fear": 0.5}}
+    (model_dir / "metadata.json").write_text(json.dumps(metadata))
+    run_script("evaluate_model.py", model_dir, trained["processed"], check=True)
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    assert "Class offsets added to the log-probabilities" in card and "fear +0.30" in card
+    assert "fear recall 40.0% → 50.0%" in card
+    bad = run_script("fit_class_offsets.py", model_dir, trained["processed"], "--classes", "scared")
+    assert bad.returncode == 1 and "unknown classes ['scared']" in bad.stderr

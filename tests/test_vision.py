@@ -1,10 +1,21 @@
 """FrameAnalyzer on real video frames and on frames a webcam should never send."""
 
+import cv2
 import numpy as np
 import pytest
 
 from conftest import VIDEO
-from facematch.play.vision import FrameAnalyzer, crop_with_margin, to_bgr_uint8
+from facematch import EMOTIONS
+from facematch.play.vision import (
+    Face,
+    FrameAnalyzer,
+    FrameResult,
+    I420Frame,
+    crop_with_margin,
+    draw,
+    draw_i420,
+    to_bgr_uint8,
+)
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +144,33 @@ def test_a_failing_classifier_is_reported_on_the_frame_and_logged_once_per_kind(
             assert result.error == "RuntimeError: interpreter failed"
     assert len(caplog.records) == 1 and "RuntimeError" in caplog.records[0].getMessage()
     assert broken.errors.counts == {"builtins.RuntimeError": 5}
+
+
+def _i420_and_bgr(width=320, height=240, level=120):
+    bgr = np.full((height, width, 3), level, np.uint8)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420), bgr
+
+
+@pytest.mark.parametrize("target, channel", [("happy", 1), ("sad", 2)])  # green on target, red off it
+def test_boxes_drawn_on_webrtc_video_planes_look_like_the_bgr_ones(target, channel):
+    happy = np.eye(7, dtype=np.float32)[EMOTIONS.index("happy")]
+    result = FrameResult(faces=[Face((100, 80, 80, 90), happy), Face((20, 150, 40, 40), happy)], width=320)
+    planes, bgr = _i420_and_bgr()
+    drawn = cv2.cvtColor(draw_i420(planes.copy(), result, target), cv2.COLOR_YUV2BGR_I420).astype(int)
+    expected = draw(bgr.copy(), result, target).astype(int)
+    edge = drawn[130, 100]  # on the player's box's left side
+    assert edge[channel] > max(np.delete(edge, channel)) + 40, edge
+    assert np.abs(edge - expected[130, 100]).max() < 40
+    assert np.ptp(drawn[170, 20]) < 25 and abs(drawn[170, 20, 0] - drawn[120, 200, 0]) > 30  # bystander: grey box
+    label = drawn[60:78, 100:200]  # the label above the box: coloured background and dark text
+    assert (label.sum(axis=2) < 150).sum() > 50 and (label[..., channel] > 150).sum() > 200
+    assert np.abs(drawn[5:40, 250:315] - bgr[5:40, 250:315]).max() <= 2  # the rest of the frame untouched
+
+
+@needs_video
+def test_webrtc_planes_are_analysed_like_the_bgr_frame(analyzer):
+    frame = video_frames([10.0])[10.0]
+    (_, from_bgr), (_, from_planes) = analyzer.results([frame, I420Frame(cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420))])
+    assert len(from_planes.faces) == len(from_bgr.faces) == 1
+    assert np.abs(np.subtract(from_planes.primary.box, from_bgr.primary.box)).max() <= 4
+    assert from_planes.primary.emotion == from_bgr.primary.emotion

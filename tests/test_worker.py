@@ -9,7 +9,7 @@ import pytest
 
 from conftest import VIDEO
 from facematch.play.vision import FrameAnalyzer
-from facematch.play.worker import AnalysisWorker
+from facematch.play.worker import AnalysisWorker, shared_interval
 
 pytestmark = pytest.mark.skipif(not VIDEO.is_file(), reason="shared video not present")
 
@@ -167,3 +167,10 @@ def test_an_unusable_frame_in_a_batch_fails_only_its_own_player(analyzer, faces,
     assert sizes == [1, 2]  # the broken frame and the good one were analysed together
     assert results["broken"].error.startswith("unusable frame") and results["broken"].faces == []
     assert results["fine"].error is None and len(results["fine"].faces) == 1
+
+
+def test_per_player_extras_slow_down_as_players_join_but_not_for_one_or_two():
+    # The coach's landmarker and the live panel: 5 Hz for 1-2 players, a quarter as often for 8.
+    assert shared_interval(0.2, 1) == shared_interval(0.2, 2) == 0.2
+    assert shared_interval(0.2, 4) == pytest.approx(0.4)
+    assert shared_interval(0.2, 8) == pytest.approx(0.8)

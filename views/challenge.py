@@ -16,9 +16,9 @@ from facematch.play.live import LiveSession, drive
 from facematch.play.rules import RoundRules, round_score
 from facematch.play.session import PlaySession
 from views.widgets import (
-    PANEL_REFRESH_S,
     LivePanel,
     load_analyzer_or_stop,
+    panel_pause,
     per_browser,
     player_baseline,
     round_header,
@@ -112,11 +112,11 @@ def run(player: str, rules: RoundRules, challenge_mode: bool, coach: bool = True
             else:
                 panel.draw(snap.result, None, calibration_text(snap.calibration.progress, snap.calibration.readings),
                            "")
-            time.sleep(PANEL_REFRESH_S)
+            time.sleep(panel_pause())
             continue
         if not challenge_mode:
             panel.draw(snap.result, None, "", "")
-            time.sleep(PANEL_REFRESH_S)
+            time.sleep(panel_pause())
             continue
         save_records(drive(session, live, now), panel.alert)
         snap = live.snapshot(now)
@@ -131,4 +131,4 @@ def run(player: str, rules: RoundRules, challenge_mode: bool, coach: bool = True
                      f"(smoothed), threshold {live.rules.threshold:.0%}" + (f"  \n{last}" if last else ""))
             panel.draw(snap.result, target, status, score, coach=snap.coach[0] if snap.coach else None,
                        judged=snap.round.smoothed, threshold=live.rules.threshold)
-        time.sleep(PANEL_REFRESH_S)
+        time.sleep(panel_pause())

@@ -16,9 +16,9 @@ from facematch.play.rules import RoundRules
 from facematch.play.session import PlaySession
 from facematch.play.vision import SEAT_NAMES, assign_seats
 from views.widgets import (
-    PANEL_REFRESH_S,
     coach_markdown,
     load_analyzer_or_stop,
+    panel_pause,
     per_browser,
     player_baseline,
     round_header,
@@ -113,4 +113,4 @@ def run(players: tuple[str, str], rules: RoundRules, coach: bool = True) -> None
                                       f"{live.rules.threshold:.0%} held for {live.rules.hold_s:.1f} s matches")
                 coaches[i].markdown(coach_markdown(snap.coach[i] if snap.coach else None, state.smoothed,
                                                    live.rules.threshold), unsafe_allow_html=True)  # our labels only
-        time.sleep(PANEL_REFRESH_S)
+        time.sleep(panel_pause())

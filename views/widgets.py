@@ -25,7 +25,7 @@ CAMERA_MESSAGES = {
     "media_api_not_available": "This browser cannot use a camera on this page (it needs HTTPS or localhost). "
                                "Choose Snapshot (no camera) mode in the sidebar.",
 }
-PANEL_REFRESH_S = 0.2  # the live panel redraws 5 times a second
+PANEL_REFRESH_S = 0.2  # the live panel redraws 5 times a second (1-2 players; less often with more)
 
 
 # -- shared resources: loaded lazily, once per server process --------------------------------
@@ -48,6 +48,16 @@ def get_worker():
     if stats_file():
         worker.write_stats(stats_file())
     return worker
+
+
+def panel_pause() -> float:
+    """How long the live panel waits between redraws. Each redraw is a Streamlit message that every
+    player's browser renders; measured with 8 players on this 2-core machine, redrawing at 5 Hz cut
+    the returned video to 5-6 fps and at 1 Hz it kept 9 (scripts/load_test.py), so it slows down
+    as players join while the label drawn into the video itself stays per frame."""
+    from facematch.play.worker import shared_interval
+
+    return shared_interval(PANEL_REFRESH_S, get_worker().active_players())
 
 
 @st.cache_resource
@@ -257,7 +267,8 @@ def webcam(key: str, analyzer, live):
     from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
     from facematch.play.live import COACH_EVERY_S
-    from facematch.play.vision import FrameResult
+    from facematch.play.vision import I420Frame
+    from facematch.play.worker import shared_interval
 
     seats = live.seats
     worker = get_worker()
@@ -269,14 +280,25 @@ def webcam(key: str, analyzer, live):
         # for it at most a frame step's worth, so the video never waits for the judge. It must
         # never raise: a failing frame goes back untouched and its error is logged once per kind.
         try:
-            image = frame.to_ndarray(format="bgr24")
+            # WebRTC video is I420 both ways: drawing on its planes avoids two colour conversions
+            # per frame; the analysis thread converts only the frames it takes.
+            if frame.format.name != "yuv420p" or frame.width % 2 or frame.height % 2:
+                planes = None  # a camera that sends something else: analyse and draw in BGR
+                image = frame.to_ndarray(format="bgr24")
+            else:
+                planes = frame.to_ndarray(format="yuv420p")
             # The coach reads a few frames a second; with many players, fewer (its landmarker costs
             # ~2.5 frame steps): 5 Hz for 1-2 players, 2.5 Hz for 4, 1.25 Hz for 8.
-            every = COACH_EVERY_S * max(1.0, worker.active_players() / 2)
+            every = shared_interval(COACH_EVERY_S, worker.active_players())
             measure = live.wants_blendshapes(time.monotonic(), every)
-            result = worker.analyze(live, image, blendshapes=measure, on_result=live.on_frame)
-            annotated = analyzer.annotate(image, result or FrameResult(), target=live.target, seats=seats)
-            return av.VideoFrame.from_ndarray(annotated, format="bgr24")
+            result = worker.analyze(live, image if planes is None else I420Frame(planes), blendshapes=measure,
+                                    on_result=live.on_frame)
+            if result is None or not result.faces:
+                return frame  # nothing to draw: the frame goes back as it came
+            if planes is None:
+                return av.VideoFrame.from_ndarray(analyzer.annotate(image, result, live.target, seats), format="bgr24")
+            annotated = analyzer.annotate_i420(planes, result, target=live.target, seats=seats)
+            return av.VideoFrame.from_ndarray(annotated, format="yuv420p")
         except Exception as exc:
             analyzer.errors.exception(exc)
             return frame

@@ -34,6 +34,23 @@ def _view_temperature_text(metadata: dict, metrics: dict) -> str:
             "under-confident probabilities.")
 
 
+def _offsets_text(metadata: dict) -> str:
+    offsets = {k: v for k, v in (metadata.get("class_log_offsets") or {}).items() if v}
+    if not offsets:
+        return ""
+    fit = metadata.get("metrics", {}).get("class_offsets_fit", {})
+    text = ("\n- Class offsets added to the log-probabilities (inside `predict()`, single pass too): "
+            + ", ".join(f"{k} {v:+.2f}" for k, v in offsets.items())
+            + "; fitted on PublicTest to raise those classes' recall, the training set's prior towards "
+              "happy and neutral pulled back")
+    if fit:
+        text += (f" (PublicTest {fit['views']} accuracy {_pct(fit['accuracy_before'])} → "
+                 f"{_pct(fit['accuracy_after'])}; "
+                 + ", ".join(f"{k} recall {_pct(fit['recall_before'][k])} → {_pct(fit['recall_after'][k])}"
+                             for k in offsets) + ")")
+    return text + "."
+
+
 def _finetune_text(finetuned: dict | None) -> str:
     runs = []  # oldest first: a run that started from a fine-tuned model keeps that run as "previous"
     while finetuned:
@@ -175,7 +192,7 @@ def write_model_card(model_dir: Path, metadata: dict, results: dict, manifest: d
         examples = (f"{training['train_examples']:,} training examples (Training images"
                     f"{' and their mirror images' if mirrored else ''})")
     single = private.get("single_pass", private)
-    views_text = _view_temperature_text(metadata, metrics)
+    views_text = _view_temperature_text(metadata, metrics) + _offsets_text(metadata)
     result_header = ("| split | accuracy | ECE (15 bins), before → after temperature | single pass accuracy "
                      "| single pass ECE, before → after |")
     card = f"""# Model card: {metadata['name']}

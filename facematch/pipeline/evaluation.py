@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
 import numpy as np
 
 from facematch import EMOTIONS
-from facematch.pipeline.calibration import expected_calibration_error, softmax
+from facematch.errors import ConfigError
+from facematch.pipeline.calibration import expected_calibration_error, fit_class_offsets, recall, softmax
 from facematch.pipeline.card import write_model_card
 from facematch.pipeline.dataset import load_split, read_manifest
-from facematch.play.classifier import load_classifier, tta_views
+from facematch.play.classifier import EmotionClassifier, tta_views
 
 log = logging.getLogger(__name__)
 EVAL_SPLITS = ("PublicTest", "PrivateTest")
@@ -41,6 +43,10 @@ def split_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
     }
 
 
+def per_class_recall(probs: np.ndarray, labels: np.ndarray) -> dict:
+    return split_metrics(probs, labels)["recall"]
+
+
 def without_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
     """Undo the shipped temperature: p = softmax(z / T), so softmax(T · log p) = softmax(z)."""
     return softmax(temperature * np.log(np.maximum(probs, 1e-12)))
@@ -48,16 +54,19 @@ def without_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:
 
 def evaluate(model_dir, processed_dir, progress: bool = True) -> dict:
     model_dir = Path(model_dir)
-    clf = load_classifier(model_dir)
+    clf = EmotionClassifier(model_dir)  # read afresh: its files may have just been rewritten
     results = {"model_id": clf.model_id, "splits": {}}
     for split in EVAL_SPLITS:
         data = load_split(processed_dir, split)
         # predict() averages these views' probabilities; scoring each view once gives the API's
         # default output and, from the first view, the live game's single pass.
         started = time.time()
-        views = [clf.predict(np.ascontiguousarray(v), tta=False) for v in tta_views(data.images, clf.tta)]
+        # Views without the model's class offsets: combine() applies them once, to the average.
+        views = [clf.predict(np.ascontiguousarray(v), tta=False, offsets=False)
+                 for v in tta_views(data.images, clf.tta)]
         seconds = time.time() - started
         probs = clf.combine(views)
+        single = clf.combine(views[:1])  # the live game's single pass, offsets included
         metrics = split_metrics(probs, data.labels)
         metrics["ms_per_image"] = round(1000 * seconds / max(1, len(data.labels)), 3)
         metrics["test_time_views"] = len(views)
@@ -66,8 +75,9 @@ def evaluate(model_dir, processed_dir, progress: bool = True) -> dict:
         raw = [without_temperature(v, temperature) for v in views]
         metrics["ece_before_temperature"] = expected_calibration_error(sum(raw) / len(raw), data.labels)
         if len(views) > 1:  # the live game runs a single pass per frame: report that too
-            metrics["single_pass"] = {"accuracy": float((views[0].argmax(1) == data.labels).mean()),
-                                      "ece": expected_calibration_error(views[0], data.labels),
+            metrics["single_pass"] = {"accuracy": float((single.argmax(1) == data.labels).mean()),
+                                      "recall": per_class_recall(single, data.labels),
+                                      "ece": expected_calibration_error(single, data.labels),
                                       "ece_before_temperature": expected_calibration_error(raw[0], data.labels)}
         results["splits"][split] = metrics
         if progress:
@@ -105,3 +115,36 @@ def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
+
+
+def fit_offsets(model_dir, processed_dir, classes=("fear", "sad", "angry"), max_accuracy_drop: float = 0.0065) -> dict:
+    """Fit class offsets (calibration.fit_class_offsets) on PublicTest through the model's own
+    predict() views and write them into its metadata.json; returns what was fitted and measured.
+
+    Any earlier offsets are ignored and replaced. Run evaluate_model.py afterwards for the card.
+    """
+    model_dir = Path(model_dir)
+    unknown = [c for c in classes if c not in EMOTIONS]
+    if unknown:
+        raise ConfigError(f"unknown classes {unknown}; choose from {list(EMOTIONS)}")
+    clf = EmotionClassifier(model_dir)  # read afresh: its files may have just been rewritten
+    data = load_split(processed_dir, "PublicTest")
+    views = [clf.predict(np.ascontiguousarray(v), tta=False, offsets=False) for v in tta_views(data.images, clf.tta)]
+    probs = clf.combine(views, offsets=False)
+    indices = [EMOTIONS.index(c) for c in classes]
+    offsets = fit_class_offsets(probs, data.labels, indices, max_accuracy_drop)
+    shifted = softmax(np.log(np.maximum(probs, 1e-12)) + offsets)
+    fit = {"views": f"{len(views)}-view" if len(views) > 1 else "single-pass",
+           "max_accuracy_drop": max_accuracy_drop,
+           "accuracy_before": float((probs.argmax(1) == data.labels).mean()),
+           "accuracy_after": float((shifted.argmax(1) == data.labels).mean()),
+           "recall_before": {c: recall(probs, data.labels, EMOTIONS.index(c)) for c in classes},
+           "recall_after": {c: recall(shifted, data.labels, EMOTIONS.index(c)) for c in classes}}
+    metadata = dict(clf.metadata)
+    metadata["class_log_offsets"] = {e: round(float(v), 2) for e, v in zip(EMOTIONS, offsets) if v}
+    metadata.setdefault("metrics", {})["class_offsets_fit"] = fit
+    path = model_dir / "metadata.json"
+    partial = path.with_suffix(".json.partial")
+    partial.write_text(json.dumps(metadata, indent=2))
+    os.replace(partial, path)  # never a half-written metadata.json
+    return {"offsets": metadata["class_log_offsets"], **fit}

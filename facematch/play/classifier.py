@@ -107,6 +107,14 @@ class EmotionClassifier:
         self._lock = threading.Lock()
         self.tta = self.metadata.get("test_time_augmentation") or "none"
         self.view_temperature = float(self.metadata.get("view_temperature") or 1.0)
+        # Per-class shifts of the log-probabilities, fitted on PublicTest so the classes the
+        # network under-predicts (fear, sad) are not left behind (scripts/fit_class_offsets.py).
+        offsets = self.metadata.get("class_log_offsets") or {}
+        unknown = set(offsets) - set(EMOTIONS)
+        if unknown:
+            raise ModelError(f"{self.model_dir / METADATA_NAME} has class_log_offsets for unknown classes "
+                             f"{sorted(unknown)}. {_FIX}")
+        self.class_offsets = np.array([float(offsets.get(e, 0.0)) for e in EMOTIONS])
 
     @property
     def input_size(self) -> int:
@@ -137,7 +145,7 @@ class EmotionClassifier:
             faces = out
         return faces.astype(np.float32)[..., None]
 
-    def predict(self, faces: np.ndarray, tta: bool | None = None) -> np.ndarray:
+    def predict(self, faces: np.ndarray, tta: bool | None = None, offsets: bool = True) -> np.ndarray:
         """Emotion probabilities (N, 7) float32, columns in EMOTIONS order, rows summing to 1.
 
         tta: average over the model's test-time augmentation views (its metadata's
@@ -149,17 +157,25 @@ class EmotionClassifier:
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         views = tta_views(x, self.tta) if tta is None or tta else [x]
-        return self.combine([self._run(np.ascontiguousarray(v)) for v in views])
+        return self.combine([self._run(np.ascontiguousarray(v)) for v in views], offsets)
 
-    def combine(self, view_probs: list[np.ndarray]) -> np.ndarray:
-        """The probabilities of several views of the same faces, averaged and recalibrated.
+    def combine(self, view_probs: list[np.ndarray], offsets: bool = True) -> np.ndarray:
+        """The probabilities of several views of the same faces (or one view), averaged and recalibrated.
 
         Each view is calibrated for a single pass; their average is less confident than it
         should be, so it is sharpened by the model's `view_temperature` (fitted on PublicTest).
+        Then the model's per-class offsets, if any, shift the classes it under-predicts
+        (offsets=False gives the probabilities without them, to fit new ones).
         """
         probs = (sum(view_probs) / len(view_probs)).astype(np.float64)
-        if len(view_probs) > 1 and self.view_temperature != 1.0:
-            logits = np.log(np.maximum(probs, 1e-12)) / self.view_temperature
+        sharpen = len(view_probs) > 1 and self.view_temperature != 1.0
+        shift = offsets and bool(self.class_offsets.any())
+        if sharpen or shift:
+            logits = np.log(np.maximum(probs, 1e-12))
+            if sharpen:
+                logits = logits / self.view_temperature
+            if shift:
+                logits = logits + self.class_offsets
             probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs = probs.astype(np.float32)
         return probs / probs.sum(axis=1, keepdims=True)

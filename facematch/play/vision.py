@@ -194,8 +194,23 @@ def attach_blendshapes(faces: list[Face], measured) -> None:
             free.remove(best)
 
 
+@dataclass(frozen=True)
+class I420Frame:
+    """A video frame as WebRTC carries it: I420 (yuv420p) planes as one (h*3/2, w) uint8 array.
+
+    Handed to the analysis as it is; only the frames the judge actually analyses are converted
+    to BGR (in the analysis thread), not every frame of every player."""
+
+    planes: np.ndarray
+
+    def bgr(self) -> np.ndarray:
+        return cv2.cvtColor(self.planes, cv2.COLOR_YUV2BGR_I420)
+
+
 def to_bgr_uint8(frame) -> np.ndarray:
-    """Any image array → contiguous BGR uint8 (gray, BGRA, float in 0..1 or 0..255, bool)."""
+    """Any image array → contiguous BGR uint8 (gray, BGRA, float in 0..1 or 0..255, bool, I420Frame)."""
+    if isinstance(frame, I420Frame):
+        return frame.bgr()
     img = np.asarray(frame)
     if img.dtype == bool:
         img = img.astype(np.uint8) * 255
@@ -301,6 +316,15 @@ class FrameAnalyzer:
             self.errors.exception(exc)
             return image
 
+    def annotate_i420(self, planes: np.ndarray, result: FrameResult, target: str | None = None,
+                      seats: int = 1) -> np.ndarray:
+        """A copy of the I420 planes with the result drawn on them (the planes themselves if drawing fails)."""
+        try:
+            return draw_i420(planes.copy(), result, target, seats)
+        except Exception as exc:
+            self.errors.exception(exc)
+            return planes
+
     def process(self, frame, target: str | None = None, seats: int = 1,
                 blendshapes: bool = False) -> tuple[np.ndarray, FrameResult]:
         """Analyse and annotate one frame; seats=2 labels the two players' faces (Duel);
@@ -309,12 +333,18 @@ class FrameAnalyzer:
         return self.annotate(image, result, target, seats), result
 
 
-def draw(image: np.ndarray, result: FrameResult, target: str | None = None, seats: int = 1) -> np.ndarray:
-    """Boxes on the frame: the player's face labelled (green on target, red off it), others grey.
+@dataclass(frozen=True)
+class _Mark:
+    """One face's box, and its label when it is a player's face (None for bystanders)."""
 
-    With two seats each player's face gets its seat's colour and name.
-    """
-    scale = max(0.4, min(image.shape[:2]) / 600)
+    box: tuple[int, int, int, int]
+    color: tuple[int, int, int]  # BGR
+    label: str | None
+
+
+def _marks(result: FrameResult, target: str | None, seats: int) -> list[_Mark]:
+    """The player's face labelled (green on target, red off it), others grey; with two seats each
+    player's face gets its seat's colour and name."""
     if seats > 1:
         seated = assign_seats(result, seats)
         labelled = {id(face): (SEAT_COLORS[i % len(SEAT_COLORS)], f"{SEAT_NAMES[i]}: ")
@@ -323,15 +353,72 @@ def draw(image: np.ndarray, result: FrameResult, target: str | None = None, seat
         primary = result.primary
         color = (_GREEN if target is None or primary.emotion == target else _RED) if primary else _GREEN
         labelled = {id(primary): (color, "")} if primary else {}
+    marks = []
     for face in result.faces:
-        x, y, w, h = face.box
         color, prefix = labelled.get(id(face), (_GREY, None))
-        cv2.rectangle(image, (x, y), (x + w, y + h), color, 1 if prefix is None else 2)
-        if prefix is None:
+        label = None if prefix is None else f"{prefix}{face.emotion} {face.confidence:.0%}"
+        marks.append(_Mark(face.box, color, label))
+    return marks
+
+
+def _label_box(mark: _Mark, scale: float) -> tuple[int, int, int, int, int]:
+    """Where the label goes: its background rectangle (x0, y0, x1, y1) and the text baseline y."""
+    x, y, w, h = mark.box
+    (tw, th), _ = cv2.getTextSize(mark.label, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
+    ty = y - 6 if y - th - 10 > 0 else y + h + th + 6
+    return x, ty - th - 4, x + tw + 6, ty + 4, ty
+
+
+def draw(image: np.ndarray, result: FrameResult, target: str | None = None, seats: int = 1) -> np.ndarray:
+    """Boxes and labels drawn on a BGR image, in place (see _marks for what is drawn)."""
+    scale = max(0.4, min(image.shape[:2]) / 600)
+    for mark in _marks(result, target, seats):
+        x, y, w, h = mark.box
+        cv2.rectangle(image, (x, y), (x + w, y + h), mark.color, 1 if mark.label is None else 2)
+        if mark.label is None:
             continue
-        label = f"{prefix}{face.emotion} {face.confidence:.0%}"
-        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, scale, 2)
-        ty = y - 6 if y - th - 10 > 0 else y + h + th + 6
-        cv2.rectangle(image, (x, ty - th - 4), (x + tw + 6, ty + 4), color, -1)
-        cv2.putText(image, label, (x + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 2, cv2.LINE_AA)
+        x0, y0, x1, y1, ty = _label_box(mark, scale)
+        cv2.rectangle(image, (x0, y0), (x1, y1), mark.color, -1)
+        cv2.putText(image, mark.label, (x + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 2, cv2.LINE_AA)
     return image
+
+
+def _yuv(color: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A BGR colour in limited-range BT.601 Y, U, V (what WebRTC's I420 video uses)."""
+    b, g, r = color
+    y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
+    u = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255
+    v = 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255
+    return round(y), round(u), round(v)
+
+
+def draw_i420(planes: np.ndarray, result: FrameResult, target: str | None = None, seats: int = 1) -> np.ndarray:
+    """The same boxes and labels as draw(), in place on an I420 (yuv420p) frame as a (h*3/2, w) array.
+
+    The video arrives from WebRTC as I420 and goes back to the VP8 encoder as I420, so drawing on
+    its planes saves two colour conversions per frame (~1.4 ms of 640×480 frame, measured) on
+    every player's every frame; the judge converts only the frames it analyses.
+    """
+    height, width = planes.shape[0] * 2 // 3, planes.shape[1]
+    if height % 2 or width % 2:
+        raise ValueError(f"I420 frames have even sides, got {width}×{height}")
+    luma = planes[:height]
+    # The chroma planes are quarter size and stored one after the other below the luma plane.
+    chroma = planes[height:].reshape(2, height // 2, width // 2)
+    scale = max(0.4, min(height, width) / 600)
+    for mark in _marks(result, target, seats):
+        y_, u_, v_ = _yuv(mark.color)
+        x, y, w, h = mark.box
+        thick = 1 if mark.label is None else 2
+        cv2.rectangle(luma, (x, y), (x + w, y + h), y_, thick)
+        for plane, value in zip(chroma, (u_, v_)):
+            cv2.rectangle(plane, (x // 2, y // 2), ((x + w) // 2, (y + h) // 2), value, 1)
+        if mark.label is None:
+            continue
+        x0, y0, x1, y1, ty = _label_box(mark, scale)
+        cv2.rectangle(luma, (x0, y0), (x1, y1), y_, -1)
+        for plane, value in zip(chroma, (u_, v_)):
+            cv2.rectangle(plane, (x0 // 2, y0 // 2), (x1 // 2, y1 // 2), value, -1)
+        # Black text: dark luma is enough (the chroma under it stays the label's colour).
+        cv2.putText(luma, mark.label, (x + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, 16, 2, cv2.LINE_AA)
+    return planes

@@ -41,6 +41,13 @@ ACTIVE_S = 2.0  # a player who handed over a frame this recently counts as playi
 ANALYSES_PER_S_PER_CORE = 30.0
 
 
+def shared_interval(every_s: float, players: int) -> float:
+    """How often to do per-player extras (the coach's landmarker, the live panel's redraws) when
+    `players` share the machine: every `every_s` for 1-2 players, then stretched in proportion, so
+    8 players do them a quarter as often. The video and its per-frame label are not stretched."""
+    return every_s * max(1.0, players / 2)
+
+
 @dataclass
 class _Slot:
     frame: np.ndarray | None = None  # newest frame not yet taken by the worker
@@ -89,8 +96,9 @@ class AnalysisWorker:
     def analyze(self, key: Hashable, image: np.ndarray, blendshapes: bool = False,
                 on_result: Callable[[FrameResult, float], None] | None = None,
                 wait_s: float | None = None) -> FrameResult | None:
-        """Hand over the player's newest frame (BGR); returns the freshest result for this player:
-        this frame's if it is ready within `wait_s`, else the latest one (None before the first)."""
+        """Hand over the player's newest frame (a BGR array or an I420Frame); returns the freshest
+        result for this player: this frame's if it is ready within `wait_s`, else the latest one
+        (None before the first)."""
         now = time.monotonic()
         deadline = now + (self.wait_s if wait_s is None else wait_s)
         with self._changed:

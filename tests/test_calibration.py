@@ -1,0 +1,45 @@
+"""Class offsets fitted on held-out probabilities: the missed classes gain, accuracy stays."""
+
+import numpy as np
+
+from facematch.pipeline.calibration import fit_class_offsets, recall
+
+
+def under_predicted(n=3000, seed=0):
+    """Probabilities of a judge that knows class 2 but under-rates it (as the network does fear)."""
+    rng = np.random.default_rng(seed)
+    labels = rng.integers(0, 4, n)
+    logits = rng.normal(0, 1.0, (n, 4))
+    logits[np.arange(n), labels] += 1.5
+    logits[:, 2] -= 1.0  # the learned prior against class 2
+    p = np.exp(logits)
+    return p / p.sum(1, keepdims=True), labels
+
+
+def test_offsets_raise_the_missed_class_within_the_accuracy_bound():
+    probs, labels = under_predicted()
+    accuracy = (probs.argmax(1) == labels).mean()
+    offsets = fit_class_offsets(probs, labels, classes=[2], max_accuracy_drop=0.005)
+    shifted = np.log(probs) + offsets
+    assert offsets[2] > 0.3 and np.count_nonzero(offsets) == 1  # only the named class moves
+    assert recall(shifted, labels, 2) > recall(probs, labels, 2) + 0.15
+    assert (shifted.argmax(1) == labels).mean() >= accuracy - 0.005
+
+
+def test_no_offset_when_nothing_can_be_gained_within_the_bound():
+    probs, labels = under_predicted()
+    perfect = np.eye(4)[labels] * 0.9 + 0.025  # every face already right: any shift only costs
+    assert not fit_class_offsets(perfect, labels, classes=[2], max_accuracy_drop=0.0).any()
+    # An impossible bound keeps the judge as it is, too.
+    assert not fit_class_offsets(probs, labels, classes=[2], max_accuracy_drop=-1.0).any()
+
+
+def test_one_missed_class_never_gains_by_taking_another_ones_faces():
+    probs, labels = under_predicted(seed=1)
+    probs = probs.copy()
+    probs[:, 3] *= 0.4  # class 3 under-rated too, and confused with class 2 by any shift
+    probs /= probs.sum(1, keepdims=True)
+    before = [recall(probs, labels, k) for k in (2, 3)]
+    offsets = fit_class_offsets(probs, labels, classes=[2, 3], max_accuracy_drop=0.01)
+    after = [recall(np.log(probs) + offsets, labels, k) for k in (2, 3)]
+    assert after[0] >= before[0] and after[1] >= before[1] and sum(after) > sum(before)
