@@ -114,7 +114,8 @@ def main() -> int:
         if boxes:
             crop = cv2.cvtColor(crop_with_margin(frame, boxes[0][0], analyzer.margin), cv2.COLOR_BGR2GRAY)
             t = time.perf_counter()
-            analyzer.classifier.predict(cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)[None], tta=False)
+            analyzer.classifier.predict(cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)[None],
+                                        tta=analyzer.tta)
             classify_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         analyzer.process(frame)
@@ -129,7 +130,7 @@ def main() -> int:
 
     print(f"## Frame step at 640x480, batch 1, {len(frames)} video frames (p50 / p95)")
     print(f"face detection       {percentiles(detect_ms)}")
-    print(f"classification       {percentiles(classify_ms)}  (single pass, as in the game)")
+    print(f"classification       {percentiles(classify_ms)}  (views: {analyzer.tta}, as in the game)")
     print(f"detection + classif. {np.percentile(detect_ms, 50) + np.percentile(classify_ms, 50):6.2f} ms p50")
     print(f"whole frame step     {percentiles(step_ms)}  → {1000 / np.mean(step_ms):.1f} frames/s")
     print(f"coach: landmarker    {percentiles(landmarks_ms)}  (blendshapes of up to 2 faces)")
@@ -147,18 +148,20 @@ def main() -> int:
     ours = analyzer.classifier
     ours_acc = float((ours.predict(private.images).argmax(1) == private.labels).mean())
     ours_single = float((ours.predict(private.images, tta=False).argmax(1) == private.labels).mean())
-    ours_ms = per_image_ms(lambda b: ours.predict(b, tta=False), private.images)
+    ours_live = float((ours.predict(private.images, tta=analyzer.tta).argmax(1) == private.labels).mean())
+    ours_ms = per_image_ms(lambda b: ours.predict(b, tta=analyzer.tta), private.images)
     ours_tta_ms = per_image_ms(ours.predict, private.images)  # the views predict() averages by default
     print(f"\n## PrivateTest ({len(private.labels)} images)")
     print("| model | accuracy | per image (batch 1, LiteRT, 2 threads) |")
     print("|---|---|---|")
-    print(f"| facematch `{ours.model_id}` | {100 * ours_acc:.1f}% ({100 * ours_single:.1f}% single pass) "
-          f"| {ours_tta_ms:.2f} ms ({ours_ms:.2f} ms single pass, as in the game) |")
+    print(f"| facematch `{ours.model_id}` | {100 * ours_acc:.1f}% ({100 * ours_live:.1f}% as played live with "
+          f"{analyzer.tta} views, {100 * ours_single:.1f}% single pass) "
+          f"| {ours_tta_ms:.2f} ms ({ours_ms:.2f} ms as played live) |")
     if not args.no_reference:
         ref_acc, ref_ms, ref_params = reference_model(private)
         print(f"| `fer` mini-Xception ({ref_params:,} parameters) | {100 * ref_acc:.1f}% | {ref_ms:.2f} ms |")
-        print(f"\nratios (facematch / fer): accuracy {ours_acc / ref_acc:.3f} ({ours_single / ref_acc:.3f} single "
-              f"pass), time per image {ours_tta_ms / ref_ms:.1f} ({ours_ms / ref_ms:.1f} single pass)")
+        print(f"\nratios (facematch / fer): accuracy {ours_acc / ref_acc:.3f} ({ours_live / ref_acc:.3f} as played "
+              f"live), time per image {ours_tta_ms / ref_ms:.1f} ({ours_ms / ref_ms:.1f} as played live)")
     return 0
 
 

@@ -150,3 +150,21 @@ def test_class_offsets_shift_predictions_towards_their_class_in_every_path(tmp_p
     (model_dir / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="scared"):
         EmotionClassifier(model_dir)
+
+
+def test_the_live_game_plays_the_views_its_model_names_averaged_like_predict():
+    import cv2
+
+    from facematch.play.vision import FrameAnalyzer
+
+    clf = load_classifier()
+    assert clf.live_tta == "hflip"  # chosen on PublicTest (models/fer_vgg16/metadata.json)
+    noise = np.random.default_rng(4).integers(0, 256, (3 * 48, 48), dtype=np.uint8)
+    faces = cv2.GaussianBlur(noise, (15, 15), 0).reshape(3, 48, 48)
+    face_and_mirror = [clf.predict(faces, tta=False), clf.predict(np.ascontiguousarray(faces[:, :, ::-1]), tta=False)]
+    live = clf.predict(faces, tta="hflip")
+    assert np.allclose(live, clf.combine(face_and_mirror), atol=1e-5)
+    assert not np.allclose(live, face_and_mirror[0], atol=1e-3)
+    assert FrameAnalyzer(classifier=clf, coach=False).tta == "hflip"  # the game's default
+    with pytest.raises(ValueError, match="rotate"):
+        clf.predict(faces, tta="rotate")

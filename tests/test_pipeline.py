@@ -231,3 +231,21 @@ def test_class_offsets_are_fitted_on_publictest_and_the_card_tells_them(trained,
     assert "fear recall 40.0% → 50.0%" in card
     bad = run_script("fit_class_offsets.py", model_dir, trained["processed"], "--classes", "scared")
     assert bad.returncode == 1 and "unknown classes ['scared']" in bad.stderr
+
+
+def test_the_live_views_are_chosen_on_publictest_and_the_card_tells_what_the_game_plays(trained, tmp_path):
+    model_dir = tmp_path / "live"
+    shutil.copytree(trained["model_dir"], model_dir)
+    chosen = json.loads(run_script("choose_live_views.py", model_dir, trained["processed"], "--min-gain", "-1",
+                                   check=True).stdout)
+    assert chosen["chosen"] == "hflip"  # a negative bar takes the dearer candidate whatever it scores
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    assert metadata["live_test_time_augmentation"] == "hflip"
+    run_script("evaluate_model.py", model_dir, trained["processed"], check=True)
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    assert "The live game plays the face and its mirror image per frame (2 views)" in card
+    live = json.loads((model_dir / "evaluation.json").read_text())["splits"]["PrivateTest"]["live"]
+    assert live["views"] == "hflip" and 0 <= live["accuracy"] <= 1
+    chosen = json.loads(run_script("choose_live_views.py", model_dir, trained["processed"], "--min-gain", "1",
+                                   check=True).stdout)
+    assert chosen["chosen"] == "none"  # nothing beats a single pass by 100 points

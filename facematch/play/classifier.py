@@ -106,6 +106,10 @@ class EmotionClassifier:
         self._batch = int(self._input["shape"][0])
         self._lock = threading.Lock()
         self.tta = self.metadata.get("test_time_augmentation") or "none"
+        # The views the live game plays per frame (a cheaper subset of `tta`, chosen on PublicTest
+        # by scripts/choose_live_views.py; a single pass when the model names none).
+        self.live_tta = self.metadata.get("live_test_time_augmentation") or "none"
+        tta_view_keys(self.live_tta)  # an unknown name fails here, at load, not in the video thread
         self.view_temperature = float(self.metadata.get("view_temperature") or 1.0)
         # Per-class shifts of the log-probabilities, fitted on PublicTest so the classes the
         # network under-predicts (fear, sad) are not left behind (scripts/fit_class_offsets.py).
@@ -145,18 +149,19 @@ class EmotionClassifier:
             faces = out
         return faces.astype(np.float32)[..., None]
 
-    def predict(self, faces: np.ndarray, tta: bool | None = None, offsets: bool = True) -> np.ndarray:
+    def predict(self, faces: np.ndarray, tta: bool | str | None = None, offsets: bool = True) -> np.ndarray:
         """Emotion probabilities (N, 7) float32, columns in EMOTIONS order, rows summing to 1.
 
         tta: average over the model's test-time augmentation views (its metadata's
-        `test_time_augmentation`, e.g. the face and its mirror image) when True or None; a
-        single pass when False. The live game runs single passes: smoothing over frames does
-        that averaging at a fraction of the cost.
+        `test_time_augmentation`, e.g. 10 shifted and mirrored views) when True or None; a
+        single pass when False; or the views of a named mode ("hflip": the face and its mirror
+        image, what the live game plays as `live_tta`).
         """
         x = self.preprocess(faces)
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
-        views = tta_views(x, self.tta) if tta is None or tta else [x]
+        mode = tta if isinstance(tta, str) else self.tta if tta is None or tta else "none"
+        views = tta_views(x, mode)
         return self.combine([self._run(np.ascontiguousarray(v)) for v in views], offsets)
 
     def combine(self, view_probs: list[np.ndarray], offsets: bool = True) -> np.ndarray:

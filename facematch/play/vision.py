@@ -247,7 +247,7 @@ class FrameAnalyzer:
     """
 
     def __init__(self, classifier=None, detector: FaceDetector | None = None, margin: float = 0.15,
-                 max_faces: int = 4, tta: bool = False, coach: bool = True,
+                 max_faces: int = 4, tta: bool | str | None = None, coach: bool = True,
                  landmarks: FaceLandmarks | None = None):
         if classifier is None:
             from facematch.play.classifier import load_classifier
@@ -258,7 +258,10 @@ class FrameAnalyzer:
         self.margin = margin
         self.max_faces = max_faces
         self.errors = OnceLog("frame analysis")  # shared by every player's video thread
-        self.tta = tta  # mirror-image averaging doubles the cost; smoothing over frames does that job live
+        # The judge's views per face: None plays the model's `live_tta` (e.g. the face and its
+        # mirror image, chosen on PublicTest within the frame budget); False a single pass. A
+        # classifier without `live_tta` (any object with predict and input_size) plays single passes.
+        self.tta = getattr(self.classifier, "live_tta", False) if tta is None else tta
         # The coach's landmarker costs ~2.5x the rest of the frame step, so callers ask for it on
         # some frames only (blendshapes=True); coach=False never loads it.
         self.landmarks = (landmarks or FaceLandmarks()) if coach else None
