@@ -44,9 +44,9 @@ class BatchSizes:
     def __init__(self, analyzer):
         self.sizes, self._real = [], analyzer.analyze_many
 
-    def __call__(self, frames, blendshapes=None):
+    def __call__(self, frames, blendshapes=None, tta=None):
         self.sizes.append(len(frames))
-        return self._real(frames, blendshapes)
+        return self._real(frames, blendshapes, tta)
 
 
 def test_one_player_gets_every_frames_own_result(analyzer, faces):
@@ -87,9 +87,9 @@ def test_a_batch_of_several_players_never_mixes_their_results(analyzer, faces, m
 def test_under_overload_callbacks_return_quickly_and_nobody_starves(analyzer, faces, monkeypatch):
     real = analyzer.analyze_many
 
-    def slow_judge(frames, blendshapes=None):  # a machine 100 ms per batch slower than this one
+    def slow_judge(frames, blendshapes=None, tta=None):  # a machine 100 ms per batch slower than this one
         time.sleep(0.1)
-        return real(frames, blendshapes)
+        return real(frames, blendshapes, tta)
 
     monkeypatch.setattr(analyzer, "analyze_many", slow_judge)
     worker = AnalysisWorker(analyzer, wait_s=0.01)
@@ -148,10 +148,10 @@ def test_the_judge_keeps_to_its_budget_shared_evenly(analyzer, faces):
 def test_an_unusable_frame_in_a_batch_fails_only_its_own_player(analyzer, faces, monkeypatch):
     real, sizes = analyzer.results, []
 
-    def slow_batches(frames, blendshapes=None):  # keeps the worker busy so the next two frames share a batch
+    def slow_batches(frames, blendshapes=None, tta=None):  # keeps the worker busy: the next two frames share a batch
         sizes.append(len(frames))
         time.sleep(0.2)
-        return real(frames, blendshapes)
+        return real(frames, blendshapes, tta)
 
     monkeypatch.setattr(analyzer, "results", slow_batches)
     worker = AnalysisWorker(analyzer, wait_s=2.0)
@@ -174,3 +174,25 @@ def test_per_player_extras_slow_down_as_players_join_but_not_for_one_or_two():
     assert shared_interval(0.2, 1) == shared_interval(0.2, 2) == 0.2
     assert shared_interval(0.2, 4) == pytest.approx(0.4)
     assert shared_interval(0.2, 8) == pytest.approx(0.8)
+
+
+class ViewsAsked:
+    """The real classifier, recording which views each predict call asked for."""
+
+    def __init__(self, real):
+        self.real, self.asked = real, []
+        self.live_tta, self.input_size = real.live_tta, real.input_size
+
+    def predict(self, faces, tta=None):
+        self.asked.append(tta)
+        return self.real.predict(faces, tta=tta)
+
+
+def test_the_mirror_view_is_for_one_or_two_players_and_one_pass_beyond(models, faces):
+    judge = ViewsAsked(models.classifier)
+    worker = AnalysisWorker(FrameAnalyzer(classifier=judge, detector=models.detector, coach=False), wait_s=1.0)
+    worker.analyze("first", faces["laugh"])
+    worker.analyze("second", faces["laugh"])
+    assert judge.asked == ["hflip", "hflip"]  # the model's live views: the face and its mirror image
+    worker.analyze("third", faces["laugh"])
+    assert judge.asked[-1] is False  # a third player: one pass per face

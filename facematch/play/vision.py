@@ -266,9 +266,11 @@ class FrameAnalyzer:
         # some frames only (blendshapes=True); coach=False never loads it.
         self.landmarks = (landmarks or FaceLandmarks()) if coach else None
 
-    def analyze_many(self, frames: Sequence[np.ndarray], blendshapes: Sequence[bool] | None = None) -> list[list[Face]]:
+    def analyze_many(self, frames: Sequence[np.ndarray], blendshapes: Sequence[bool] | None = None,
+                     tta: bool | str | None = None) -> list[list[Face]]:
         """Faces of several BGR frames (several players'), with every face of every frame
-        classified in one batch; blendshapes[i] asks for frame i's muscles (the coach)."""
+        classified in one batch; blendshapes[i] asks for frame i's muscles (the coach); tta
+        overrides the analyzer's views for this call (False: one pass, when the machine is busy)."""
         wanted = list(blendshapes) if blendshapes is not None else [False] * len(frames)
         boxes = [self.detector.detect(frame)[: self.max_faces] if min(frame.shape[:2]) >= 8 else []
                  for frame in frames]
@@ -276,7 +278,8 @@ class FrameAnalyzer:
         crops = [cv2.resize(cv2.cvtColor(crop_with_margin(frame, box, self.margin), cv2.COLOR_BGR2GRAY),
                             (size, size), interpolation=cv2.INTER_AREA)
                  for frame, found in zip(frames, boxes) for box, _ in found]
-        probs = iter(self.classifier.predict(np.stack(crops), tta=self.tta) if crops else [])
+        views = self.tta if tta is None else tta
+        probs = iter(self.classifier.predict(np.stack(crops), tta=views) if crops else [])
         out = []
         for frame, found, measure in zip(frames, boxes, wanted):
             faces = [Face(box=box, probs=next(probs), detection_score=score) for box, score in found]
@@ -285,10 +288,10 @@ class FrameAnalyzer:
             out.append(faces)
         return out
 
-    def results(self, frames: Sequence,
-                blendshapes: Sequence[bool] | None = None) -> list[tuple[np.ndarray, FrameResult]]:
+    def results(self, frames: Sequence, blendshapes: Sequence[bool] | None = None,
+                tta: bool | str | None = None) -> list[tuple[np.ndarray, FrameResult]]:
         """(BGR image, FrameResult) per frame; never raises: an unusable frame or a failing model
-        gives a result with `error` set (and is logged once per kind)."""
+        gives a result with `error` set (and is logged once per kind). tta as in analyze_many."""
         images, out = [], []
         for frame in frames:
             try:
@@ -301,7 +304,7 @@ class FrameAnalyzer:
         usable = [i for i, image in enumerate(images) if image is not None]
         wanted = list(blendshapes) if blendshapes is not None else [False] * len(frames)
         try:
-            faces = self.analyze_many([images[i] for i in usable], [wanted[i] for i in usable])
+            faces = self.analyze_many([images[i] for i in usable], [wanted[i] for i in usable], tta)
             for i, found in zip(usable, faces):
                 out[i] = FrameResult(faces=found, width=images[i].shape[1])
         except Exception as exc:
