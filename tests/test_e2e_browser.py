@@ -241,7 +241,19 @@ def enter_name(page, name: str, label: str = "Your name") -> None:
 
 
 def press_start(page) -> None:
-    page.frame_locator("iframe[title*='streamlit_webrtc']").get_by_role("button", name="START").click(timeout=60_000)
+    """Press START and wait until the camera component says STOP. A click that lands while the page
+    is still rerunning (after the name was entered) can be lost; then press it again, as a player would."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    component = page.frame_locator("iframe[title*='streamlit_webrtc']")
+    for attempt in range(3):
+        component.get_by_role("button", name="START").click(timeout=60_000)
+        try:
+            component.get_by_role("button", name="STOP").wait_for(timeout=20_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facematch.play.vision import FrameAnalyzer, FrameResult
+from facematch.play.vision import FrameAnalyzer, FrameResult, I420Frame
 
 WAIT_S = 0.05  # how long a video callback waits for its own frame's analysis (a frame step is ~5 ms)
 IDLE_FORGET_S = 30.0  # a player whose video stopped this long ago is forgotten
@@ -97,7 +97,7 @@ class AnalysisWorker:
         self._thread.start()
 
     # -- called from the video callback threads ---------------------------------------------------
-    def analyze(self, key: Hashable, image: np.ndarray, blendshapes: bool = False,
+    def analyze(self, key: Hashable, image: np.ndarray | I420Frame, blendshapes: bool = False,
                 on_result: Callable[[FrameResult, float], None] | None = None,
                 wait_s: float | None = None) -> FrameResult | None:
         """Hand over the player's newest frame (a BGR array or an I420Frame); returns the freshest
