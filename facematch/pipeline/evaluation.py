@@ -43,6 +43,12 @@ def split_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
     }
 
 
+def view_probabilities(clf: EmotionClassifier, images: np.ndarray) -> list[np.ndarray]:
+    """One single-pass probability array per test-time view of the model (tta_view_keys order),
+    without its class offsets: combine() applies them once, to the average of whichever views."""
+    return [clf.predict(np.ascontiguousarray(v), tta=False, offsets=False) for v in tta_views(images, clf.tta)]
+
+
 def live_views(views: list[np.ndarray], mode: str, live_mode: str) -> list[np.ndarray]:
     """Of the probabilities of `mode`'s views (tta_view_keys order), those `live_mode` averages."""
     keys = tta_view_keys(mode)
@@ -62,7 +68,7 @@ def choose_live_views(model_dir, processed_dir, candidates=("none", "hflip"), mi
     model_dir = Path(model_dir)
     clf = EmotionClassifier(model_dir)
     data = load_split(processed_dir, "PublicTest")
-    views = [clf.predict(np.ascontiguousarray(v), tta=False, offsets=False) for v in tta_views(data.images, clf.tta)]
+    views = view_probabilities(clf, data.images)
     accuracy = {}
     for mode in candidates:
         probs = clf.combine(live_views(views, clf.tta, mode))
@@ -103,9 +109,7 @@ def evaluate(model_dir, processed_dir, progress: bool = True) -> dict:
         # predict() averages these views' probabilities; scoring each view once gives the API's
         # default output and, from the first view, the live game's single pass.
         started = time.time()
-        # Views without the model's class offsets: combine() applies them once, to the average.
-        views = [clf.predict(np.ascontiguousarray(v), tta=False, offsets=False)
-                 for v in tta_views(data.images, clf.tta)]
+        views = view_probabilities(clf, data.images)
         seconds = time.time() - started
         probs = clf.combine(views)
         single = clf.combine(views[:1])  # one pass, offsets included
@@ -175,7 +179,7 @@ def fit_offsets(model_dir, processed_dir, classes=("fear", "sad", "angry"), max_
         raise ConfigError(f"unknown classes {unknown}; choose from {list(EMOTIONS)}")
     clf = EmotionClassifier(model_dir)  # read afresh: its files may have just been rewritten
     data = load_split(processed_dir, "PublicTest")
-    views = [clf.predict(np.ascontiguousarray(v), tta=False, offsets=False) for v in tta_views(data.images, clf.tta)]
+    views = view_probabilities(clf, data.images)
     probs = clf.combine(views, offsets=False)
     indices = [EMOTIONS.index(c) for c in classes]
     offsets = fit_class_offsets(probs, data.labels, indices, max_accuracy_drop)
