@@ -240,31 +240,55 @@ def enter_name(page, name: str, label: str = "Your name") -> None:
     box.press("Enter")
 
 
-def press_start(page) -> None:
-    """Press START and wait until the camera component says STOP. A click that lands while the page
-    is still rerunning (after the name was entered) can be lost; then press it again, as a player would."""
+DETECTED = re.compile(r"Detected: \w+ \d+%")
+
+
+def press_start(page, playing=DETECTED, tries: int = 3) -> None:
+    """Press START, then wait until the page shows `playing` (text the game draws only from judged frames).
+
+    A click that lands while the page is still rerunning (after a name was entered) can be lost, and on
+    a loaded machine a connection can come up without frames reaching the game; then press STOP (if
+    shown) and START again, as a player would. Each try gets 60 s; the last failure is raised."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     component = page.frame_locator("iframe[title*='streamlit_webrtc']")
-    for attempt in range(3):
-        component.get_by_role("button", name="START").click(timeout=60_000)
+    for attempt in range(tries):
         try:
+            component.get_by_role("button", name="START").click(timeout=60_000)
             component.get_by_role("button", name="STOP").wait_for(timeout=20_000)
+            page.get_by_text(playing).first.wait_for(timeout=60_000)
             return
         except PlaywrightTimeout:
-            if attempt == 2:
+            if attempt == tries - 1:
                 raise
+            print(f"press_start: try {attempt + 1} saw no {playing!r}; page said:\n{page_text(page)}")
+            stop = component.get_by_role("button", name="STOP")
+            if stop.count():
+                stop.click()
+
+
+def page_text(page, limit: int = 2000) -> str:
+    try:
+        return page.inner_text("body", timeout=5_000)[-limit:]
+    except Exception as exc:  # the page itself may be what broke
+        return f"(page text unavailable: {exc})"
 
 
 @contextmanager
-def open_page(browser):
-    """A page for one test: a screenshot under build/e2e/failure.png if the test fails, closed after."""
+def open_page(browser, server: AppServer | None = None):
+    """A page for one test, closed after. If the test fails: a screenshot under build/e2e/failure.png,
+    and the page's text and the server log's tail printed (pytest shows them with the failure)."""
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(30_000)
     try:
         yield page
     except Exception:
         page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+        print(f"--- page text at the failure:\n{page_text(page)}")
+        if server is not None and server.log is not None:
+            server.log.flush()
+            log = (server.data_dir / "streamlit.log").read_text(errors="replace")
+            print(f"--- streamlit log (last 4000 characters):\n{log[-4000:]}")
         raise
     finally:
         page.close()
@@ -371,7 +395,7 @@ def test_a_damaged_model_shows_a_clear_message_not_a_traceback(browser, tmp_path
 
 
 def test_snapshot_mode_scores_a_round_from_a_photo(app_server, browser):
-    with open_page(browser) as page:
+    with open_page(browser, app_server) as page:
         page.goto(app_server.url)
         page.get_by_text("Snapshot (no camera)").click()
         page.get_by_text(re.compile(r"Make this face: .*HAPPY")).first.wait_for(timeout=60_000)
@@ -388,13 +412,12 @@ def test_snapshot_mode_scores_a_round_from_a_photo(app_server, browser):
 
 
 def test_duel_tracks_two_players_and_records_a_round_for_each(app_server, two_face_browser):
-    with open_page(two_face_browser) as page:
+    with open_page(two_face_browser, app_server) as page:
         page.goto(app_server.url)
         page.get_by_text("Duel").first.click()
         for label, name in (("Player 1 (left)", "Lefty"), ("Player 2 (right)", "Righty")):
             enter_name(page, name, label)
-        press_start(page)
-        page.get_by_text("Both players are in the picture.").first.wait_for(timeout=60_000)
+        press_start(page, playing="Both players are in the picture.")
         page.get_by_text(re.compile(r"Player 1: Lefty")).first.wait_for()
         page.get_by_text(re.compile(r"Player 2: Righty")).first.wait_for()
         page.screenshot(path=str(ARTIFACTS / "duel.png"), full_page=True)
@@ -409,13 +432,12 @@ def test_duel_tracks_two_players_and_records_a_round_for_each(app_server, two_fa
 
 
 def test_calibrating_the_coach_stores_the_players_resting_face(app_server, browser):
-    with open_page(browser) as page:
+    with open_page(browser, app_server) as page:
         page.goto(app_server.url)
         page.get_by_text("Practice").first.click()
         enter_name(page, "Cal")
         page.get_by_text("Tip: calibrate the coach once").first.wait_for()
         press_start(page)
-        page.get_by_text(re.compile(r"Detected: \w+ \d+%")).first.wait_for(timeout=60_000)
         page.get_by_role("button", name=re.compile("Calibrate the coach")).click()
         page.get_by_text(re.compile(r"Calibrating: hold a relaxed, neutral face")).first.wait_for()
         page.get_by_text(re.compile(r"Calibrated ✓ .* The judge read it as \w+ \d+%")).first.wait_for(timeout=30_000)
@@ -446,7 +468,7 @@ def test_with_postgresql_rounds_reach_the_history_page_and_an_outage_loses_no_ro
             return conn.execute("SELECT player, target, round_index FROM rounds ORDER BY id").fetchall()
 
     try:
-        with open_page(browser) as page:
+        with open_page(browser, server) as page:
             page.goto(server.url)
             enter_name(page, "Pat")
             press_start(page)
