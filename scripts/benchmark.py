@@ -115,18 +115,23 @@ def main() -> int:
             crop = cv2.cvtColor(crop_with_margin(frame, boxes[0][0], analyzer.margin), cv2.COLOR_BGR2GRAY)
             t = time.perf_counter()
             analyzer.classifier.predict(cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)[None],
-                                        tta=analyzer.tta)
+                                        tta=analyzer.tta, fuse=False)
             classify_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        analyzer.process(frame)
+        analyzer.process(frame, fuse=False)
         step_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         analyzer.landmarks.measure(frame)
         landmarks_ms.append((time.perf_counter() - t) * 1000)
-    for i, frame in enumerate(frames):  # as played: the coach reads every 3rd frame (live.COACH_EVERY_S at 15 fps)
+    # As played: the coach reads every 3rd frame (live.COACH_EVERY_S at 15 fps), and so does the
+    # judge's blendshape fusion if the model plays it live (worker.FUSION_EVERY_S), carried between.
+    fusion = analyzer.live_fusion is not None
+    previous = None
+    for i, frame in enumerate(frames):
         t = time.perf_counter()
-        analyzer.process(frame, blendshapes=(i % 3 == 0))
+        (_, result), = analyzer.results([frame], [i % 3 == 0], fuse=[fusion and i % 3 == 0], previous=[previous])
         coached_ms.append((time.perf_counter() - t) * 1000)
+        previous = result.faces
 
     print(f"## Frame step at 640x480, batch 1, {len(frames)} video frames (p50 / p95)")
     print(f"face detection       {percentiles(detect_ms)}")
@@ -135,7 +140,8 @@ def main() -> int:
     print(f"whole frame step     {percentiles(step_ms)}  → {1000 / np.mean(step_ms):.1f} frames/s")
     print(f"coach: landmarker    {percentiles(landmarks_ms)}  (blendshapes of up to 2 faces)")
     print(f"frame step + coach   {percentiles(coached_ms)}  mean {np.mean(coached_ms):.2f} ms "
-          f"(blendshapes on every 3rd frame) → {1000 / np.mean(coached_ms):.1f} frames/s")
+          f"(blendshapes on every 3rd frame{', for the coach and the judge' if fusion else ''}) "
+          f"→ {1000 / np.mean(coached_ms):.1f} frames/s")
     print(f"import-to-ready      {ready_inside:.2f} s in the process ({ready_total:.2f} s with interpreter start)")
 
     processed = Path(args.processed)

@@ -67,12 +67,12 @@ def test_a_model_averages_the_views_its_metadata_names(tmp_path):
     faces = cv2.GaussianBlur(noise, (15, 15), 0).reshape(4, 48, 48)  # blurred: no single class saturates
     views = [clf.predict(np.ascontiguousarray(v), tta=False) for v in tta_views(faces, "hflip+shift2")]
     average = sum(views) / 10
-    assert np.allclose(clf.predict(faces), average, atol=1e-5)
-    assert not np.allclose(clf.predict(faces), clf.predict(faces, tta=False), atol=1e-3)
+    assert np.allclose(clf.predict(faces, fuse=False), average, atol=1e-5)  # the fusion: tests/test_fusion.py
+    assert not np.allclose(clf.predict(faces, fuse=False), clf.predict(faces, tta=False), atol=1e-3)
     # A view temperature below 1 sharpens the average (the views' mean is under-confident).
     meta["view_temperature"] = 0.7
     (model_dir / "metadata.json").write_text(json.dumps(meta))
-    sharpened = EmotionClassifier(model_dir).predict(faces)
+    sharpened = EmotionClassifier(model_dir).predict(faces, fuse=False)
     expected = average ** (1 / 0.7)
     assert np.allclose(sharpened, expected / expected.sum(1, keepdims=True), atol=1e-5)
     assert (sharpened.max(1) > average.max(1)).all() and (sharpened.argmax(1) == average.argmax(1)).all()
@@ -145,7 +145,8 @@ def test_class_offsets_shift_predictions_towards_their_class_in_every_path(tmp_p
         assert (after[:, fear] > before[:, fear]).all()
         expected = before * np.exp(3.0 * (np.arange(7) == fear))
         assert np.allclose(after, expected / expected.sum(1, keepdims=True), atol=1e-4)
-        assert np.allclose(shifted.predict(faces, tta=tta, offsets=False), before, atol=1e-6)
+        assert np.allclose(shifted.predict(faces, tta=tta, offsets=False), plain.predict(faces, tta=tta, offsets=False),
+                           atol=1e-6)
     meta["class_log_offsets"] = {"scared": 1.0}
     (model_dir / "metadata.json").write_text(json.dumps(meta))
     with pytest.raises(ModelError, match="scared"):
@@ -162,7 +163,7 @@ def test_the_live_game_plays_the_views_its_model_names_averaged_like_predict():
     noise = np.random.default_rng(4).integers(0, 256, (3 * 48, 48), dtype=np.uint8)
     faces = cv2.GaussianBlur(noise, (15, 15), 0).reshape(3, 48, 48)
     face_and_mirror = [clf.predict(faces, tta=False), clf.predict(np.ascontiguousarray(faces[:, :, ::-1]), tta=False)]
-    live = clf.predict(faces, tta="hflip")
+    live = clf.predict(faces, tta="hflip", fuse=False)  # the fusion: tests/test_fusion.py
     assert np.allclose(live, clf.combine(face_and_mirror), atol=1e-5)
     assert not np.allclose(live, face_and_mirror[0], atol=1e-3)
     assert FrameAnalyzer(classifier=clf, coach=False).tta == "hflip"  # the game's default

@@ -44,9 +44,9 @@ class BatchSizes:
     def __init__(self, analyzer):
         self.sizes, self._real = [], analyzer.analyze_many
 
-    def __call__(self, frames, blendshapes=None, tta=None):
+    def __call__(self, frames, *args):
         self.sizes.append(len(frames))
-        return self._real(frames, blendshapes, tta)
+        return self._real(frames, *args)
 
 
 def test_one_player_gets_every_frames_own_result(analyzer, faces):
@@ -87,9 +87,9 @@ def test_a_batch_of_several_players_never_mixes_their_results(analyzer, faces, m
 def test_under_overload_callbacks_return_quickly_and_nobody_starves(analyzer, faces, monkeypatch):
     real = analyzer.analyze_many
 
-    def slow_judge(frames, blendshapes=None, tta=None):  # a machine 100 ms per batch slower than this one
+    def slow_judge(frames, *args):  # a machine 100 ms per batch slower than this one
         time.sleep(0.1)
-        return real(frames, blendshapes, tta)
+        return real(frames, *args)
 
     monkeypatch.setattr(analyzer, "analyze_many", slow_judge)
     worker = AnalysisWorker(analyzer, wait_s=0.01)
@@ -148,10 +148,10 @@ def test_the_judge_keeps_to_its_budget_shared_evenly(analyzer, faces):
 def test_an_unusable_frame_in_a_batch_fails_only_its_own_player(analyzer, faces, monkeypatch):
     real, sizes = analyzer.results, []
 
-    def slow_batches(frames, blendshapes=None, tta=None):  # keeps the worker busy: the next two frames share a batch
+    def slow_batches(frames, *args):  # keeps the worker busy: the next two frames share a batch
         sizes.append(len(frames))
         time.sleep(0.2)
-        return real(frames, blendshapes, tta)
+        return real(frames, *args)
 
     monkeypatch.setattr(analyzer, "results", slow_batches)
     worker = AnalysisWorker(analyzer, wait_s=2.0)
@@ -196,3 +196,25 @@ def test_the_mirror_view_is_for_one_or_two_players_and_one_pass_beyond(models, f
     assert judge.asked == ["hflip", "hflip"]  # the model's live views: the face and its mirror image
     worker.analyze("third", faces["laugh"])
     assert judge.asked[-1] is False  # a third player: one pass per face
+
+
+def test_the_judges_fusion_measures_each_player_a_few_times_a_second_not_every_frame(analyzer, faces, monkeypatch):
+    from facematch.play.worker import FUSION_EVERY_S
+
+    real, asked = analyzer.results, []
+
+    def recording(frames, blendshapes=None, tta=None, fuse=None, previous=None):
+        asked.append((list(fuse), [p is not None for p in previous]))
+        return real(frames, blendshapes, tta, fuse, previous)
+
+    monkeypatch.setattr(analyzer, "results", recording)
+    worker = AnalysisWorker(analyzer, wait_s=1.0)
+    started = time.monotonic()
+    for _ in range(12):
+        worker.analyze("solo", faces["laugh"])
+        time.sleep(1 / 15)  # a 15 fps camera
+    elapsed = time.monotonic() - started
+    fused = sum(f[0] for f, _ in asked)
+    assert asked[0] == ([True], [False])  # the first frame is measured; nothing before it to carry
+    assert all(p == [True] for _, p in asked[1:])  # later frames carry the player's last faces
+    assert 2 <= fused <= elapsed / FUSION_EVERY_S + 1 and fused < len(asked) / 2

@@ -68,10 +68,11 @@ def recall(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
 
 
 def fit_class_offsets(probs: np.ndarray, labels: np.ndarray, classes: list[int], max_accuracy_drop: float,
-                      grid: np.ndarray | None = None) -> np.ndarray:
+                      grid: np.ndarray | None = None, floors: list[float] | None = None) -> np.ndarray:
     """Offsets for the log-probabilities of `classes` (the rest stay 0) that raise those classes'
     mean recall while none of them falls and overall accuracy falls by at most `max_accuracy_drop`
-    (fit on PublicTest).
+    (fit on PublicTest). floors: the recall each class may not fall below (default: its recall in
+    `probs`), e.g. another judge's, when these probabilities already moved them.
 
     A judge that is right on average can still be wrong on most fearful faces: FER2013's Training
     set has 4× more happy than fear faces, and the network learns that prior. Shifting the prior
@@ -84,8 +85,10 @@ def fit_class_offsets(probs: np.ndarray, labels: np.ndarray, classes: list[int],
     grid = np.round(np.arange(-0.5, 1.0001, 0.1), 2) if grid is None else grid
     log_probs = np.log(np.maximum(probs, 1e-12))
     floor = float((probs.argmax(1) == labels).mean()) - max_accuracy_drop
-    floors = [recall(probs, labels, k) for k in classes]
-    best, offsets = float(np.mean(floors)), np.zeros(probs.shape[1])
+    floors = [recall(probs, labels, k) for k in classes] if floors is None else list(floors)
+    best, offsets = -1.0, np.zeros(probs.shape[1])
+    if all(recall(probs, labels, k) >= f for k, f in zip(classes, floors)):
+        best = float(np.mean([recall(probs, labels, k) for k in classes]))
     for values in itertools.product(grid, repeat=len(classes)):
         candidate = np.zeros(probs.shape[1])
         candidate[classes] = values

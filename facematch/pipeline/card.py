@@ -51,6 +51,35 @@ def _offsets_text(metadata: dict) -> str:
     return text + "."
 
 
+def _fusion_text(metadata: dict) -> str:
+    spec = metadata.get("blendshape_fusion")
+    if not spec:
+        return ""
+    fit = spec.get("fit", {})
+    head = fit.get("head", {})
+    offsets = ", ".join(f"{k} {v:+.2f}" for k, v in (spec.get("class_log_offsets") or {}).items())
+    text = ("\n- Blendshape fusion (`facematch/play/fusion.py`): MediaPipe's Face Landmarker reads the face's 52 "
+            f"blendshapes ({spec.get('landmarker_input', 'from the crop')}; found in "
+            f"{_pct(fit.get('landmarker_found'))} of PublicTest faces), a small MLP "
+            f"({'-'.join(map(str, head.get('hidden', [])))} hidden units, trained on {head.get('train_faces', 0):,} "
+            f"Training faces and their mirror images, early stopping on a 10% slice of Training) gives its own "
+            f"probabilities, and {spec['weight']} × their logarithm is added to the judge's log-probabilities"
+            + (f", with the offsets {offsets}" if offsets else "")
+            + "; weight and offsets fitted on PublicTest (`scripts/fuse_blendshapes.py`)")
+    before, after = fit.get("before", {}), fit.get("after", {})
+    if "predict" in before and "predict" in after:
+        text += (f" (PublicTest `predict()` {_pct(before['predict']['accuracy'])} → "
+                 f"{_pct(after['predict']['accuracy'])}; "
+                 + ", ".join(f"{c} recall {_pct(before['predict']['recall'][c])} → "
+                             f"{_pct(after['predict']['recall'][c])}"
+                             for c in ("fear", "sad", "angry", "disgust", "neutral"))
+                 + (f"; the live views {_pct(before['live']['accuracy'])} → {_pct(after['live']['accuracy'])}"
+                    if "live" in before and "live" in after else "") + ")")
+    text += (". The live game measures each face for it 5 times a second (1-2 players) and carries the "
+             "result to the frames between." if spec.get("live") else ". Not played live.")
+    return text
+
+
 def _finetune_text(finetuned: dict | None) -> str:
     runs = []  # oldest first: a run that started from a fine-tuned model keeps that run as "previous"
     while finetuned:
@@ -107,6 +136,8 @@ def _live_text(private: dict, metrics: dict) -> str:
     live = private.get("live") or {"views": "none", "accuracy": private.get("single_pass", private)["accuracy"]}
     what = {"none": "a single pass per frame", "hflip": "the face and its mirror image per frame (2 views)"}.get(
         live["views"], f"the `{live['views']}` views per frame")
+    if live.get("fused"):
+        what += " with the blendshape fusion"
     text = f"The live game plays {what}: PrivateTest {_pct(live['accuracy'])}."
     chosen = metrics.get("publictest_accuracy_by_live_views")
     if chosen:
@@ -183,9 +214,10 @@ def write_model_card(model_dir: Path, metadata: dict, results: dict, manifest: d
     private, public = results["splits"]["PrivateTest"], results["splits"]["PublicTest"]
     counts = {split: dict(zip(manifest["emotions"], info["class_counts"]))
               for split, info in manifest["splits"].items()}
+    live_recall = (private.get("live") or {}).get("recall") or private["recall"]
     rows = "\n".join(
-        f"| {e} | {_pct(private['precision'][e])} | {_pct(private['recall'][e])} | {_pct(public['recall'][e])} |"
-        for e in EMOTIONS)
+        f"| {e} | {_pct(private['precision'][e])} | {_pct(private['recall'][e])} | {_pct(live_recall[e])} "
+        f"| {_pct(public['recall'][e])} |" for e in EMOTIONS)
     whole = training.get("recipe") == "whole network end to end"
     finetuned = training.get("finetune")
     state = ("then trained with the rest of the network (below)" if whole else
@@ -204,7 +236,7 @@ def write_model_card(model_dir: Path, metadata: dict, results: dict, manifest: d
                     f"{' and their mirror images' if mirrored else ''})")
     single = private.get("single_pass", private)
     live_text = _live_text(private, metrics)
-    views_text = _view_temperature_text(metadata, metrics) + _offsets_text(metadata)
+    views_text = _view_temperature_text(metadata, metrics) + _offsets_text(metadata) + _fusion_text(metadata)
     result_header = ("| split | accuracy | ECE (15 bins), before → after temperature | single pass accuracy "
                      "| single pass ECE, before → after |")
     card = f"""# Model card: {metadata['name']}
@@ -252,8 +284,8 @@ averages further.
 Calibration on PublicTest (single pass): ECE {metrics['publictest_ece_before_temperature']:.3f} before
 temperature scaling, {metrics['publictest_ece_after_temperature']:.3f} after.
 
-| emotion | PrivateTest precision | PrivateTest recall | PublicTest recall |
-|---|---|---|---|
+| emotion | PrivateTest precision | PrivateTest recall | PrivateTest recall as played live | PublicTest recall |
+|---|---|---|---|---|
 {rows}
 
 Confusion matrix (PrivateTest): `confusion_matrix.png`, counts for both splits in `confusion_matrix.json`.

@@ -45,8 +45,10 @@ def split_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
 
 def view_probabilities(clf: EmotionClassifier, images: np.ndarray) -> list[np.ndarray]:
     """One single-pass probability array per test-time view of the model (tta_view_keys order),
-    without its class offsets: combine() applies them once, to the average of whichever views."""
-    return [clf.predict(np.ascontiguousarray(v), tta=False, offsets=False) for v in tta_views(images, clf.tta)]
+    without its class offsets or blendshape fusion: combine() applies them once, to the average
+    of whichever views."""
+    return [clf.predict(np.ascontiguousarray(v), tta=False, offsets=False, fuse=False)
+            for v in tta_views(images, clf.tta)]
 
 
 def live_views(views: list[np.ndarray], mode: str, live_mode: str) -> list[np.ndarray]:
@@ -110,10 +112,13 @@ def evaluate(model_dir, processed_dir, progress: bool = True) -> dict:
         # default output and, from the first view, the live game's single pass.
         started = time.time()
         views = view_probabilities(clf, data.images)
+        # The face's muscles, if the model fuses them: measured once, added to the views' average.
+        terms = clf.fusion.terms(clf.fusion.measure_crops(data.images)) if clf.fusion is not None else None
         seconds = time.time() - started
-        probs = clf.combine(views)
+        probs = clf.combine(views, fusion_terms=terms)
         single = clf.combine(views[:1])  # one pass, offsets included
-        live = clf.combine(live_views(views, clf.tta, clf.live_tta))  # what the live game plays per frame
+        live = clf.combine(live_views(views, clf.tta, clf.live_tta),  # what the live game plays per frame
+                           fusion_terms=terms if clf.fusion is not None and clf.fusion.live else None)
         metrics = split_metrics(probs, data.labels)
         metrics["ms_per_image"] = round(1000 * seconds / max(1, len(data.labels)), 3)
         metrics["test_time_views"] = len(views)
@@ -121,7 +126,8 @@ def evaluate(model_dir, processed_dir, progress: bool = True) -> dict:
         temperature = clf.metadata["metrics"]["temperature"]
         raw = [without_temperature(v, temperature) for v in views]
         metrics["ece_before_temperature"] = expected_calibration_error(sum(raw) / len(raw), data.labels)
-        metrics["live"] = {"views": clf.live_tta, "accuracy": float((live.argmax(1) == data.labels).mean()),
+        metrics["live"] = {"views": clf.live_tta, "fused": terms is not None and clf.fusion.live,
+                           "accuracy": float((live.argmax(1) == data.labels).mean()),
                            "recall": per_class_recall(live, data.labels),
                            "ece": expected_calibration_error(live, data.labels)}
         if len(views) > 1:  # one pass per face, the cheapest way to play: report that too

@@ -119,6 +119,15 @@ class EmotionClassifier:
             raise ModelError(f"{self.model_dir / METADATA_NAME} has class_log_offsets for unknown classes "
                              f"{sorted(unknown)}. {_FIX}")
         self.class_offsets = np.array([float(offsets.get(e, 0.0)) for e in EMOTIONS])
+        # The face's muscles as a second opinion (facematch.play.fusion), if the model has a head for them.
+        self.fusion = None
+        if self.metadata.get("blendshape_fusion"):
+            from facematch.play.fusion import BlendshapeFusion
+
+            try:
+                self.fusion = BlendshapeFusion(self.model_dir, self.metadata["blendshape_fusion"])
+            except ModelError as exc:
+                raise ModelError(f"{self.model_dir}: {exc}. {_FIX}") from None
 
     @property
     def input_size(self) -> int:
@@ -149,36 +158,48 @@ class EmotionClassifier:
             faces = out
         return faces.astype(np.float32)[..., None]
 
-    def predict(self, faces: np.ndarray, tta: bool | str | None = None, offsets: bool = True) -> np.ndarray:
+    def predict(self, faces: np.ndarray, tta: bool | str | None = None, offsets: bool = True,
+                fuse: bool | None = None) -> np.ndarray:
         """Emotion probabilities (N, 7) float32, columns in EMOTIONS order, rows summing to 1.
 
         tta: average over the model's test-time augmentation views (its metadata's
         `test_time_augmentation`, e.g. 10 shifted and mirrored views) when True or None; a
         single pass when False; or the views of a named mode ("hflip": the face and its mirror
         image, what the live game plays as `live_tta`).
+        fuse: also read the face's muscles (the model's blendshape fusion, if it has one): None
+        fuses with the model's full views (the whole judge) and, if the model plays it live, with
+        its live views; a single pass (tta=False) is not fused unless asked.
         """
         x = self.preprocess(faces)
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         mode = tta if isinstance(tta, str) else self.tta if tta is None or tta else "none"
         views = tta_views(x, mode)
-        return self.combine([self._run(np.ascontiguousarray(v)) for v in views], offsets)
+        terms = None
+        played = mode == self.tta or (mode == self.live_tta and self.fusion is not None and self.fusion.live)
+        if self.fusion is not None and (fuse or (fuse is None and played)):
+            terms = self.fusion.terms(self.fusion.measure_crops(x[..., 0].astype(np.uint8)))
+        return self.combine([self._run(np.ascontiguousarray(v)) for v in views], offsets, terms)
 
-    def combine(self, view_probs: list[np.ndarray], offsets: bool = True) -> np.ndarray:
+    def combine(self, view_probs: list[np.ndarray], offsets: bool = True,
+                fusion_terms: np.ndarray | None = None) -> np.ndarray:
         """The probabilities of several views of the same faces (or one view), averaged and recalibrated.
 
         Each view is calibrated for a single pass; their average is less confident than it
         should be, so it is sharpened by the model's `view_temperature` (fitted on PublicTest).
-        Then the model's per-class offsets, if any, shift the classes it under-predicts
-        (offsets=False gives the probabilities without them, to fit new ones).
+        Then `fusion_terms` (BlendshapeFusion.terms: what the muscles say, with the fusion's
+        offsets) are added to the log-probabilities, and the model's per-class offsets, if any,
+        shift the classes it under-predicts (offsets=False leaves both offsets out, to fit new ones).
         """
         probs = (sum(view_probs) / len(view_probs)).astype(np.float64)
         sharpen = len(view_probs) > 1 and self.view_temperature != 1.0
         shift = offsets and bool(self.class_offsets.any())
-        if sharpen or shift:
+        if sharpen or shift or fusion_terms is not None:
             logits = np.log(np.maximum(probs, 1e-12))
             if sharpen:
                 logits = logits / self.view_temperature
+            if fusion_terms is not None:
+                logits = logits + fusion_terms - (0 if offsets else self.fusion.offsets)
             if shift:
                 logits = logits + self.class_offsets
             probs = np.exp(logits - logits.max(axis=1, keepdims=True))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import sys
 import threading
+import time
 import types
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -38,6 +39,11 @@ class Face:
     # MediaPipe blendshape name → score in 0..1, on frames analysed with blendshapes=True and only
     # when the landmarker found this face too; None otherwise.
     blendshapes: dict[str, float] | None = None
+    # What the judge's blendshape fusion added to this face's log-probabilities (facematch.play.fusion),
+    # and when those muscles were measured: the live game measures a few times a second and carries
+    # the addition to the same face on the frames between. None when not fused.
+    fusion_terms: np.ndarray | None = None
+    fused_at: float | None = None
 
     @property
     def emotion(self) -> str:
@@ -194,6 +200,31 @@ def attach_blendshapes(faces: list[Face], measured) -> None:
             free.remove(best)
 
 
+FUSION_CARRY_S = 0.6  # how long a face's measured muscles still count for the judge
+
+
+def carry_fusion(faces: list[Face], previous: Sequence[Face], now: float) -> None:
+    """Give each face the fusion of the previous frame's face whose centre lies in its box (the
+    nearest, if several), if that was measured less than FUSION_CARRY_S ago."""
+    free = [f for f in previous if f.fusion_terms is not None and f.fused_at is not None
+            and now - f.fused_at <= FUSION_CARRY_S]
+    for face in faces:
+        x, y, w, h = face.box
+        centres = [(f, f.box[0] + f.box[2] / 2, f.box[1] + f.box[3] / 2) for f in free]
+        inside = [(f, cx, cy) for f, cx, cy in centres if x <= cx <= x + w and y <= cy <= y + h]
+        if inside:
+            best = min(inside, key=lambda c: (c[1] - x - w / 2) ** 2 + (c[2] - y - h / 2) ** 2)[0]
+            face.fusion_terms, face.fused_at = best.fusion_terms, best.fused_at
+            free.remove(best)
+
+
+def add_log_terms(probs: np.ndarray, terms: np.ndarray) -> np.ndarray:
+    """softmax(log probs + terms): the same as adding `terms` inside the classifier's combine()."""
+    logits = np.log(np.maximum(np.asarray(probs, np.float64), 1e-12)) + terms
+    e = np.exp(logits - logits.max())
+    return (e / e.sum()).astype(np.float32)
+
+
 @dataclass(frozen=True)
 class I420Frame:
     """A video frame as WebRTC carries it: I420 (yuv420p) planes as one (h*3/2, w) uint8 array.
@@ -267,10 +298,16 @@ class FrameAnalyzer:
         self.landmarks = (landmarks or FaceLandmarks()) if coach else None
 
     def analyze_many(self, frames: Sequence[np.ndarray], blendshapes: Sequence[bool] | None = None,
-                     tta: bool | str | None = None) -> list[list[Face]]:
+                     tta: bool | str | None = None, fuse: Sequence[bool] | None = None,
+                     previous: Sequence[Sequence[Face] | None] | None = None,
+                     now: float | None = None) -> list[list[Face]]:
         """Faces of several BGR frames (several players'), with every face of every frame
         classified in one batch; blendshapes[i] asks for frame i's muscles (the coach); tta
-        overrides the analyzer's views for this call (False: one pass, when the machine is busy)."""
+        overrides the analyzer's views for this call (False: one pass, when the machine is busy).
+
+        If the model plays its blendshape fusion live: fuse[i] measures frame i's faces for it
+        (~10 ms a face, so a few times a second), and previous[i] (that player's last faces) lends
+        its fusion to the same face on the frames between, for FUSION_CARRY_S."""
         wanted = list(blendshapes) if blendshapes is not None else [False] * len(frames)
         boxes = [self.detector.detect(frame)[: self.max_faces] if min(frame.shape[:2]) >= 8 else []
                  for frame in frames]
@@ -279,19 +316,43 @@ class FrameAnalyzer:
                             (size, size), interpolation=cv2.INTER_AREA)
                  for frame, found in zip(frames, boxes) for box, _ in found]
         views = self.tta if tta is None else tta
-        probs = iter(self.classifier.predict(np.stack(crops), tta=views) if crops else [])
+        fusion = self.live_fusion if tta is not False else None  # a busy machine skips it too
+        # The fusion, when played, is added below per face (fresh or carried), never inside predict.
+        options = {"fuse": False} if getattr(self.classifier, "fusion", None) is not None else {}
+        probs = iter(self.classifier.predict(np.stack(crops), tta=views, **options) if crops else [])
+        crops = iter(crops)
+        now = time.monotonic() if now is None else now
         out = []
-        for frame, found, measure in zip(frames, boxes, wanted):
+        for i, (frame, found, measure) in enumerate(zip(frames, boxes, wanted)):
             faces = [Face(box=box, probs=next(probs), detection_score=score) for box, score in found]
+            face_crops = [next(crops) for _ in faces]
             if faces and measure and self.landmarks is not None:
                 attach_blendshapes(faces, self.landmarks.measure(frame))
+            if fusion is not None and faces:
+                if fuse is not None and fuse[i]:
+                    terms = fusion.terms(fusion.measure_crops(np.stack(face_crops)))
+                    for face, row in zip(faces, terms):
+                        face.fusion_terms, face.fused_at = row, now
+                elif previous is not None and previous[i]:
+                    carry_fusion(faces, previous[i], now)
+                for face in faces:
+                    if face.fusion_terms is not None:
+                        face.probs = add_log_terms(face.probs, face.fusion_terms)
             out.append(faces)
         return out
 
+    @property
+    def live_fusion(self):
+        """The classifier's blendshape fusion if the model plays it live, else None."""
+        fusion = getattr(self.classifier, "fusion", None)
+        return fusion if fusion is not None and fusion.live else None
+
     def results(self, frames: Sequence, blendshapes: Sequence[bool] | None = None,
-                tta: bool | str | None = None) -> list[tuple[np.ndarray, FrameResult]]:
+                tta: bool | str | None = None, fuse: Sequence[bool] | None = None,
+                previous: Sequence[Sequence[Face] | None] | None = None) -> list[tuple[np.ndarray, FrameResult]]:
         """(BGR image, FrameResult) per frame; never raises: an unusable frame or a failing model
-        gives a result with `error` set (and is logged once per kind). tta as in analyze_many."""
+        gives a result with `error` set (and is logged once per kind). tta, fuse and previous as
+        in analyze_many."""
         images, out = [], []
         for frame in frames:
             try:
@@ -304,7 +365,9 @@ class FrameAnalyzer:
         usable = [i for i, image in enumerate(images) if image is not None]
         wanted = list(blendshapes) if blendshapes is not None else [False] * len(frames)
         try:
-            faces = self.analyze_many([images[i] for i in usable], [wanted[i] for i in usable], tta)
+            faces = self.analyze_many([images[i] for i in usable], [wanted[i] for i in usable], tta,
+                                      None if fuse is None else [fuse[i] for i in usable],
+                                      None if previous is None else [previous[i] for i in usable])
             for i, found in zip(usable, faces):
                 out[i] = FrameResult(faces=found, width=images[i].shape[1])
         except Exception as exc:
@@ -332,10 +395,11 @@ class FrameAnalyzer:
             return planes
 
     def process(self, frame, target: str | None = None, seats: int = 1,
-                blendshapes: bool = False) -> tuple[np.ndarray, FrameResult]:
+                blendshapes: bool = False, fuse: bool = True) -> tuple[np.ndarray, FrameResult]:
         """Analyse and annotate one frame; seats=2 labels the two players' faces (Duel);
-        blendshapes=True also measures the faces' muscles for the coach."""
-        (image, result), = self.results([frame], [blendshapes])
+        blendshapes=True also measures the faces' muscles for the coach; fuse=True judges with the
+        model's live blendshape fusion, if it plays one (a photo is judged whole)."""
+        (image, result), = self.results([frame], [blendshapes], fuse=[fuse])
         return self.annotate(image, result, target, seats), result
 
 

@@ -43,6 +43,10 @@ ANALYSES_PER_S_PER_CORE = 30.0
 # 1-2 players; with more, one pass per face: measured with 8 players, 2 views cut the video sent from
 # 14.4 to 12.8 fps and the analyses from 5.4 to 3.9 per player per second.
 MIRROR_MAX_PLAYERS = 2
+# The judge's blendshape fusion (if the model plays it live) measures a player's face this often
+# (its landmarker costs ~10 ms a face) and carries the result to the frames between; for 1-2
+# players only, like the mirror view.
+FUSION_EVERY_S = 0.2
 
 
 def shared_interval(every_s: float, players: int) -> float:
@@ -62,6 +66,7 @@ class _Slot:
     result: FrameResult | None = None  # latest published result
     result_seq: int = 0  # the frame it belongs to
     seen_at: float = 0.0
+    fused_at: float = -1e9  # when the judge's fusion last measured this player's face
     analysed: int = 0
     dropped: int = 0
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=300))
@@ -75,6 +80,8 @@ class _Taken:
     frame: np.ndarray
     seq: int
     blendshapes: bool
+    fuse: bool  # measure the face for the judge's blendshape fusion
+    previous: list | None  # the player's last faces, whose fusion carries over
     on_result: Callable[[FrameResult, float], None] | None
     submitted_at: float
 
@@ -161,13 +168,19 @@ class AnalysisWorker:
                 batch = []
                 for _, key in waiting[: self.max_batch]:
                     slot = self._slots[key]
-                    batch.append(_Taken(key, slot.frame, slot.frame_seq, slot.blendshapes, slot.on_result,
-                                        slot.submitted_at))
+                    fuse = cycle_started - slot.fused_at >= FUSION_EVERY_S
+                    if fuse:
+                        slot.fused_at = cycle_started
+                    batch.append(_Taken(key, slot.frame, slot.frame_seq, slot.blendshapes, fuse,
+                                        slot.result.faces if slot.result is not None else None,
+                                        slot.on_result, slot.submitted_at))
                     slot.frame = None
             # Outside the lock: callbacks keep handing over frames while the batch is analysed.
+            # Beyond MIRROR_MAX_PLAYERS the judge plays one pass (tta False), without the fusion.
             views = None if self.active_players() <= MIRROR_MAX_PLAYERS else False
-            results = [result for _, result in self.analyzer.results([t.frame for t in batch],
-                                                                     [t.blendshapes for t in batch], views)]
+            results = [result for _, result in self.analyzer.results(
+                [t.frame for t in batch], [t.blendshapes for t in batch], views,
+                [t.fuse for t in batch], [t.previous for t in batch])]
             done = time.monotonic()
             for taken, result in zip(batch, results):
                 if taken.on_result is not None:
