@@ -218,3 +218,5 @@ def test_the_judges_fusion_measures_each_player_a_few_times_a_second_not_every_f
     assert asked[0] == ([True], [False])  # the first frame is measured; nothing before it to carry
     assert all(p == [True] for _, p in asked[1:])  # later frames carry the player's last faces
     assert 2 <= fused <= elapsed / FUSION_EVERY_S + 1 and fused < len(asked) / 2
+    worker.analyze("solo", faces["laugh"], blendshapes=True)  # a frame the coach measures: fused too
+    assert asked[-1][0] == [True]

@@ -44,8 +44,8 @@ ANALYSES_PER_S_PER_CORE = 30.0
 # 14.4 to 12.8 fps and the analyses from 5.4 to 3.9 per player per second.
 MIRROR_MAX_PLAYERS = 2
 # The judge's blendshape fusion (if the model plays it live) measures a player's face this often
-# (its landmarker costs ~10 ms a face) and carries the result to the frames between; for 1-2
-# players only, like the mirror view.
+# (its landmarker costs ~10 ms a face), on the frames the coach measures when it does, and carries
+# the result to the frames between; for 1-2 players only, like the mirror view.
 FUSION_EVERY_S = 0.2
 
 
@@ -168,7 +168,8 @@ class AnalysisWorker:
                 batch = []
                 for _, key in waiting[: self.max_batch]:
                     slot = self._slots[key]
-                    fuse = cycle_started - slot.fused_at >= FUSION_EVERY_S
+                    # On the coach's frames too: one heavy frame for both landmarkers, not two.
+                    fuse = slot.blendshapes or cycle_started - slot.fused_at >= FUSION_EVERY_S
                     if fuse:
                         slot.fused_at = cycle_started
                     batch.append(_Taken(key, slot.frame, slot.frame_seq, slot.blendshapes, fuse,
