@@ -119,7 +119,7 @@ def fit_fusion(model_dir, processed_dir, cache_dir, write: bool = True, progress
     fear, sad, angry loses recall; it plays live only if the live views gain more than MIN_GAIN
     too (then check the frame step with `make benchmark`).
     Returns every number measured; PrivateTest is never read."""
-    from facematch.pipeline.evaluation import _write_metadata, live_views, view_probabilities
+    from facematch.pipeline.evaluation import live_views, view_probabilities, write_metadata
     from facematch.play.classifier import EmotionClassifier
     from facematch.play.fusion import BlendshapeFusion
 
@@ -174,5 +174,5 @@ def fit_fusion(model_dir, processed_dir, cache_dir, write: bool = True, progress
     BlendshapeFusion(model_dir, spec)  # fails here, not in the game, if anything is off
     metadata = dict(clf.metadata)
     metadata["blendshape_fusion"] = spec
-    _write_metadata(model_dir, metadata)
+    write_metadata(model_dir, metadata)
     return report

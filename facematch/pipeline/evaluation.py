@@ -82,11 +82,12 @@ def choose_live_views(model_dir, processed_dir, candidates=("none", "hflip"), mi
     metadata = dict(clf.metadata)
     metadata["live_test_time_augmentation"] = chosen
     metadata.setdefault("metrics", {})["publictest_accuracy_by_live_views"] = accuracy
-    _write_metadata(model_dir, metadata)
+    write_metadata(model_dir, metadata)
     return {"chosen": chosen, "publictest_accuracy": accuracy, "min_gain": min_gain}
 
 
-def _write_metadata(model_dir: Path, metadata: dict) -> None:
+def write_metadata(model_dir: Path, metadata: dict) -> None:
+    """metadata.json replaced whole (the game reads it; the pipeline steps each add to it)."""
     path = model_dir / "metadata.json"
     partial = path.with_suffix(".json.partial")
     partial.write_text(json.dumps(metadata, indent=2))
@@ -199,5 +200,5 @@ def fit_offsets(model_dir, processed_dir, classes=("fear", "sad", "angry"), max_
     metadata = dict(clf.metadata)
     metadata["class_log_offsets"] = {e: round(float(v), 2) for e, v in zip(EMOTIONS, offsets) if v}
     metadata.setdefault("metrics", {})["class_offsets_fit"] = fit
-    _write_metadata(model_dir, metadata)
+    write_metadata(model_dir, metadata)
     return {"offsets": metadata["class_log_offsets"], **fit}

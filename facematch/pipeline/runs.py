@@ -16,8 +16,9 @@ import numpy as np
 
 from facematch.errors import ConfigError
 from facematch.pipeline.calibration import expected_calibration_error, fit_temperature, softmax
+from facematch.pipeline.evaluation import write_metadata
 from facematch.pipeline.modeling import export_tflite
-from facematch.play.classifier import METADATA_NAME, TFLITE_NAME, TTA_SHIFTS, tta_view, tta_view_keys
+from facematch.play.classifier import TFLITE_NAME, TTA_SHIFTS, tta_view, tta_view_keys
 
 
 def read_log(path: Path) -> list[dict]:
@@ -136,12 +137,6 @@ def machine_description() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPU cores"
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def save_model_dir(model_dir: Path, model, quantize: str, metadata: dict) -> dict:
     """model.keras, model.tflite and metadata.json, each replaced whole (metadata last)."""
     model_dir.mkdir(parents=True, exist_ok=True)
@@ -150,5 +145,5 @@ def save_model_dir(model_dir: Path, model, quantize: str, metadata: dict) -> dic
     os.replace(model_dir / (TFLITE_NAME + ".tmp"), model_dir / TFLITE_NAME)
     metadata["files"] = {"tflite": TFLITE_NAME, "keras": "model.keras (not in git; rebuilt by the pipeline)",
                          "tflite_quantization": quantize}
-    _atomic_write_text(model_dir / METADATA_NAME, json.dumps(metadata, indent=2))
+    write_metadata(model_dir, metadata)
     return metadata
