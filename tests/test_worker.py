@@ -210,9 +210,9 @@ def test_the_judges_fusion_measures_each_player_a_few_times_a_second_not_every_f
     monkeypatch.setattr(analyzer, "results", recording)
     worker = AnalysisWorker(analyzer, wait_s=1.0)
     started = time.monotonic()
-    for _ in range(12):
+    for _ in range(30):
         worker.analyze("solo", faces["laugh"])
-        time.sleep(1 / 15)  # a 15 fps camera
+        time.sleep(1 / 30)  # a 30 fps camera: frames come far more often than the fusion measures
     elapsed = time.monotonic() - started
     fused = sum(f[0] for f, _ in asked)
     assert asked[0] == ([True], [False])  # the first frame is measured; nothing before it to carry
