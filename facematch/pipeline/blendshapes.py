@@ -19,7 +19,7 @@ import numpy as np
 
 from facematch import EMOTIONS
 from facematch.errors import DatasetError
-from facematch.pipeline.calibration import fit_class_offsets, recall
+from facematch.pipeline.calibration import fit_class_offsets, recall, softmax
 from facematch.pipeline.dataset import load_split, read_manifest
 from facematch.play.fusion import BlendshapeHead, measure_crop, mirrored_names
 
@@ -100,12 +100,6 @@ def train_head(x: np.ndarray, y: np.ndarray, names: list[str], path: Path, seed:
             "train_faces": int(len(train)), "val_loss": float(loss), "val_accuracy": float(accuracy)}
 
 
-def _apply(log_probs: np.ndarray, terms: np.ndarray) -> np.ndarray:
-    z = log_probs + terms
-    e = np.exp(z - z.max(axis=1, keepdims=True))
-    return e / e.sum(axis=1, keepdims=True)
-
-
 def _scores(probs: np.ndarray, labels: np.ndarray) -> dict:
     return {"accuracy": float((probs.argmax(1) == labels).mean()),
             "recall": {c: recall(probs, labels, EMOTIONS.index(c)) for c in EMOTIONS}}
@@ -141,17 +135,17 @@ def fit_fusion(model_dir, processed_dir, cache_dir, write: bool = True, progress
     found = public["found"][:, None]
     paths = {"predict": views, "live": live_views(views, clf.tta, clf.live_tta)}
     base = {name: np.log(np.maximum(clf.combine(v, offsets=False), 1e-12)) for name, v in paths.items()}
-    before = {name: _scores(_apply(b, 0), data.labels) for name, b in base.items()}
-    by_weight = {w: _scores(_apply(base["predict"], np.where(found, w * head_log, 0)), data.labels)["accuracy"]
+    before = {name: _scores(softmax(b), data.labels) for name, b in base.items()}
+    by_weight = {w: _scores(softmax(base["predict"] + np.where(found, w * head_log, 0)), data.labels)["accuracy"]
                  for w in WEIGHTS}
     weight = max(by_weight, key=by_weight.get)
     fused = np.where(found, weight * head_log, 0)
     floor = before["predict"]["accuracy"] + MIN_GAIN + 1e-4
     weak = [EMOTIONS.index(c) for c in WEAK_CLASSES]
-    offsets = fit_class_offsets(_apply(base["predict"], fused), data.labels, weak,
+    offsets = fit_class_offsets(softmax(base["predict"] + fused), data.labels, weak,
                                 max_accuracy_drop=max(0.0, by_weight[weight] - floor),
                                 floors=[before["predict"]["recall"][c] for c in WEAK_CLASSES])
-    after = {name: _scores(_apply(b, fused + offsets), data.labels) for name, b in base.items()}
+    after = {name: _scores(softmax(b + fused + offsets), data.labels) for name, b in base.items()}
     gains = {name: after[name]["accuracy"] - before[name]["accuracy"] for name in paths}
     kept = all(after["predict"]["recall"][c] >= before["predict"]["recall"][c] for c in WEAK_CLASSES)
     ships = gains["predict"] > MIN_GAIN and kept
