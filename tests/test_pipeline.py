@@ -249,3 +249,48 @@ def test_the_live_views_are_chosen_on_publictest_and_the_card_tells_what_the_gam
     chosen = json.loads(run_script("choose_live_views.py", model_dir, trained["processed"], "--min-gain", "1",
                                    check=True).stdout)
     assert chosen["chosen"] == "none"  # nothing beats a single pass by 100 points
+
+
+def test_a_compact_network_trains_from_scratch_and_sums_with_the_vgg16_one_into_one_judge(trained, tmp_path):
+    import keras
+
+    from facematch.pipeline.calibration import softmax
+
+    compact = tmp_path / "compact"
+    run_script("train_network.py", trained["processed"], tmp_path / "work", tmp_path / "logs", "--output", compact,
+               "--architecture", "compact", "--crop", "40", "--epochs", "2", "--batch-size", "16",
+               "--learning-rate", "1e-3", "--precision", "float32", check=True)
+    run_script("evaluate_model.py", compact, trained["processed"], check=True)
+    card = (compact / "MODEL_CARD.md").read_text()
+    assert "trained from scratch" in card and "centre 40 px" in card and "| epoch | training accuracy" in card
+
+    judge = tmp_path / "judge"
+    result = run_script("ensemble_models.py", trained["model_dir"], compact, trained["processed"], judge, check=True)
+    metadata = json.loads((judge / "metadata.json").read_text())
+    spec = metadata["ensemble"]
+    scores = {float(s): v[spec["views_compared"]] for s, v in spec["publictest_accuracy_by_share"].items()}
+    assert scores[spec["share"]] == max(scores.values())  # the share is PublicTest's best (the smallest such)
+    assert spec["share"] == min(s for s, v in scores.items() if v == max(scores.values()))
+    assert f'"share": {spec["share"]}' in result.stdout
+    # What the judge says is the two networks' logits summed with their shares, one temperature, a softmax.
+    faces = load_split(trained["processed"], "PrivateTest").images
+    x = faces[..., None].astype(np.float32)
+    members = [keras.saving.load_model(d / "model.keras", safe_mode=True) for d in (trained["model_dir"], compact)]
+    logits = [keras.Model(m.input, m.get_layer("temperature").output).predict(x, verbose=0) for m in members]
+    expected = softmax(((1 - spec["share"]) * logits[0] + spec["share"] * logits[1])
+                       / metadata["metrics"]["temperature"])
+    assert np.abs(load_classifier(judge).predict(faces, tta=False) - expected).max() < 0.02
+    run_script("evaluate_model.py", judge, trained["processed"], check=True)
+    card = (judge / "MODEL_CARD.md").read_text()
+    assert "The judge is two networks in one model" in card and "### The second network" in card
+    # A checkout has only the .tflite: its VGG16 network rebuilds, to train further (make network).
+    shipped = tmp_path / "shipped"
+    shutil.copytree(judge, shipped, ignore=shutil.ignore_patterns("model.keras"))
+    run_script("recover_keras.py", shipped, check=True)
+    rebuilt = keras.saving.load_model(shipped / "model.keras", safe_mode=True).predict(x, verbose=0)
+    assert np.abs(rebuilt - members[0].predict(x, verbose=0)).max() < 0.02
+    again = run_script("ensemble_models.py", judge, compact, trained["processed"], tmp_path / "again")
+    assert again.returncode == 1 and "single network" in again.stderr and "Traceback" not in again.stderr
+    bad = run_script("train_network.py", trained["processed"], tmp_path / "w2", tmp_path / "l2", "--architecture",
+                     "resnet")
+    assert bad.returncode == 1 and "vgg16 or compact" in bad.stderr and "Traceback" not in bad.stderr

@@ -192,8 +192,14 @@ def _network_training_text(training: dict) -> str:
     if c.get("init_model"):
         start = f"from the model `{Path(c['init_model']).name}`: the backbone above and the head trained above"
     head = _head_training_text(training["init"]) + "\n\n" if training.get("init") else ""
-    return head + (f"{'Then the' if head else 'The'} whole network (all VGG16 blocks and the head, {start}) was "
-                   f"trained end to end on Training images, augmented in every batch: mirror images, shifts "
+    if c.get("architecture") == "compact":
+        opening = (f"The compact network was trained from scratch (random initialisation) on the centre {c['crop']} "
+                   f"px of Training images, shifted at random first (random crops) and augmented in every batch: "
+                   f"mirror images, shifts ")
+    else:
+        opening = (f"{'Then the' if head else 'The'} whole network (all VGG16 blocks and the head, {start}) was "
+                   f"trained end to end on Training images, augmented in every batch: mirror images, shifts ")
+    return head + (opening +
             f"±{c['shift']:.0%}, rotations ±{360 * c['rotation']:.0f}°, zoom ±{c['zoom']:.0%}, contrast "
             f"±{c['contrast']:.0%} and, with probability {c['erase']}, one blanked 16 px square. AdamW (weight decay "
             f"{c['weight_decay']}), learning rate warmed up to {c['learning_rate']} over {c['warmup_epochs']} "
@@ -205,6 +211,28 @@ def _network_training_text(training: dict) -> str:
             f"pass before calibration); {(training.get('seconds') or 0) / 3600:.1f} h on {training['machine']} "
             f"(TensorFlow {training['tensorflow']}, Keras {training['keras']})." + _weights_text(training) + "\n"
             + _learning_curve(training.get("history", []), unit="epoch"))
+
+
+def _ensemble_summary(metadata: dict) -> str:
+    spec = metadata.get("ensemble")
+    if not spec:
+        return ""
+    second = spec["members"][1]["architecture"]
+    return (f" The judge is two networks in one model: the one above and a second one ({second['backbone']}, then "
+            f"{second['head']}); their temperature-scaled logits are summed with shares {1 - spec['share']:.1f} and "
+            f"{spec['share']:.1f}, then one temperature and a softmax (`facematch/pipeline/ensemble.py`).")
+
+
+def _ensemble_text(metadata: dict) -> str:
+    spec = metadata.get("ensemble")
+    if not spec:
+        return ""
+    mode = spec["views_compared"]
+    shares = ", ".join(f"{s} {_pct(v[mode])}" for s, v in spec["publictest_accuracy_by_share"].items())
+    return (f"\n\n### The second network\n{_network_training_text(spec['members'][1]['training'])}\n"
+            f"Its share of the summed logits, {spec['share']:.1f}, was chosen on PublicTest accuracy of `{mode}` "
+            f"(share: {shares}; a larger share had to do strictly better). Both networks were trained "
+            f"before; the sum is calibrated anew (temperature and views below).\n")
 
 
 def write_model_card(model_dir: Path, metadata: dict, results: dict, manifest: dict) -> Path:
@@ -227,7 +255,7 @@ def write_model_card(model_dir: Path, metadata: dict, results: dict, manifest: d
                f"then fine-tuned on BSDS500 edges), transplanted layer by layer; {state}",
         "imagenet": f"Keras's ImageNet VGG16 weights; {state}",
         "random": f"random (Glorot) initialisation; {state}",
-    }.get(arch["backbone_weights"], f"the file `{arch['backbone_weights']}`; {state}")
+    }.get(arch.get("backbone_weights", "random"), f"the file `{arch.get('backbone_weights')}`; {state}")
     if whole:
         examples = f"{training['train_examples']:,} Training images, augmented anew in every batch"
     else:
@@ -235,6 +263,9 @@ def write_model_card(model_dir: Path, metadata: dict, results: dict, manifest: d
         examples = (f"{training['train_examples']:,} training examples (Training images"
                     f"{' and their mirror images' if mirrored else ''})")
     single = private.get("single_pass", private)
+    preprocessing = metadata.get("preprocessing", "VGG16")
+    preprocessing = ("gray replicated to 3 channels, VGG16's BGR means subtracted" if "VGG16" in preprocessing
+                     else preprocessing.removeprefix("in-network: "))
     live_text = _live_text(private, metrics)
     views_text = _view_temperature_text(metadata, metrics) + _offsets_text(metadata) + _fusion_text(metadata)
     result_header = ("| split | accuracy | ECE (15 bins), before → after temperature | single pass accuracy "
@@ -247,12 +278,12 @@ def write_model_card(model_dir: Path, metadata: dict, results: dict, manifest: d
 
 ## What it is
 A facial-expression classifier for the 7 FER2013 classes ({', '.join(EMOTIONS)}), input a
-48×48 grayscale face crop. {arch['backbone']}, then {arch['head']}.
+48×48 grayscale face crop. {arch['backbone']}, then {arch['head']}.{_ensemble_summary(metadata)}
 {arch['parameters']:,} parameters. Shipped as `model.tflite` ({metadata['files']['tflite_quantization']}
 weights) for LiteRT; the pipeline also writes `model.keras` (not in git).
 
 - Backbone weights: {weights_text}.
-- Preprocessing inside the network: gray replicated to 3 channels, VGG16's BGR means subtracted.
+- Preprocessing inside the network: {preprocessing}.
 - Test-time augmentation: {_tta_text(metadata.get('test_time_augmentation'), metrics.get('publictest_accuracy_by_tta'))}
 - Probabilities are calibrated by a temperature T = {metrics['temperature']:.3f} fitted on PublicTest.{views_text}
 
@@ -267,7 +298,7 @@ reported only, never used for any choice.
 """ + "\n".join(f"| {split} | {' | '.join(f'{counts[split][e]:,}' for e in EMOTIONS)} |" for split in counts) + f"""
 
 ## Training
-{_network_training_text(training) if whole else _head_training_text(training)}
+{_network_training_text(training) if whole else _head_training_text(training)}{_ensemble_text(metadata)}
 
 {_imbalance_text(config['class_weight'], counts['Training'], counts['PrivateTest'])}
 

@@ -66,6 +66,10 @@ class NetworkConfig:
     contrast: float = 0.3
     erase: float = 0.5  # probability of blanking one random square of up to 16 px (cutout)
     weights: str = "hed"
+    # vgg16: HED's VGG16 to block4 + head; compact: a small VGG-style network with batch norm,
+    # trained from scratch on the centre `crop` pixels (random crops come from the shifts).
+    architecture: str = "vgg16"
+    crop: int = 40  # compact only
     init_model: str = ""  # a model directory (train_model.py's) whose backbone and head to start from
     precision: str = "auto"  # auto: mixed_bfloat16 where the CPU has AVX-512 BF16, else float32
     seed: int = 1234

@@ -80,6 +80,13 @@ def assemble(backbone, head, temperature: float):
     return keras.Model(inputs, probs, name="facematch_vgg16")
 
 
+def assemble_logits(network, temperature: float):
+    """A logits network (its own input) → calibrated probabilities (N, 7)."""
+    inputs = keras.Input(network.input.shape[1:], name="face_gray")
+    scaled = layers.Rescaling(1.0 / temperature, name="temperature")(network(inputs))
+    return keras.Model(inputs, layers.Softmax(name="probabilities")(scaled), name=network.name.replace("_logits", ""))
+
+
 def tflite_bytes(model, quantize: str = "none") -> bytes:
     """A LiteRT flatbuffer of a Keras model, with a dynamic batch dimension."""
     # from_keras_model freezes the weights into the flatbuffer (a concrete function would keep

@@ -57,7 +57,11 @@ def _find(tensors: dict, *parts: str, shape=None) -> np.ndarray:
 
 
 def recover_keras(model_dir) -> Path:
-    """Write model_dir/model.keras rebuilt from model_dir/model.tflite; returns its path."""
+    """Write model_dir/model.keras rebuilt from model_dir/model.tflite; returns its path.
+
+    For an ensemble, model.keras is its first (VGG16) network alone, the start `train_network.py
+    --init-model` needs; the compact network is not rebuilt (its batch norm is folded away).
+    """
     model_dir = Path(model_dir)
     metadata = json.loads((model_dir / METADATA_NAME).read_text())
     tensors = _tensors(model_dir / TFLITE_NAME)
@@ -78,13 +82,21 @@ def recover_keras(model_dir) -> Path:
     head = build_head(feature_shape, mean, (1.0 / inverse_std) ** 2, hidden=hidden)
     dense = [layer for layer in head.layers if layer.name.startswith("dense")][0]
     dense.set_weights([hidden_kernel.T, _find(tensors, "head_1/dense_1/BiasAdd", shape=(hidden,))])
-    # The temperature is folded into the logits layer: W/T and b/T.
+    # The temperature is folded into the logits layer: W/T and b/T. In an ensemble (ensemble.py) the
+    # VGG16 network is the first member, its logits further scaled by its share over the sum's temperature.
     temperature = float(metadata["metrics"]["temperature"])
-    logits_kernel = _find(tensors, "temperature_1/mul1")  # (7, hidden)
-    logits_bias = _find(tensors, "temperature_1/mul", shape=(logits_kernel.shape[0],))
-    head.get_layer("logits").set_weights([logits_kernel.T * temperature, logits_bias * temperature])
+    scale, folded = temperature, "temperature_1/mul"
+    spec = metadata.get("ensemble")
+    if spec:
+        temperature = float(spec["members"][0]["metrics"]["temperature"])
+        scale = temperature * float(metadata["metrics"]["temperature"]) / (1 - spec["share"])
+        folded = "first_share_1/mul"
+    logits_kernel = _find(tensors, folded + "1")  # (7, hidden)
+    logits_bias = _find(tensors, folded, shape=(logits_kernel.shape[0],))
+    head.get_layer("logits").set_weights([logits_kernel.T * scale, logits_bias * scale])
     model = assemble(backbone, head, temperature)
     path = model_dir / "model.keras"
     model.save(path)
-    log.info("rebuilt %s from %s (int8 weights dequantised)", path, TFLITE_NAME)
+    log.info("rebuilt %s from %s (int8 weights dequantised)%s", path, TFLITE_NAME,
+             "; the ensemble's first (VGG16) network only" if spec else "")
     return path

@@ -1,0 +1,133 @@
+"""Two networks, one judge: a weighted sum of their logits inside one model.tflite.
+
+The VGG16 network (fine-tuned from HED's backbone) and the compact network (trained from
+scratch, `train_network.py --architecture compact`) see different features and make different
+mistakes; averaging their log-probabilities corrects some of each. The sum is written as Keras
+layers (each network's temperature-scaled logits times its share, added, one temperature, softmax),
+so the game still runs one LiteRT model through the same `predict()` and the same views, and
+the blendshape fusion and the live views are fitted on top of it afterwards.
+
+The second network's share is chosen on PublicTest accuracy of the views `predict()` averages;
+a share must beat every smaller one to be chosen. PrivateTest is never looked at.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+
+import keras
+import numpy as np
+from keras import layers
+
+from facematch.errors import ModelError
+from facematch.pipeline.calibration import calibrate, fit_temperature, softmax
+from facematch.pipeline.dataset import load_split
+from facematch.pipeline.runs import choose_tta, machine_description, save_model_dir
+from facematch.play.classifier import METADATA_NAME, tta_view, tta_view_keys
+
+log = logging.getLogger(__name__)
+
+SHARES = tuple(round(0.1 * i, 1) for i in range(10))  # the second network's share of the logits
+
+
+def load_network(model_dir: Path):
+    """A model directory's Keras network (rebuilt from its .tflite first if only that is there)."""
+    path = model_dir / "model.keras"
+    if not path.is_file():
+        from facematch.pipeline.recover import recover_keras
+
+        recover_keras(model_dir)
+    model = keras.saving.load_model(path, safe_mode=True)
+    try:
+        model.get_layer("temperature")
+    except ValueError:
+        raise ModelError(f"{path}: no `temperature` layer; ensemble members are single networks written by "
+                         "train_model.py, finetune_model.py or train_network.py") from None
+    return model
+
+
+def logits_of(model, name: str):
+    """The network's temperature-scaled logits (its probabilities before the softmax), as a model."""
+    return keras.Model(model.input, model.get_layer("temperature").output, name=name)
+
+
+def combine(first, second, share: float, temperature: float):
+    """(N, 48, 48, 1) → softmax(((1 - share) · z_first + share · z_second) / temperature)."""
+    inputs = keras.Input(first.input.shape[1:], name="face_gray")
+    parts = [layers.Rescaling((1.0 - share) / temperature, name="first_share")(logits_of(first, "first")(inputs))]
+    if share > 0:
+        parts.append(layers.Rescaling(share / temperature, name="second_share")(logits_of(second, "second")(inputs)))
+    summed = layers.Add(name="sum")(parts) if len(parts) > 1 else parts[0]
+    return keras.Model(inputs, layers.Softmax(name="probabilities")(summed), name="facematch_ensemble")
+
+
+def _view_logits(model, images: np.ndarray, keys) -> dict:
+    network = logits_of(model, "logits")
+    return {key: network.predict(np.ascontiguousarray(tta_view(images, key))[..., None], batch_size=256, verbose=0)
+            for key in keys}
+
+
+def ensemble_models(first_dir, second_dir, processed_dir, model_dir, shares=SHARES) -> dict:
+    """Write model_dir: the two networks' logits summed with the share chosen on PublicTest."""
+    first_dir, second_dir, processed_dir, model_dir = map(Path, (first_dir, second_dir, processed_dir, model_dir))
+    metas = [json.loads((d / METADATA_NAME).read_text()) for d in (first_dir, second_dir)]
+    if metas[0].get("ensemble") or metas[1].get("ensemble"):
+        raise ModelError("each member must be a single network, not an ensemble")
+    first, second = load_network(first_dir), load_network(second_dir)
+    if tuple(first.input.shape[1:]) != tuple(second.input.shape[1:]):
+        raise ModelError(f"the networks take different inputs: {first.input.shape} and {second.input.shape}")
+    val = load_split(processed_dir, "PublicTest")
+    images = val.images.astype(np.float32)
+    mode = metas[0].get("test_time_augmentation") or "none"
+    keys = tta_view_keys(mode)
+    log.info("PublicTest logits of both networks, %d views each", len(keys))
+    z1, z2 = _view_logits(first, images, keys), _view_logits(second, images, keys)
+
+    def scores(share: float) -> dict:
+        logits = {key: (1 - share) * z1[key] + share * z2[key] for key in keys}
+        t = fit_temperature(logits[keys[0]], val.labels)
+        views = sum(softmax(logits[key] / t) for key in keys)
+        return {"single_pass": round(float((logits[keys[0]].argmax(1) == val.labels).mean()), 4),
+                mode: round(float((views.argmax(1) == val.labels).mean()), 4)}
+
+    by_share = {str(s): scores(s) for s in shares}
+    chosen = 0.0
+    for s in shares:  # a larger share must do strictly better than every smaller one
+        if by_share[str(s)][mode] > by_share[str(chosen)][mode]:
+            chosen = s
+    log.info("PublicTest %s accuracy by the second network's share: %s; chosen %.1f", mode,
+             ", ".join(f"{s} {v[mode]:.2%}" for s, v in by_share.items()), chosen)
+
+    calibration = calibrate((1 - chosen) * z1[keys[0]] + chosen * z2[keys[0]], val.labels)
+    summed = combine(first, second, chosen, 1.0)  # unscaled: the temperature is fitted next
+    summed_logits = keras.Model(summed.input, summed.get_layer("probabilities").input)
+    tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
+        lambda x: summed_logits.predict(x[..., None], batch_size=256, verbose=0), images, val.labels,
+        calibration["temperature"])
+    calibration.update(views)
+    model = combine(first, second, chosen, calibration["temperature"])
+    metadata = {
+        **{k: v for k, v in metas[0].items()
+           if k not in ("live_test_time_augmentation", "blendshape_fusion", "class_log_offsets", "files")},
+        "name": model_dir.name,
+        "test_time_augmentation": tta,
+        "view_temperature": views["view_temperature"],
+        "metrics": calibration,
+        "ensemble": {
+            "share": chosen,
+            "publictest_accuracy_by_share": by_share,
+            "views_compared": mode,
+            "members": [{"name": first_dir.name, "architecture": metas[0]["architecture"],
+                         "training": metas[0]["training"], "metrics": metas[0]["metrics"]},
+                        {"name": second_dir.name, "architecture": metas[1]["architecture"],
+                         "training": metas[1]["training"], "metrics": metas[1]["metrics"]}],
+            "machine": machine_description(),
+        },
+    }
+    metadata["architecture"] = {**metas[0]["architecture"], "parameters": int(model.count_params())}
+    if chosen == 0:
+        log.warning("the second network adds nothing on PublicTest; the model is the first network alone")
+    quantize = metas[0].get("files", {}).get("tflite_quantization", "int8")
+    return save_model_dir(model_dir, model, quantize, metadata)
