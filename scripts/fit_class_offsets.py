@@ -5,8 +5,8 @@
 
 Adds `class_log_offsets` to the model's metadata.json: numbers added to the log-probabilities of
 the named classes inside predict() (the live single pass too), chosen to raise those classes'
-mean PublicTest recall while overall PublicTest accuracy falls by at most --max-accuracy-drop.
-PrivateTest is not read.
+mean PublicTest recall while overall PublicTest accuracy falls by at most --max-accuracy-drop
+and none of them falls below its --floor (default: its recall before). PrivateTest is not read.
 """
 
 import argparse
@@ -23,10 +23,20 @@ def main() -> int:
     parser.add_argument("--classes", nargs="+", default=["fear", "sad", "angry"])
     parser.add_argument("--max-accuracy-drop", type=float, default=0.0065,
                         help="largest fall in overall PublicTest accuracy allowed (default 0.0065: paired noise)")
+    parser.add_argument("--floor", nargs="+", default=[], metavar="CLASS=RECALL",
+                        help="recall a class may not fall below, e.g. fear=0.4577 (default: its recall before)")
     args = parser.parse_args()
     if not 0 <= args.max_accuracy_drop < 1:
         raise cli.CliError("--max-accuracy-drop is a fraction between 0 and 1")
-    print(json.dumps(fit_offsets(args.model_dir, args.processed, args.classes, args.max_accuracy_drop), indent=2))
+    floors = {}
+    for item in args.floor:
+        name, _, value = item.partition("=")
+        try:
+            floors[name] = float(value)
+        except ValueError:
+            raise cli.CliError(f"--floor takes CLASS=RECALL with RECALL a fraction, got {item!r}") from None
+    print(json.dumps(fit_offsets(args.model_dir, args.processed, args.classes, args.max_accuracy_drop, floors),
+                     indent=2))
     return 0
 
 

@@ -28,8 +28,8 @@ def laugh_frame():
 
 
 @pytest.fixture(scope="module")
-def analyzer():
-    return FrameAnalyzer(coach=False)
+def analyzer(fused_model_dir):
+    return FrameAnalyzer(classifier=load_classifier(fused_model_dir), coach=False)
 
 
 def test_mirrored_names_swap_left_and_right_only():
@@ -46,9 +46,9 @@ def laugh_crop(analyzer, frame) -> np.ndarray:
 
 
 @needs_video
-def test_the_shipped_head_reads_a_laugh_as_happy_and_a_mirrored_face_the_same(analyzer, laugh_frame):
-    fusion = load_classifier().fusion
-    assert fusion is not None and fusion.live  # chosen on PublicTest (models/fer_vgg16/metadata.json)
+def test_a_trained_head_reads_a_laugh_as_happy_and_a_mirrored_face_the_same(analyzer, laugh_frame):
+    fusion = analyzer.classifier.fusion
+    assert fusion is not None and fusion.live
     head = fusion.head
     shapes = fusion.measure_crops(laugh_crop(analyzer, laugh_frame))[0]
     assert shapes is not None and shapes["mouthSmileLeft"] > 0.3  # the landmarker finds the laugh in 48 px
@@ -61,8 +61,8 @@ def test_the_shipped_head_reads_a_laugh_as_happy_and_a_mirrored_face_the_same(an
     assert not np.allclose(head.probs(head.vector(lopsided)[None]), probs[None], atol=1e-3)
 
 
-def test_fusion_terms_add_the_offsets_everywhere_and_the_muscles_where_measured():
-    fusion = load_classifier().fusion
+def test_fusion_terms_add_the_offsets_everywhere_and_the_muscles_where_measured(fused_model_dir):
+    fusion = load_classifier(fused_model_dir).fusion
     shapes = {name: 0.05 for name in fusion.head.names}
     terms = fusion.terms([None, shapes])
     assert np.allclose(terms[0], fusion.offsets)  # no face found by the landmarker: the network alone
@@ -73,7 +73,7 @@ def test_fusion_terms_add_the_offsets_everywhere_and_the_muscles_where_measured(
 
 @needs_video
 def test_predict_fuses_the_faces_muscles_into_the_whole_judge(analyzer, laugh_frame):
-    clf = load_classifier()
+    clf = analyzer.classifier
     face = laugh_crop(analyzer, laugh_frame)
     measured = clf.fusion.measure_crops(face)
     unfused = clf.predict(face, fuse=False)
@@ -86,9 +86,9 @@ def test_predict_fuses_the_faces_muscles_into_the_whole_judge(analyzer, laugh_fr
     assert np.allclose(clf.predict(face, tta=False), clf.predict(face, tta=False, fuse=False))
 
 
-def test_a_damaged_or_missing_head_fails_at_load_with_a_clear_message(tmp_path):
+def test_a_damaged_or_missing_head_fails_at_load_with_a_clear_message(tmp_path, fused_model_dir):
     model_dir = tmp_path / "model"
-    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
+    shutil.copytree(fused_model_dir, model_dir)
     head = model_dir / json.loads((model_dir / "metadata.json").read_text())["blendshape_fusion"]["head"]
     head.write_bytes(head.read_bytes()[:2000])
     with pytest.raises(ModelError, match="blendshape_head.npz cannot be read.*git checkout models/"):
@@ -119,10 +119,10 @@ def test_the_live_game_measures_a_few_frames_and_carries_their_fusion_to_the_sam
     assert busy[0].fusion_terms is None
 
 
-def test_a_trained_head_is_read_by_the_game_without_tensorflow_and_learned_its_classes(tmp_path):
+def test_a_trained_head_is_read_by_the_game_without_tensorflow_and_learned_its_classes(tmp_path, fused_model_dir):
     from facematch.pipeline.blendshapes import train_head
 
-    names = load_classifier().fusion.head.names
+    names = load_classifier(fused_model_dir).fusion.head.names
     rng = np.random.default_rng(0)
     centres = rng.uniform(0, 1, (len(EMOTIONS), len(names)))
     labels = np.repeat(np.arange(len(EMOTIONS)), 60)

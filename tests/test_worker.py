@@ -188,8 +188,10 @@ class ViewsAsked:
         return self.real.predict(faces, tta=tta)
 
 
-def test_the_mirror_view_is_for_one_or_two_players_and_one_pass_beyond(models, faces):
-    judge = ViewsAsked(models.classifier)
+def test_the_mirror_view_is_for_one_or_two_players_and_one_pass_beyond(models, faces, fused_model_dir):
+    from facematch.play.classifier import load_classifier
+
+    judge = ViewsAsked(load_classifier(fused_model_dir))  # a model that names the mirror view as its live views
     worker = AnalysisWorker(FrameAnalyzer(classifier=judge, detector=models.detector, coach=False), wait_s=1.0)
     worker.analyze("first", faces["laugh"])
     worker.analyze("second", faces["laugh"])
@@ -198,9 +200,12 @@ def test_the_mirror_view_is_for_one_or_two_players_and_one_pass_beyond(models, f
     assert judge.asked[-1] is False  # a third player: one pass per face
 
 
-def test_the_judges_fusion_measures_each_player_a_few_times_a_second_not_every_frame(analyzer, faces, monkeypatch):
+def test_the_judges_fusion_measures_each_player_a_few_times_a_second_not_every_frame(models, faces, monkeypatch,
+                                                                                     fused_model_dir):
+    from facematch.play.classifier import load_classifier
     from facematch.play.worker import FUSION_EVERY_S
 
+    analyzer = FrameAnalyzer(classifier=load_classifier(fused_model_dir), detector=models.detector, coach=False)
     real, asked = analyzer.results, []
 
     def recording(frames, blendshapes=None, tta=None, fuse=None, previous=None):

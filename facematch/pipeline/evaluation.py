@@ -174,14 +174,17 @@ def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def fit_offsets(model_dir, processed_dir, classes=("fear", "sad", "angry"), max_accuracy_drop: float = 0.0065) -> dict:
+def fit_offsets(model_dir, processed_dir, classes=("fear", "sad", "angry"), max_accuracy_drop: float = 0.0065,
+                floors: dict[str, float] | None = None) -> dict:
     """Fit class offsets (calibration.fit_class_offsets) on PublicTest through the model's own
     predict() views and write them into its metadata.json; returns what was fitted and measured.
+    floors: the recall a class may not fall below (e.g. the judge it replaces); default its own.
 
     Any earlier offsets are ignored and replaced. Run evaluate_model.py afterwards for the card.
     """
     model_dir = Path(model_dir)
-    unknown = [c for c in classes if c not in EMOTIONS]
+    floors = floors or {}
+    unknown = [c for c in (*classes, *floors) if c not in EMOTIONS]
     if unknown:
         raise ConfigError(f"unknown classes {unknown}; choose from {list(EMOTIONS)}")
     clf = EmotionClassifier(model_dir)  # read afresh: its files may have just been rewritten
@@ -189,10 +192,13 @@ def fit_offsets(model_dir, processed_dir, classes=("fear", "sad", "angry"), max_
     views = view_probabilities(clf, data.images)
     probs = clf.combine(views, offsets=False)
     indices = [EMOTIONS.index(c) for c in classes]
-    offsets = fit_class_offsets(probs, data.labels, indices, max_accuracy_drop)
+    mine = {c: recall(probs, data.labels, EMOTIONS.index(c)) for c in classes}
+    offsets = fit_class_offsets(probs, data.labels, indices, max_accuracy_drop,
+                                floors=[floors.get(c, mine[c]) for c in classes])
     shifted = softmax(np.log(np.maximum(probs, 1e-12)) + offsets)
     fit = {"views": f"{len(views)}-view" if len(views) > 1 else "single-pass",
            "max_accuracy_drop": max_accuracy_drop,
+           "floors": {c: floors.get(c, mine[c]) for c in classes},
            "accuracy_before": float((probs.argmax(1) == data.labels).mean()),
            "accuracy_after": float((shifted.argmax(1) == data.labels).mean()),
            "recall_before": {c: recall(probs, data.labels, EMOTIONS.index(c)) for c in classes},
