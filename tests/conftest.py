@@ -168,7 +168,7 @@ def store_target(request, tmp_path) -> str:
 def fused_model_dir(tmp_path_factory) -> Path:
     """The shipped network as a judge that plays the face and its mirror image live and fuses the face's
     muscles: a real blendshape MLP trained by fuse_blendshapes.py on FER2013 (shipped with the VGG16
-    network alone on 2026-11-25; tests/data/blendshape_fusion.json is its spec), for the tests of
+    network alone on 2026-11-25; tests/fixtures/blendshape_fusion.json is its spec), for the tests of
     those mechanisms whatever the shipped model plays."""
     import json
     import shutil
@@ -177,9 +177,9 @@ def fused_model_dir(tmp_path_factory) -> Path:
 
     model_dir = tmp_path_factory.mktemp("fused") / "model"
     shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
-    shutil.copy(REPO / "tests" / "data" / "blendshape_head.npz", model_dir / "blendshape_head.npz")
+    shutil.copy(REPO / "tests" / "fixtures" / "blendshape_head.npz", model_dir / "blendshape_head.npz")
     metadata = json.loads((model_dir / "metadata.json").read_text())
-    metadata["blendshape_fusion"] = json.loads((REPO / "tests" / "data" / "blendshape_fusion.json").read_text())
+    metadata["blendshape_fusion"] = json.loads((REPO / "tests" / "fixtures" / "blendshape_fusion.json").read_text())
     metadata["live_test_time_augmentation"] = "hflip"
     (model_dir / "metadata.json").write_text(json.dumps(metadata))
     return model_dir
