@@ -297,6 +297,10 @@ def test_a_compact_network_trains_from_scratch_and_sums_with_the_vgg16_one_into_
     assert np.abs(rebuilt - members[0].predict(x, verbose=0)).max() < 0.02
     again = run_script("ensemble_models.py", judge, compact, trained["processed"], tmp_path / "again")
     assert again.returncode == 1 and "single network" in again.stderr and "Traceback" not in again.stderr
+    bare = tmp_path / "bare_compact"  # only the .tflite: the compact network cannot be rebuilt from it
+    shutil.copytree(compact, bare, ignore=shutil.ignore_patterns("model.keras"))
+    again = run_script("ensemble_models.py", trained["model_dir"], bare, trained["processed"], tmp_path / "again")
+    assert again.returncode == 1 and "make compact" in again.stderr and "Traceback" not in again.stderr
     bad = run_script("train_network.py", trained["processed"], tmp_path / "w2", tmp_path / "l2", "--architecture",
                      "resnet")
     assert bad.returncode == 1 and "vgg16 or compact" in bad.stderr and "Traceback" not in bad.stderr

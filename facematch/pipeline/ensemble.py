@@ -38,6 +38,11 @@ def load_network(model_dir: Path):
     if not path.is_file():
         from facematch.pipeline.recover import recover_keras
 
+        metadata = json.loads((model_dir / METADATA_NAME).read_text())
+        if "compact" in str(metadata.get("architecture", {}).get("backbone", "")):
+            raise ModelError(f"{path} is missing, and a compact network cannot be rebuilt from its .tflite (its "
+                             "batch norm is folded into the convolutions): train it again with `make compact`")
+
         recover_keras(model_dir)
     model = keras.saving.load_model(path, safe_mode=True)
     try:
