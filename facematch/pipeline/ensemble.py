@@ -24,8 +24,8 @@ from keras import layers
 from facematch.errors import ModelError
 from facematch.pipeline.calibration import calibrate, fit_temperature, softmax
 from facematch.pipeline.dataset import load_split
-from facematch.pipeline.runs import choose_tta, machine_description, save_model_dir
-from facematch.play.classifier import METADATA_NAME, tta_view, tta_view_keys
+from facematch.pipeline.runs import choose_tta, machine_description, save_model_dir, view_batch
+from facematch.play.classifier import METADATA_NAME, TTA_SHIFTS, tta_view_keys
 
 log = logging.getLogger(__name__)
 
@@ -70,8 +70,7 @@ def combine(first, second, share: float, temperature: float):
 
 def _view_logits(model, images: np.ndarray, keys) -> dict:
     network = logits_of(model, "logits")
-    return {key: network.predict(np.ascontiguousarray(tta_view(images, key))[..., None], batch_size=256, verbose=0)
-            for key in keys}
+    return {key: network.predict(view_batch(images, key), batch_size=256, verbose=0) for key in keys}
 
 
 def ensemble_models(first_dir, second_dir, processed_dir, model_dir, shares=SHARES) -> dict:
@@ -84,11 +83,12 @@ def ensemble_models(first_dir, second_dir, processed_dir, model_dir, shares=SHAR
     if tuple(first.input.shape[1:]) != tuple(second.input.shape[1:]):
         raise ModelError(f"the networks take different inputs: {first.input.shape} and {second.input.shape}")
     val = load_split(processed_dir, "PublicTest")
-    images = val.images.astype(np.float32)
     mode = metas[0].get("test_time_augmentation") or "none"
     keys = tta_view_keys(mode)
-    log.info("PublicTest logits of both networks, %d views each", len(keys))
-    z1, z2 = _view_logits(first, images, keys), _view_logits(second, images, keys)
+    # Every view any test-time mode uses, once per network: the share search and the views' choice share them.
+    every = list(dict.fromkeys(key for m in TTA_SHIFTS for key in tta_view_keys(m)))
+    log.info("PublicTest logits of both networks, %d views each", len(every))
+    z1, z2 = _view_logits(first, val.images, every), _view_logits(second, val.images, every)
 
     def scores(share: float) -> dict:
         logits = {key: (1 - share) * z1[key] + share * z2[key] for key in keys}
@@ -106,11 +106,8 @@ def ensemble_models(first_dir, second_dir, processed_dir, model_dir, shares=SHAR
              ", ".join(f"{s} {v[mode]:.2%}" for s, v in by_share.items()), chosen)
 
     calibration = calibrate((1 - chosen) * z1[keys[0]] + chosen * z2[keys[0]], val.labels)
-    summed = combine(first, second, chosen, 1.0)  # unscaled: the temperature is fitted next
-    summed_logits = keras.Model(summed.input, summed.get_layer("probabilities").input)
     tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
-        lambda x: summed_logits.predict(x[..., None], batch_size=256, verbose=0), images, val.labels,
-        calibration["temperature"])
+        lambda key: (1 - chosen) * z1[key] + chosen * z2[key], val.labels, calibration["temperature"])
     calibration.update(views)
     model = combine(first, second, chosen, calibration["temperature"])
     metadata = {
@@ -124,8 +121,9 @@ def ensemble_models(first_dir, second_dir, processed_dir, model_dir, shares=SHAR
             "share": chosen,
             "publictest_accuracy_by_share": by_share,
             "views_compared": mode,
+            # The first network's training is the model's own `training` (above), not repeated here.
             "members": [{"name": first_dir.name, "architecture": metas[0]["architecture"],
-                         "training": metas[0]["training"], "metrics": metas[0]["metrics"]},
+                         "metrics": metas[0]["metrics"]},
                         {"name": second_dir.name, "architecture": metas[1]["architecture"],
                          "training": metas[1]["training"], "metrics": metas[1]["metrics"]}],
             "machine": machine_description(),

@@ -201,7 +201,7 @@ def fit_offsets(model_dir, processed_dir, classes=("fear", "sad", "angry"), max_
            "floors": {c: floors.get(c, mine[c]) for c in classes},
            "accuracy_before": float((probs.argmax(1) == data.labels).mean()),
            "accuracy_after": float((shifted.argmax(1) == data.labels).mean()),
-           "recall_before": {c: recall(probs, data.labels, EMOTIONS.index(c)) for c in classes},
+           "recall_before": mine,
            "recall_after": {c: recall(shifted, data.labels, EMOTIONS.index(c)) for c in classes}}
     metadata = dict(clf.metadata)
     metadata["class_log_offsets"] = {e: round(float(v), 2) for e, v in zip(EMOTIONS, offsets) if v}

@@ -44,6 +44,7 @@ from facematch.pipeline.runs import (
     read_log,
     save_model_dir,
     snapshot_callback,
+    view_batch,
     wall_clock_callback,
 )
 
@@ -261,8 +262,8 @@ def finalize(processed_dir, work_dir, model_dir, log_dir, cache_dir=None) -> dic
     val_logits = network.predict(val.images[..., None].astype(np.float32), batch_size=256, verbose=0)
     calibration = calibrate(val_logits, val.labels)
     tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
-        lambda x: network.predict(x[..., None], batch_size=256, verbose=0),
-        val.images.astype(np.float32), val.labels, calibration["temperature"])
+        lambda key: network.predict(view_batch(val.images, key), batch_size=256, verbose=0),
+        val.labels, calibration["temperature"])
     calibration.update(views)
     model = assemble(backbone, head, calibration["temperature"])
     history = read_log(log_dir / "finetune_log.csv")

@@ -45,6 +45,7 @@ from facematch.pipeline.runs import (
     read_log,
     save_model_dir,
     snapshot_callback,
+    view_batch,
     wall_clock_callback,
 )
 
@@ -245,8 +246,8 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
     val_logits = network.predict(x_val, batch_size=256, verbose=0)
     calibration = calibrate(val_logits, val.labels)
     tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
-        lambda x: network.predict(x[..., None], batch_size=256, verbose=0),
-        val.images.astype(np.float32), val.labels, calibration["temperature"])
+        lambda key: network.predict(view_batch(val.images, key), batch_size=256, verbose=0),
+        val.labels, calibration["temperature"])
     calibration.update(views)
     model = (assemble(backbone, head, calibration["temperature"]) if backbone is not None
              else assemble_logits(network, calibration["temperature"]))

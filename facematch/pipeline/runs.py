@@ -72,11 +72,12 @@ def average_weights(weight_lists: list[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.mean(arrays, axis=0) for arrays in zip(*weight_lists)]
 
 
-def choose_tta(predict_logits, images: np.ndarray, labels: np.ndarray, temperature: float) -> tuple[str, dict, dict]:
+def choose_tta(view_logits, labels: np.ndarray, temperature: float) -> tuple[str, dict, dict]:
     """The test-time augmentation with the best PublicTest accuracy, each one's accuracy, and the
     calibration of the chosen views' average.
 
-    predict_logits maps (N, H, W) float32 images to logits. A mode with more views must do
+    view_logits maps a view's key (classifier.tta_view_keys) to the PublicTest logits of that view
+    (e.g. `lambda key: predict(tta_view(images, key))`, or logits already computed). A mode with more views must do
     strictly better than every cheaper one to be chosen. Each view is calibrated for a single
     pass (temperature); their average is under-confident, so a second temperature is fitted to
     it (`view_temperature`, 1 for a single view) and the ECE before and after is reported.
@@ -86,7 +87,7 @@ def choose_tta(predict_logits, images: np.ndarray, labels: np.ndarray, temperatu
     for mode in TTA_SHIFTS:  # cheapest first
         for key in tta_view_keys(mode):
             if key not in probs:
-                probs[key] = softmax(predict_logits(np.ascontiguousarray(tta_view(images, key))) / temperature)
+                probs[key] = softmax(view_logits(key) / temperature)
         total = sum(probs[key] for key in tta_view_keys(mode))
         accuracy[mode] = round(float((total.argmax(1) == labels).mean()), 4)
     best = max(accuracy, key=lambda m: (accuracy[m], -len(tta_view_keys(m))))
@@ -98,6 +99,11 @@ def choose_tta(predict_logits, images: np.ndarray, labels: np.ndarray, temperatu
              "publictest_views_ece_after": expected_calibration_error(softmax(log_average / view_temperature),
                                                                        labels)}
     return best, accuracy, views
+
+
+def view_batch(images: np.ndarray, key) -> np.ndarray:
+    """One test-time view of (N, H, W) faces as the networks' float32 (N, H, W, 1) batch."""
+    return np.ascontiguousarray(tta_view(images.astype(np.float32), key))[..., None]
 
 
 def _snapshot_number(path: Path) -> int:
