@@ -257,7 +257,7 @@ def test_the_live_views_are_chosen_on_publictest_and_the_card_tells_what_the_gam
     assert chosen["chosen"] == "none"  # nothing beats a single pass by 100 points
 
 
-def test_a_compact_network_trains_from_scratch_and_sums_with_the_vgg16_one_into_one_judge(trained, tmp_path):
+def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one_judge(trained, tmp_path):
     import keras
 
     from facematch.pipeline.calibration import softmax
@@ -269,26 +269,34 @@ def test_a_compact_network_trains_from_scratch_and_sums_with_the_vgg16_one_into_
     run_script("evaluate_model.py", compact, trained["processed"], check=True)
     card = (compact / "MODEL_CARD.md").read_text()
     assert "trained from scratch" in card and "centre 40 px" in card and "| epoch | training accuracy" in card
+    compact2 = tmp_path / "compact2"  # another seed and a narrower network: the judge's third network
+    run_script("train_network.py", trained["processed"], tmp_path / "work2", tmp_path / "logs2", "--output", compact2,
+               "--architecture", "compact", "--crop", "40", "--epochs", "1", "--batch-size", "16",
+               "--learning-rate", "1e-3", "--precision", "float32", "--seed", "7", "--width", "8", check=True)
+    assert "widths [8, 16, 32, 64]" in json.loads((compact2 / "metadata.json").read_text())["architecture"]["backbone"]
 
     judge = tmp_path / "judge"
-    result = run_script("ensemble_models.py", trained["model_dir"], compact, trained["processed"], judge, check=True)
+    result = run_script("ensemble_models.py", trained["model_dir"], compact, compact2, trained["processed"], judge,
+                        check=True)
     metadata = json.loads((judge / "metadata.json").read_text())
     spec = metadata["ensemble"]
     scores = {float(s): v[spec["views_compared"]] for s, v in spec["publictest_accuracy_by_share"].items()}
     assert scores[spec["share"]] == max(scores.values())  # the share is PublicTest's best (the smallest such)
     assert spec["share"] == min(s for s, v in scores.items() if v == max(scores.values()))
     assert f'"share": {spec["share"]}' in result.stdout
-    # What the judge says is the two networks' logits summed with their shares, one temperature, a softmax.
+    assert spec["member_shares"] == pytest.approx([1 - spec["share"], spec["share"] / 2, spec["share"] / 2], abs=1e-4)
+    # What the judge says is the networks' logits summed with their shares, one temperature, a softmax.
     faces = load_split(trained["processed"], "PrivateTest").images
     x = faces[..., None].astype(np.float32)
-    members = [keras.saving.load_model(d / "model.keras", safe_mode=True) for d in (trained["model_dir"], compact)]
+    members = [keras.saving.load_model(d / "model.keras", safe_mode=True)
+               for d in (trained["model_dir"], compact, compact2)]
     logits = [keras.Model(m.input, m.get_layer("temperature").output).predict(x, verbose=0) for m in members]
-    expected = softmax(((1 - spec["share"]) * logits[0] + spec["share"] * logits[1])
-                       / metadata["metrics"]["temperature"])
+    expected = softmax(sum(w * z for w, z in zip(spec["member_shares"], logits)) / metadata["metrics"]["temperature"])
     assert np.abs(load_classifier(judge).predict(faces, tta=False) - expected).max() < 0.02
     run_script("evaluate_model.py", judge, trained["processed"], check=True)
     card = (judge / "MODEL_CARD.md").read_text()
-    assert "The judge is two networks in one model" in card and "### The second network" in card
+    assert "The judge is three networks in one model" in card
+    assert "### The second network (`compact`)" in card and "### The third network (`compact2`)" in card
     # A checkout has only the .tflite: its VGG16 network rebuilds, to train further (make network).
     shipped = tmp_path / "shipped"
     shutil.copytree(judge, shipped, ignore=shutil.ignore_patterns("model.keras"))
@@ -304,3 +312,6 @@ def test_a_compact_network_trains_from_scratch_and_sums_with_the_vgg16_one_into_
     bad = run_script("train_network.py", trained["processed"], tmp_path / "w2", tmp_path / "l2", "--architecture",
                      "resnet")
     assert bad.returncode == 1 and "vgg16 or compact" in bad.stderr and "Traceback" not in bad.stderr
+    bad = run_script("train_network.py", trained["processed"], tmp_path / "w3", tmp_path / "l3", "--architecture",
+                     "compact", "--width", "2")
+    assert bad.returncode == 1 and "between 4 and 256" in bad.stderr and "Traceback" not in bad.stderr

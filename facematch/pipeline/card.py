@@ -213,14 +213,24 @@ def _network_training_text(training: dict) -> str:
             + _learning_curve(training.get("history", []), unit="epoch"))
 
 
+_COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
+_ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth"}
+
+
 def _ensemble_summary(metadata: dict) -> str:
     spec = metadata.get("ensemble")
     if not spec:
         return ""
-    second = spec["members"][1]["architecture"]
-    return (f" The judge is two networks in one model: the one above and a second one ({second['backbone']}, then "
-            f"{second['head']}); their temperature-scaled logits are summed with shares {1 - spec['share']:.1f} and "
-            f"{spec['share']:.1f}, then one temperature and a softmax (`facematch/pipeline/ensemble.py`).")
+    others = spec["members"][1:]
+    shares = spec.get("member_shares") or [1 - spec["share"], spec["share"]]
+    kinds = "; ".join(dict.fromkeys(f"{m['architecture']['backbone']}, then {m['architecture']['head']}"
+                                    for m in others))
+    count = len(spec["members"])
+    what = "a second one" if len(others) == 1 else f"{_COUNT_WORDS.get(len(others), len(others))} others"
+    return (f" The judge is {_COUNT_WORDS.get(count, count)} networks in one model: the one above and {what} "
+            f"({kinds}); their temperature-scaled logits are summed with shares "
+            f"{', '.join(f'{w:.2f}' for w in shares)}, then one temperature and a softmax "
+            f"(`facematch/pipeline/ensemble.py`).")
 
 
 def _ensemble_text(metadata: dict) -> str:
@@ -229,9 +239,12 @@ def _ensemble_text(metadata: dict) -> str:
         return ""
     mode = spec["views_compared"]
     shares = ", ".join(f"{s} {_pct(v[mode])}" for s, v in spec["publictest_accuracy_by_share"].items())
-    return (f"\n\n### The second network\n{_network_training_text(spec['members'][1]['training'])}\n"
-            f"Its share of the summed logits, {spec['share']:.1f}, was chosen on PublicTest accuracy of `{mode}` "
-            f"(share: {shares}; a larger share had to do strictly better). Both networks were trained "
+    others = spec["members"][1:]
+    sections = "".join(f"\n\n### The {_ORDINALS.get(i, f'#{i}')} network (`{m['name']}`)\n"
+                       f"{_network_training_text(m['training'])}" for i, m in enumerate(others, start=2))
+    whose = "The second network's share" if len(others) == 1 else "The other networks' share (split equally)"
+    return (f"{sections}\n{whose} of the summed logits, {spec['share']:.1f}, was chosen on PublicTest accuracy "
+            f"of `{mode}` (share: {shares}; a larger share had to do strictly better). Every network was trained "
             f"before; the sum is calibrated anew (temperature and views below).\n")
 
 

@@ -70,6 +70,7 @@ class NetworkConfig:
     # trained from scratch on the centre `crop` pixels (random crops come from the shifts).
     architecture: str = "vgg16"
     crop: int = 40  # compact only
+    width: int = 32  # compact only: the first block's channels, doubled in each next block (32: 32-64-128-256)
     init_model: str = ""  # a model directory (train_model.py's) whose backbone and head to start from
     precision: str = "auto"  # auto: mixed_bfloat16 where the CPU has AVX-512 BF16, else float32
     seed: int = 1234

@@ -1,14 +1,16 @@
-"""Two networks, one judge: a weighted sum of their logits inside one model.tflite.
+"""Several networks, one judge: a weighted sum of their logits inside one model.tflite.
 
-The VGG16 network (fine-tuned from HED's backbone) and the compact network (trained from
-scratch, `train_network.py --architecture compact`) see different features and make different
-mistakes; averaging their log-probabilities corrects some of each. The sum is written as Keras
-layers (each network's temperature-scaled logits times its share, added, one temperature, softmax),
-so the game still runs one LiteRT model through the same `predict()` and the same views, and
-the blendshape fusion and the live views are fitted on top of it afterwards.
+The VGG16 network (fine-tuned from HED's backbone) and the compact networks (trained from
+scratch, `train_network.py --architecture compact`, one per seed) see different features and make
+different mistakes; averaging their log-probabilities corrects some of each. The sum is written as
+Keras layers (each network's temperature-scaled logits times its share, added, one temperature,
+softmax), so the game still runs one LiteRT model through the same `predict()` and the same views,
+and the blendshape fusion and the live views are fitted on top of it afterwards.
 
-The second network's share is chosen on PublicTest accuracy of the views `predict()` averages;
-a share must beat every smaller one to be chosen. PrivateTest is never looked at.
+The first network keeps 1 - s of the sum; the others split s equally (they are meant to be runs of
+one recipe, so no one of them earns more than another). s is chosen on PublicTest accuracy of the
+views `predict()` averages; a share must beat every smaller one to be chosen. PrivateTest is never
+looked at.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from facematch.play.classifier import METADATA_NAME, TTA_SHIFTS, tta_view_keys
 
 log = logging.getLogger(__name__)
 
-SHARES = tuple(round(0.1 * i, 1) for i in range(10))  # the second network's share of the logits
+SHARES = tuple(round(0.1 * i, 1) for i in range(10))  # the other networks' share of the logits, together
 
 
 def load_network(model_dir: Path):
@@ -58,12 +60,18 @@ def logits_of(model, name: str):
     return keras.Model(model.input, model.get_layer("temperature").output, name=name)
 
 
-def combine(first, second, share: float, temperature: float):
-    """(N, 48, 48, 1) → softmax(((1 - share) · z_first + share · z_second) / temperature)."""
-    inputs = keras.Input(first.input.shape[1:], name="face_gray")
-    parts = [layers.Rescaling((1.0 - share) / temperature, name="first_share")(logits_of(first, "first")(inputs))]
-    if share > 0:
-        parts.append(layers.Rescaling(share / temperature, name="second_share")(logits_of(second, "second")(inputs)))
+def member_shares(count: int, share: float) -> list[float]:
+    """Each network's share of the sum: 1 - share for the first, share split equally among the rest."""
+    return [1.0 - share] + [share / (count - 1)] * (count - 1)
+
+
+def combine(networks: list, share: float, temperature: float):
+    """(N, 48, 48, 1) → softmax(Σ_i w_i · z_i / temperature), w = member_shares(len(networks), share)."""
+    inputs = keras.Input(networks[0].input.shape[1:], name="face_gray")
+    # Layer names: recover_keras finds the first network's logits folded into "first_share".
+    names = ["first"] + [f"member{i + 1}" for i in range(1, len(networks))]
+    parts = [layers.Rescaling(w / temperature, name=f"{name}_share")(logits_of(network, name)(inputs))
+             for network, name, w in zip(networks, names, member_shares(len(networks), share)) if w > 0]
     summed = layers.Add(name="sum")(parts) if len(parts) > 1 else parts[0]
     return keras.Model(inputs, layers.Softmax(name="probabilities")(summed), name="facematch_ensemble")
 
@@ -73,25 +81,37 @@ def _view_logits(model, images: np.ndarray, keys) -> dict:
     return {key: network.predict(view_batch(images, key), batch_size=256, verbose=0) for key in keys}
 
 
-def ensemble_models(first_dir, second_dir, processed_dir, model_dir, shares=SHARES) -> dict:
-    """Write model_dir: the two networks' logits summed with the share chosen on PublicTest."""
-    first_dir, second_dir, processed_dir, model_dir = map(Path, (first_dir, second_dir, processed_dir, model_dir))
-    metas = [json.loads((d / METADATA_NAME).read_text()) for d in (first_dir, second_dir)]
-    if metas[0].get("ensemble") or metas[1].get("ensemble"):
-        raise ModelError("each member must be a single network, not an ensemble")
-    first, second = load_network(first_dir), load_network(second_dir)
-    if tuple(first.input.shape[1:]) != tuple(second.input.shape[1:]):
-        raise ModelError(f"the networks take different inputs: {first.input.shape} and {second.input.shape}")
+def ensemble_models(member_dirs, processed_dir, model_dir, shares=SHARES) -> dict:
+    """Write model_dir: the networks' logits summed with the share chosen on PublicTest.
+
+    member_dirs[0] leads (its views, card and training are the model's); the rest split the share.
+    """
+    member_dirs = [Path(d) for d in member_dirs]
+    processed_dir, model_dir = Path(processed_dir), Path(model_dir)
+    if len(member_dirs) < 2:
+        raise ModelError("an ensemble needs at least two model directories")
+    metas = [json.loads((d / METADATA_NAME).read_text()) for d in member_dirs]
+    for d, meta in zip(member_dirs, metas):
+        if meta.get("ensemble"):
+            raise ModelError(f"{d} is an ensemble; each member must be a single network")
+    networks = [load_network(d) for d in member_dirs]
+    for d, network in zip(member_dirs[1:], networks[1:]):
+        if tuple(network.input.shape[1:]) != tuple(networks[0].input.shape[1:]):
+            raise ModelError(f"the networks take different inputs: {networks[0].input.shape} ({member_dirs[0]}) "
+                             f"and {network.input.shape} ({d})")
     val = load_split(processed_dir, "PublicTest")
     mode = metas[0].get("test_time_augmentation") or "none"
     keys = tta_view_keys(mode)
     # Every view any test-time mode uses, once per network: the share search and the views' choice share them.
     every = list(dict.fromkeys(key for m in TTA_SHIFTS for key in tta_view_keys(m)))
-    log.info("PublicTest logits of both networks, %d views each", len(every))
-    z1, z2 = _view_logits(first, val.images, every), _view_logits(second, val.images, every)
+    log.info("PublicTest logits of %d networks, %d views each", len(networks), len(every))
+    z = [_view_logits(network, val.images, every) for network in networks]
+
+    def summed(share: float, key: str) -> np.ndarray:
+        return sum(w * z_i[key] for w, z_i in zip(member_shares(len(z), share), z))
 
     def scores(share: float) -> dict:
-        logits = {key: (1 - share) * z1[key] + share * z2[key] for key in keys}
+        logits = {key: summed(share, key) for key in keys}
         t = fit_temperature(logits[keys[0]], val.labels)
         views = sum(softmax(logits[key] / t) for key in keys)
         return {"single_pass": round(float((logits[keys[0]].argmax(1) == val.labels).mean()), 4),
@@ -102,14 +122,14 @@ def ensemble_models(first_dir, second_dir, processed_dir, model_dir, shares=SHAR
     for s in shares:  # a larger share must do strictly better than every smaller one
         if by_share[str(s)][mode] > by_share[str(chosen)][mode]:
             chosen = s
-    log.info("PublicTest %s accuracy by the second network's share: %s; chosen %.1f", mode,
+    log.info("PublicTest %s accuracy by the other networks' share: %s; chosen %.1f", mode,
              ", ".join(f"{s} {v[mode]:.2%}" for s, v in by_share.items()), chosen)
 
-    calibration = calibrate((1 - chosen) * z1[keys[0]] + chosen * z2[keys[0]], val.labels)
+    calibration = calibrate(summed(chosen, keys[0]), val.labels)
     tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
-        lambda key: (1 - chosen) * z1[key] + chosen * z2[key], val.labels, calibration["temperature"])
+        lambda key: summed(chosen, key), val.labels, calibration["temperature"])
     calibration.update(views)
-    model = combine(first, second, chosen, calibration["temperature"])
+    model = combine(networks, chosen, calibration["temperature"])
     metadata = {
         **{k: v for k, v in metas[0].items()
            if k not in ("live_test_time_augmentation", "blendshape_fusion", "class_log_offsets", "files")},
@@ -119,18 +139,19 @@ def ensemble_models(first_dir, second_dir, processed_dir, model_dir, shares=SHAR
         "metrics": calibration,
         "ensemble": {
             "share": chosen,
+            "member_shares": [round(w, 4) for w in member_shares(len(networks), chosen)],
             "publictest_accuracy_by_share": by_share,
             "views_compared": mode,
             # The first network's training is the model's own `training` (above), not repeated here.
-            "members": [{"name": first_dir.name, "architecture": metas[0]["architecture"],
-                         "metrics": metas[0]["metrics"]},
-                        {"name": second_dir.name, "architecture": metas[1]["architecture"],
-                         "training": metas[1]["training"], "metrics": metas[1]["metrics"]}],
+            "members": [{"name": member_dirs[0].name, "architecture": metas[0]["architecture"],
+                         "metrics": metas[0]["metrics"]}]
+            + [{"name": d.name, "architecture": meta["architecture"], "training": meta["training"],
+                "metrics": meta["metrics"]} for d, meta in zip(member_dirs[1:], metas[1:])],
             "machine": machine_description(),
         },
     }
     metadata["architecture"] = {**metas[0]["architecture"], "parameters": int(model.count_params())}
     if chosen == 0:
-        log.warning("the second network adds nothing on PublicTest; the model is the first network alone")
+        log.warning("the other networks add nothing on PublicTest; the model is the first network alone")
     quantize = metas[0].get("files", {}).get("tflite_quantization", "int8")
     return save_model_dir(model_dir, model, quantize, metadata)

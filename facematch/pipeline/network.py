@@ -69,7 +69,9 @@ def resolve_precision(name: str) -> str:
     return name
 
 
-COMPACT_WIDTHS = (32, 64, 128, 256)  # two 3×3 convolutions per block, then 2×2 max pooling
+def compact_widths(width: int) -> list[int]:
+    """Channels of the compact network's 4 blocks (two 3×3 convolutions each, then 2×2 max pooling)."""
+    return [width * 2 ** block for block in range(4)]
 
 
 def build_compact(config: NetworkConfig):
@@ -81,10 +83,12 @@ def build_compact(config: NetworkConfig):
     """
     if not 16 <= config.crop <= 48:
         raise ConfigError(f"crop must be between 16 and 48 pixels, got {config.crop}")
+    if not 4 <= config.width <= 256:
+        raise ConfigError(f"width (the first block's channels) must be between 4 and 256, got {config.width}")
     inputs = keras.Input((48, 48, 1), name="face_gray")
     x = keras.layers.CenterCrop(config.crop, config.crop, name="centre_crop")(inputs)
     x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(x)
-    for block, width in enumerate(COMPACT_WIDTHS, start=1):
+    for block, width in enumerate(compact_widths(config.width), start=1):
         for conv in (1, 2):
             x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"c{block}_conv{conv}")(x)
             x = keras.layers.BatchNormalization(name=f"c{block}_bn{conv}")(x)
@@ -274,7 +278,7 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
                         f"Dropout({config.dropout}), Dense(7), temperature, softmax"}
                if backbone is not None else
                {"backbone": f"compact: centre {config.crop} px crop, blocks of two 3×3 convolutions with batch norm "
-                            f"and ReLU, widths {list(COMPACT_WIDTHS)}, 2×2 max pooling, from scratch",
+                            f"and ReLU, widths {compact_widths(config.width)}, 2×2 max pooling, from scratch",
                 "head": f"Flatten, Dropout({config.dropout}), Dense({config.hidden}, relu), Dropout({config.dropout}), "
                         "Dense(7), temperature, softmax"}),
             "parameters": int(model.count_params()),
