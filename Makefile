@@ -58,14 +58,17 @@ test: setup data/external/hed_bsds500.weights.h5 browser postgres lint
 test-fast: setup lint
 	$(BIN)/python -m pytest -ra -m "not browser and not slow"
 
-# The whole retraining chain on the shared FER2013 (about 8.5 h on a 2-core CPU, most of it fine-tuning).
-# The head-only model (stage 1), the fine-tuning runs and the compact network stay in data/; the sum of
-# the last fine-tuned VGG16 network and the compact one replaces $(MODEL).
+# The whole retraining chain on the shared FER2013 (about 13.5 h on a 2-core CPU: fine-tuning ~6.5 h,
+# the three compact networks ~6 h). The head-only model (stage 1), the fine-tuning runs and the compact
+# networks stay in data/; the sum of the last fine-tuned VGG16 network and the three compact ones
+# replaces $(MODEL).
 HEAD    ?= data/models/fer_vgg16_head
 FT1     ?= data/models/fer_vgg16_ft1
 FT2     ?= data/models/fer_vgg16_ft2
 FT3     ?= data/models/fer_vgg16_ft3
 COMPACT ?= data/models/fer_compact
+COMPACT2 ?= data/models/fer_compact2
+COMPACT3 ?= data/models/fer_compact3
 NET     ?= data/models/fer_vgg16_net
 pipeline: setup data/external/hed_bsds500.weights.h5
 	$(BIN)/python scripts/make_dataset.py $(FER) data/processed/fer2013/
@@ -73,11 +76,13 @@ pipeline: setup data/external/hed_bsds500.weights.h5
 	$(BIN)/python scripts/build_features.py data/processed/fer2013/ data/interim/
 	$(BIN)/python scripts/train_model.py data/interim/ $(HEAD)/ data/logs/$(RUN)
 	$(MAKE) finetune compact
-	$(BIN)/python scripts/ensemble_models.py $(FT3)/ $(COMPACT)/ data/processed/fer2013/ $(MODEL)/
+	$(BIN)/python scripts/ensemble_models.py $(FT3)/ $(COMPACT)/ $(COMPACT2)/ $(COMPACT3)/ data/processed/fer2013/ $(MODEL)/
 	$(BIN)/python scripts/choose_live_views.py $(MODEL)/ data/processed/fer2013/
-	$(BIN)/python scripts/fuse_blendshapes.py $(MODEL)/ data/processed/fer2013/ --cache data/interim/blendshapes
-	# Floors: the PublicTest recalls of the judge the two networks replaced (the fused VGG16 network).
-	$(BIN)/python scripts/fit_class_offsets.py $(MODEL)/ data/processed/fer2013/ --floor fear=0.4577 sad=0.5911 angry=0.6039
+	# Not in this chain: scripts/fuse_blendshapes.py (the blendshape fusion gained 0.22 points for the
+	# two-network judge, under its own rule, and was not tried on the four-network one).
+	# Floors: the PublicTest live recalls of the judge the four networks replaced (the two networks).
+	$(BIN)/python scripts/fit_class_offsets.py $(MODEL)/ data/processed/fer2013/ --floor fear=0.5141 sad=0.6447 angry=0.6510 \
+	    --max-accuracy-drop 0.01
 	$(BIN)/python scripts/evaluate_model.py $(MODEL)/ data/processed/fer2013/
 
 # Fine-tune blocks 3-4 and the head from the head-only model (run 1, ~1.9 h here), then again from
@@ -93,12 +98,19 @@ finetune: setup data/external/hed_bsds500.weights.h5
 	    --output $(FT3)/ --cache-dir data/finetune/run2/cache --total-steps 3600 --head-dropout 0.25 \
 	    --learning-rate 5e-5
 
-# The compact network, from scratch: 60 epochs of random 40 px crops in mixed_bfloat16 where the CPU
-# has AVX-512 BF16 (~75 s an epoch here, ~1.3 h). Resumable like the others. Writes $(COMPACT).
+# The compact networks, from scratch: random 40 px crops in mixed_bfloat16 where the CPU has AVX-512
+# BF16. The first 60 epochs (~75 s an epoch here, ~1.3 h), the second the same recipe with seed 2 and
+# 80 epochs (~1.9 h), the third wider (48-96-192-384 channels) with seed 3 and 80 epochs (~135 s an
+# epoch, ~3.2 h). Resumable like the others. Writes $(COMPACT), $(COMPACT2) and $(COMPACT3).
+COMPACT_RECIPE = --architecture compact --crop 40 --learning-rate 1e-3 --weight-decay 0.05 --warmup-epochs 1 \
+    --dropout 0.4 --contrast 0.2 --erase 0.25
 compact: setup
 	$(BIN)/python scripts/train_network.py data/processed/fer2013/ data/network/compact1 data/logs/compact1 \
-	    --architecture compact --crop 40 --epochs 60 --learning-rate 1e-3 --weight-decay 0.05 --warmup-epochs 1 \
-	    --dropout 0.4 --contrast 0.2 --erase 0.25 --output $(COMPACT)/
+	    $(COMPACT_RECIPE) --epochs 60 --output $(COMPACT)/
+	$(BIN)/python scripts/train_network.py data/processed/fer2013/ data/network/compact2 data/logs/compact2 \
+	    $(COMPACT_RECIPE) --epochs 80 --seed 2 --output $(COMPACT2)/
+	$(BIN)/python scripts/train_network.py data/processed/fer2013/ data/network/compact3 data/logs/compact3 \
+	    $(COMPACT_RECIPE) --epochs 80 --seed 3 --width 48 --output $(COMPACT3)/
 
 # Experiment (not in the pipeline; see the README): train the whole network (blocks 1-4 and the head)
 # from the shipped model's weights as its .tflite stores them (int8, rebuilt by recover_keras.py),

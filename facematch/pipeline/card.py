@@ -3,6 +3,7 @@ metadata, its evaluation and the manifest of the data it was evaluated on (no fi
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 
 from facematch import EMOTIONS
@@ -213,7 +214,7 @@ def _network_training_text(training: dict) -> str:
             + _learning_curve(training.get("history", []), unit="epoch"))
 
 
-_COUNT_WORDS = {2: "two", 3: "three", 4: "four", 5: "five"}
+_COUNT_WORDS = {1: "one", 2: "two", 3: "three", 4: "four", 5: "five"}
 _ORDINALS = {2: "second", 3: "third", 4: "fourth", 5: "fifth"}
 
 
@@ -223,8 +224,10 @@ def _ensemble_summary(metadata: dict) -> str:
         return ""
     others = spec["members"][1:]
     shares = spec.get("member_shares") or [1 - spec["share"], spec["share"]]
-    kinds = "; ".join(dict.fromkeys(f"{m['architecture']['backbone']}, then {m['architecture']['head']}"
-                                    for m in others))
+    # Runs of one recipe share a description: say it once, with how many networks it describes.
+    described = Counter(f"{m['architecture']['backbone']}, then {m['architecture']['head']}" for m in others)
+    kinds = "; ".join(text if len(described) == 1 else f"{_COUNT_WORDS.get(n, n)}: {text}"
+                      for text, n in described.items())
     count = len(spec["members"])
     what = "a second one" if len(others) == 1 else f"{_COUNT_WORDS.get(len(others), len(others))} others"
     return (f" The judge is {_COUNT_WORDS.get(count, count)} networks in one model: the one above and {what} "
