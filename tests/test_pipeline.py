@@ -237,6 +237,21 @@ def test_class_offsets_are_fitted_on_publictest_and_the_card_tells_them(trained,
     assert out_of_reach["offsets"] == {} and out_of_reach["floors"] == {"fear": 1.01}
     bad = run_script("fit_class_offsets.py", model_dir, trained["processed"], "--floor", "fear=high")
     assert bad.returncode == 1 and "CLASS=RECALL" in bad.stderr and "Traceback" not in bad.stderr
+    # A recall target met at the best accuracy, on predict() and on the live path the game plays.
+    best = json.loads(run_script("fit_class_offsets.py", model_dir, trained["processed"], "--classes", "fear",
+                                 "--floor", "fear=0", "--maximise", "accuracy", check=True).stdout)
+    assert best["maximise"] == "accuracy" and best["accuracy_after"] >= best["accuracy_before"]
+    assert best["live"]["views"] == "none" and best["live"]["accuracy_after"] >= best["live"]["accuracy_before"]
+    metadata = json.loads((model_dir / "metadata.json").read_text())
+    metadata["class_log_offsets"] = {"fear": 0.4}
+    metadata["metrics"]["class_offsets_fit"] = {
+        **best, "floors": {"fear": 0.57}, "recall_before": {"fear": 0.5}, "recall_after": {"fear": 0.6},
+        "live": {**best["live"], "recall_before": {"fear": 0.45}, "recall_after": {"fear": 0.58}}}
+    (model_dir / "metadata.json").write_text(json.dumps(metadata))
+    run_script("evaluate_model.py", model_dir, trained["processed"], check=True)
+    card = (model_dir / "MODEL_CARD.md").read_text()
+    assert "for the best accuracy that keeps fear recall ≥ 57.0% on `predict()` and as played live" in card
+    assert "fear recall 50.0% → 60.0%" in card and "as played live (one pass)" in card and "45.0% → 58.0%" in card
 
 
 def test_the_live_views_are_chosen_on_publictest_and_the_card_tells_what_the_game_plays(trained, tmp_path):

@@ -41,14 +41,25 @@ def _offsets_text(metadata: dict) -> str:
         return ""
     fit = metadata.get("metrics", {}).get("class_offsets_fit", {})
     text = ("\n- Class offsets added to the log-probabilities (inside `predict()`, single pass too): "
-            + ", ".join(f"{k} {v:+.2f}" for k, v in offsets.items())
-            + "; fitted on PublicTest to raise those classes' recall, the training set's prior towards "
-              "happy and neutral pulled back")
+            + ", ".join(f"{k} {v:+.2f}" for k, v in offsets.items()))
+    if fit.get("maximise") == "accuracy":
+        text += ("; fitted on PublicTest for the best accuracy that keeps "
+                 + ", ".join(f"{k} recall ≥ {_pct(f)}" for k, f in fit["floors"].items())
+                 + (" on `predict()` and as played live" if fit.get("live") else ""))
+    else:
+        text += ("; fitted on PublicTest to raise those classes' recall, the training set's prior towards "
+                 "happy and neutral pulled back")
     if fit:
-        text += (f" (PublicTest {fit['views']} accuracy {_pct(fit['accuracy_before'])} → "
-                 f"{_pct(fit['accuracy_after'])}; "
-                 + ", ".join(f"{k} recall {_pct(fit['recall_before'][k])} → {_pct(fit['recall_after'][k])}"
-                             for k in offsets) + ")")
+        paths = [(f"{fit['views']} `predict()`", fit)]
+        if fit.get("live"):
+            live = fit["live"]
+            paths.append(("as played live" + (" (one pass)" if live["views"] == "none" else f" ({live['views']})"),
+                          live))
+        text += " (PublicTest " + "; ".join(
+            f"{name}: accuracy {_pct(path['accuracy_before'])} → {_pct(path['accuracy_after'])}, "
+            + ", ".join(f"{k} recall {_pct(path['recall_before'][k])} → {_pct(path['recall_after'][k])}"
+                        for k in path["recall_after"])
+            for name, path in paths) + ")"
     return text + "."
 
 

@@ -71,20 +71,22 @@ def class_weights(labels: np.ndarray, mode: str = "balanced") -> dict[int, float
     return {i: float(w) for i, w in enumerate(weights)}
 
 
+def _calibrated(inputs, logits, temperature: float, name: str):
+    """The logits divided by the temperature (fitted on PublicTest), then softmax: the model's output."""
+    scaled = layers.Rescaling(1.0 / temperature, name="temperature")(logits)
+    return keras.Model(inputs, layers.Softmax(name="probabilities")(scaled), name=name)
+
+
 def assemble(backbone, head, temperature: float):
     """Whole network: (N, 48, 48, 1) gray 0..255 → calibrated probabilities (N, 7)."""
     inputs = keras.Input(backbone.input.shape[1:], name="face_gray")
-    logits = head(backbone(inputs))
-    scaled = layers.Rescaling(1.0 / temperature, name="temperature")(logits)
-    probs = layers.Softmax(name="probabilities")(scaled)
-    return keras.Model(inputs, probs, name="facematch_vgg16")
+    return _calibrated(inputs, head(backbone(inputs)), temperature, "facematch_vgg16")
 
 
 def assemble_logits(network, temperature: float):
     """A logits network (its own input) → calibrated probabilities (N, 7)."""
     inputs = keras.Input(network.input.shape[1:], name="face_gray")
-    scaled = layers.Rescaling(1.0 / temperature, name="temperature")(network(inputs))
-    return keras.Model(inputs, layers.Softmax(name="probabilities")(scaled), name=network.name.replace("_logits", ""))
+    return _calibrated(inputs, network(inputs), temperature, network.name.replace("_logits", ""))
 
 
 def tflite_bytes(model, quantize: str = "none") -> bytes:

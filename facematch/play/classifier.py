@@ -26,6 +26,9 @@ from facematch.errors import ModelError
 
 TFLITE_NAME = "model.tflite"
 METADATA_NAME = "metadata.json"
+# The metadata.json keys that decide what the judge answers (views, temperature, offsets, fusion).
+_JUDGING_KEYS = ("labels", "input_size", "test_time_augmentation", "live_test_time_augmentation",
+                 "view_temperature", "class_log_offsets", "blendshape_fusion")
 _CHUNK = 64  # images per interpreter call
 
 # Test-time augmentation a model's metadata may name: predict() averages the probabilities
@@ -85,7 +88,11 @@ class EmotionClassifier:
         if not tflite.is_file():
             raise ModelError(f"{tflite} is missing. {_FIX}")
         content = tflite.read_bytes()
-        self.model_id = f"{self.model_dir.name}@{hashlib.sha256(content).hexdigest()[:12]}"
+        # The id names the judge a round was scored by (it goes into the history): the network's
+        # bytes and the metadata that changes its verdicts, not the metrics written beside them.
+        judging = json.dumps({key: self.metadata.get(key) for key in _JUDGING_KEYS}, sort_keys=True)
+        digest = hashlib.sha256(content + judging.encode()).hexdigest()[:12]
+        self.model_id = f"{self.model_dir.name}@{digest}"
         from ai_edge_litert.interpreter import Interpreter
 
         try:
