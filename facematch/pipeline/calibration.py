@@ -75,9 +75,10 @@ def fit_class_offsets(probs: np.ndarray, labels: np.ndarray, classes: list[int],
     floor; among those, the offsets that `maximise` "recall" (the classes' mean recall) or
     "accuracy" (overall accuracy: the floors are then a target the classes must keep, e.g. 55%).
     floors: the recall each class may not fall below (None, the default: its own recall before on
-    each path), e.g. another judge's, when these probabilities already moved them. also: the same faces' probabilities by a
-    second path (the live game's single pass when `probs` averages several views): the bound and
-    the floors must hold there too, and its figures count half in what is maximised.
+    each path), e.g. another judge's, when these probabilities already moved them.
+    also: the same faces' probabilities by a second path (the live game's single pass when `probs`
+    averages several views): the bound and the floors must hold there too, and its figures count
+    half in what is maximised.
 
     A judge that is right on average can still be wrong on most fearful faces: FER2013's Training
     set has 4× more happy than fear faces, and the network learns that prior. Shifting the prior
