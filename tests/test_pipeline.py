@@ -240,8 +240,10 @@ def test_class_offsets_are_fitted_on_publictest_and_the_card_tells_them(trained,
     # A recall target met at the best accuracy, on predict() and on the live path the game plays.
     best = json.loads(run_script("fit_class_offsets.py", model_dir, trained["processed"], "--classes", "fear",
                                  "--floor", "fear=0", "--maximise", "accuracy", check=True).stdout)
-    assert best["maximise"] == "accuracy" and best["accuracy_after"] >= best["accuracy_before"]
-    assert best["live"]["views"] == "none" and best["live"]["accuracy_after"] >= best["live"]["accuracy_before"]
+    assert best["maximise"] == "accuracy" and best["live"]["views"] == "none"
+    # What is maximised is the two paths' accuracy together: it cannot be below no shift at all.
+    assert (best["accuracy_after"] + best["live"]["accuracy_after"]
+            >= best["accuracy_before"] + best["live"]["accuracy_before"])
     metadata = json.loads((model_dir / "metadata.json").read_text())
     metadata["class_log_offsets"] = {"fear": 0.4}
     metadata["metrics"]["class_offsets_fit"] = {
