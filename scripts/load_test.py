@@ -3,7 +3,7 @@
     python scripts/load_test.py --browsers 1 2 4 8 16 [--seconds 15] [--echo]
     python scripts/load_test.py [--sessions 1 2 4 8] [--seconds 10] [--fps 24]
 
---browsers: real clients. Starts `streamlit run app.py` on 127.0.0.1 (with --echo, a bare
+--browsers: real clients. Starts the game (`facematch play`) on 127.0.0.1 (with --echo, a bare
 streamlit-webrtc page whose callback returns each frame untouched: the ceiling of this machine),
 opens N headless Chromium pages, each its own player with a fake 640x480 camera at 15 fps playing
 the shared video, presses START in each, then for `--seconds` counts the frames each page's
@@ -25,7 +25,6 @@ import json
 import os
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -35,7 +34,9 @@ from pathlib import Path
 import numpy as np
 
 from facematch import cli
-from facematch.config import ROOT, SAMPLE_VIDEO
+from facematch.assets import asset_path
+from facematch.cli.play import streamlit_command
+from facematch.config import ROOT
 
 ECHO_APP = """
 import streamlit as st
@@ -165,17 +166,18 @@ def browsers_cpu_seconds() -> float:
     return total
 
 
-def start_app(script: Path, workdir: Path, stats: Path) -> tuple[subprocess.Popen, str]:
+def start_app(script: Path | None, workdir: Path, stats: Path) -> tuple[subprocess.Popen, str]:
+    """The game (script None), or another Streamlit script, served as `facematch play` serves it."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = {**os.environ, "FACEMATCH_DB": str(workdir / "history.sqlite3"), "FACEMATCH_STATS_FILE": str(stats),
            "FACEMATCH_ROUND_SECONDS": "30", "PYTHONUNBUFFERED": "1"}
     log = open(workdir / "app.log", "w")
-    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(script), "--server.address", "127.0.0.1",
-                             "--server.port", str(port), "--server.headless", "true",
-                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
+    command = streamlit_command("127.0.0.1", port)
+    if script is not None:
+        command[command.index("run") + 1] = str(script)
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url, started = f"http://127.0.0.1:{port}", time.monotonic()
     while True:
         try:
@@ -201,7 +203,7 @@ def run_browsers(n: int, seconds: float, camera: Path, echo: bool, workdir: Path
 
     from facematch.fake_camera import CHROMIUM, chromium_args
 
-    script = workdir / "echo_app.py" if echo else ROOT / "app.py"
+    script = workdir / "echo_app.py" if echo else None
     if echo:
         script.write_text(ECHO_APP)
     stats = workdir / f"stats-{n}-{int(echo)}.json"
@@ -326,11 +328,13 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=None, help="duration of each level (15 with --browsers, "
                                                                      "else 10)")
     parser.add_argument("--fps", type=float, default=None, help="camera frame rate (default: the video's)")
-    parser.add_argument("--video", type=Path, default=SAMPLE_VIDEO)
+    parser.add_argument("--video", type=Path, default=None, help="default: the sample video (facematch setup "
+                                                                  "sample_video)")
     args = parser.parse_args()
     args.seconds = args.seconds or (15.0 if args.browsers else 10.0)
     if any(n < 1 for n in args.sessions + (args.browsers or [])) or args.seconds <= 0:
         raise cli.CliError("--browsers, --sessions and --seconds must be positive")
+    args.video = args.video or asset_path("sample_video")
     if not args.video.is_file():
         raise cli.CliError(f"{args.video}: no such video")
     if args.browsers:

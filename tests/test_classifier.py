@@ -1,15 +1,32 @@
-"""The classifier API the game and outside evaluators use, on the shipped model."""
+"""The judge's API the game and outside evaluators use, on the shipped model."""
 
 import json
 import shutil
 
+import cv2
 import numpy as np
 import pytest
 
 import facematch
 from conftest import FER_CSV
 from facematch.config import DEFAULT_MODEL_DIR
-from facematch.play.classifier import EmotionClassifier, ModelError, load_classifier, shift_images, tta_views
+from facematch.errors import ModelError
+from facematch.model_spec import read_spec, write_spec
+from facematch.play.classifier import EmotionClassifier, load_classifier, shift_images, view_images
+
+
+def judge_with(tmp_path, name: str, **changes) -> EmotionClassifier:
+    """The shipped network under a spec with these fields changed (a fresh load, not the cached one)."""
+    model_dir = tmp_path / name
+    if not model_dir.exists():
+        shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
+    write_spec(model_dir, read_spec(DEFAULT_MODEL_DIR).replace(**changes))
+    return EmotionClassifier(model_dir)
+
+
+def blurred_faces(n: int, seed: int) -> np.ndarray:
+    noise = np.random.default_rng(seed).integers(0, 256, (n * 48, 48), dtype=np.uint8)
+    return cv2.GaussianBlur(noise, (15, 15), 0).reshape(n, 48, 48)  # blurred: no single class saturates
 
 
 def test_emotions_are_fer2013_label_order():
@@ -26,8 +43,6 @@ def test_default_model_predicts_probabilities_for_gray_crops():
 
 
 def test_colour_crops_of_any_size_match_their_gray_48px_version():
-    import cv2
-
     clf = load_classifier()
     rng = np.random.default_rng(1)
     bgr = cv2.GaussianBlur(rng.integers(0, 256, (3, 120, 90, 3), dtype=np.uint8).reshape(-1, 90, 3), (9, 9), 0)
@@ -46,47 +61,26 @@ def test_shifted_views_move_the_face_and_repeat_the_edge():
     assert np.array_equal(right[:, :, 0], faces[:, :, 0]) and np.array_equal(right[:, :, 1], faces[:, :, 0])
     up = shift_images(faces[..., None], 0, -1)[..., 0]  # channel axis kept
     assert np.array_equal(up[:, :3], faces[:, 1:]) and np.array_equal(up[:, 3], faces[:, 3])
-    assert len(tta_views(faces, "none")) == 1 and len(tta_views(faces, "hflip")) == 2
-    views = tta_views(faces, "hflip+shift2")
+    assert len(view_images(faces, "none")) == 1 and len(view_images(faces, "hflip")) == 2
+    views = view_images(faces, "hflip+shift2")
     assert len(views) == 10 and np.array_equal(views[1], faces[:, :, ::-1])
-    with pytest.raises(ValueError, match="unknown test-time augmentation"):
-        tta_views(faces, "rotate")
+    with pytest.raises(ValueError, match="unknown views"):
+        view_images(faces, "rotate")
 
 
-def test_a_model_averages_the_views_its_metadata_names(tmp_path):
-    model_dir = tmp_path / "ten_views"
-    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
-    meta = json.loads((model_dir / "metadata.json").read_text())
-    meta["test_time_augmentation"] = "hflip+shift2"
-    meta["view_temperature"] = 1.0
-    (model_dir / "metadata.json").write_text(json.dumps(meta))
-    clf = EmotionClassifier(model_dir)
-    import cv2
-
-    noise = np.random.default_rng(2).integers(0, 256, (4 * 48, 48), dtype=np.uint8)
-    faces = cv2.GaussianBlur(noise, (15, 15), 0).reshape(4, 48, 48)  # blurred: no single class saturates
-    # Class offsets (tested below) and the fusion (tests/test_fusion.py) left out: the views alone.
-    views = [clf.predict(np.ascontiguousarray(v), tta=False, offsets=False) for v in tta_views(faces, "hflip+shift2")]
+def test_a_judge_averages_the_views_its_spec_names(tmp_path):
+    clf = judge_with(tmp_path, "ten_views", views="hflip+shift2", view_temperature=1.0, class_offsets={})
+    faces = blurred_faces(4, 2)
+    # Class offsets (tested below) left out: the views alone.
+    views = [clf.predict(np.ascontiguousarray(v), "none", offsets=False) for v in view_images(faces, "hflip+shift2")]
     average = sum(views) / 10
-    assert np.allclose(clf.predict(faces, fuse=False, offsets=False), average, atol=1e-5)
-    assert not np.allclose(clf.predict(faces, fuse=False, offsets=False), clf.predict(faces, tta=False, offsets=False),
-                           atol=1e-3)
+    assert np.allclose(clf.predict(faces, offsets=False), average, atol=1e-5)
+    assert not np.allclose(clf.predict(faces, offsets=False), clf.predict(faces, "none", offsets=False), atol=1e-3)
     # A view temperature below 1 sharpens the average (the views' mean is under-confident).
-    meta["view_temperature"] = 0.7
-    (model_dir / "metadata.json").write_text(json.dumps(meta))
-    sharpened = EmotionClassifier(model_dir).predict(faces, fuse=False, offsets=False)
+    sharpened = judge_with(tmp_path, "ten_views", view_temperature=0.7).predict(faces, offsets=False)
     expected = average ** (1 / 0.7)
     assert np.allclose(sharpened, expected / expected.sum(1, keepdims=True), atol=1e-5)
     assert (sharpened.max(1) > average.max(1)).all() and (sharpened.argmax(1) == average.argmax(1)).all()
-    meta["view_temperature"] = -1
-    (model_dir / "metadata.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelError, match="view_temperature"):
-        EmotionClassifier(model_dir)
-    meta["view_temperature"] = 1.0
-    meta["test_time_augmentation"] = "rotate"
-    (model_dir / "metadata.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelError, match="test-time augmentation 'rotate'"):
-        EmotionClassifier(model_dir)  # a fresh load, not load_classifier's cached one
 
 
 @pytest.mark.parametrize("faces", [np.zeros((2, 48, 48), np.float32), np.zeros((48, 48, 3, 2), np.uint8),
@@ -104,16 +98,10 @@ def test_missing_or_damaged_models_fail_with_a_clear_message(tmp_path):
     (broken / "model.tflite").write_bytes((DEFAULT_MODEL_DIR / "model.tflite").read_bytes()[:5000])
     with pytest.raises(ModelError, match="cannot be loaded"):
         load_classifier(broken)
-    labels = tmp_path / "labels"
-    shutil.copytree(DEFAULT_MODEL_DIR, labels)
-    meta = json.loads((labels / "metadata.json").read_text())
-    meta["labels"] = ["happy", "sad"]
-    (labels / "metadata.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelError, match="labels"):
-        load_classifier(labels)
-    (labels / "metadata.json").write_text("{not json")
-    with pytest.raises(ModelError, match="damaged"):
-        load_classifier(labels)
+    (broken / "model.tflite").unlink()
+    with pytest.raises(ModelError, match="model.tflite is missing"):
+        load_classifier(broken)
+    # A damaged spec.json: tests/test_model_spec.py
 
 
 @pytest.mark.slow
@@ -130,54 +118,36 @@ def test_shipped_model_reaches_its_model_card_accuracy_on_privatetest():
 
 
 def test_class_offsets_shift_predictions_towards_their_class_in_every_path(tmp_path):
-    model_dir = tmp_path / "offsets"
-    shutil.copytree(DEFAULT_MODEL_DIR, model_dir)
-    meta = json.loads((model_dir / "metadata.json").read_text())
-    import cv2
-
-    noise = np.random.default_rng(3).integers(0, 256, (8 * 48, 48), dtype=np.uint8)
-    faces = cv2.GaussianBlur(noise, (15, 15), 0).reshape(8, 48, 48)
-    meta.pop("class_log_offsets", None)  # the shipped model's own offsets left out: this test sets its own
-    (model_dir / "metadata.json").write_text(json.dumps(meta))
-    plain = EmotionClassifier(model_dir)
+    faces = blurred_faces(8, 3)
+    plain = judge_with(tmp_path, "offsets", class_offsets={})  # the shipped offsets left out: this test sets its own
     fear = facematch.EMOTIONS.index("fear")
-    meta["class_log_offsets"] = {"fear": 3.0}
-    (model_dir / "metadata.json").write_text(json.dumps(meta))
-    shifted = EmotionClassifier(model_dir)
-    # The history tells rounds judged with other offsets apart; rewritten metrics change nothing.
+    shifted = judge_with(tmp_path, "offsets", class_offsets={"fear": 3.0})
+    # The history tells rounds judged with other offsets apart; rewritten provenance changes nothing.
     assert shifted.model_id != plain.model_id
-    meta["metrics"] = {"rewritten": True}
-    (model_dir / "metadata.json").write_text(json.dumps(meta))
-    assert EmotionClassifier(model_dir).model_id == shifted.model_id
-    for tta in (False, True):  # the live single pass and the 10 views alike
-        before, after = plain.predict(faces, tta=tta), shifted.predict(faces, tta=tta)
+    rewritten = judge_with(tmp_path, "offsets", class_offsets={"fear": 3.0}, provenance={"metrics": {"new": 1}})
+    assert rewritten.model_id == shifted.model_id
+    for views in ("none", None):  # the live single pass and the 10 views alike
+        before, after = plain.predict(faces, views), shifted.predict(faces, views)
         assert (after[:, fear] > before[:, fear]).all()
         expected = before * np.exp(3.0 * (np.arange(7) == fear))
         assert np.allclose(after, expected / expected.sum(1, keepdims=True), atol=1e-4)
-        assert np.allclose(shifted.predict(faces, tta=tta, offsets=False), plain.predict(faces, tta=tta, offsets=False),
+        assert np.allclose(shifted.predict(faces, views, offsets=False), plain.predict(faces, views, offsets=False),
                            atol=1e-6)
-    meta["class_log_offsets"] = {"scared": 1.0}
-    (model_dir / "metadata.json").write_text(json.dumps(meta))
-    with pytest.raises(ModelError, match="scared"):
-        EmotionClassifier(model_dir)
 
 
-def test_the_live_game_plays_the_views_its_model_names_averaged_like_predict(fused_model_dir):
-    import cv2
-
+def test_the_live_game_plays_the_views_its_spec_names_averaged_like_predict(tmp_path):
     from facematch.play.vision import FrameAnalyzer
 
-    # The shipped model plays what choose_live_views.py chose on PublicTest; this one names the mirror view.
-    assert load_classifier().live_tta in ("none", "hflip")
-    clf = load_classifier(fused_model_dir)
-    assert clf.live_tta == "hflip"
-    noise = np.random.default_rng(4).integers(0, 256, (3 * 48, 48), dtype=np.uint8)
-    faces = cv2.GaussianBlur(noise, (15, 15), 0).reshape(3, 48, 48)
-    face_and_mirror = [clf.predict(faces, tta=False, offsets=False),
-                       clf.predict(np.ascontiguousarray(faces[:, :, ::-1]), tta=False, offsets=False)]
-    live = clf.predict(faces, tta="hflip", fuse=False)  # the fusion: tests/test_fusion.py
+    # The shipped model plays what `facematch choose-views` chose on PublicTest; this one names the mirror view.
+    assert load_classifier().live_views in ("none", "hflip")
+    clf = judge_with(tmp_path, "mirror", live_views="hflip")
+    assert clf.live_views == "hflip"
+    faces = blurred_faces(3, 4)
+    face_and_mirror = [clf.predict(faces, "none", offsets=False),
+                       clf.predict(np.ascontiguousarray(faces[:, :, ::-1]), "none", offsets=False)]
+    live = clf.predict(faces, clf.live_views)
     assert np.allclose(live, clf.combine(face_and_mirror), atol=1e-5)  # with the model's class offsets
     assert not np.allclose(live, face_and_mirror[0], atol=1e-3)
-    assert FrameAnalyzer(classifier=clf, coach=False).tta == "hflip"  # the game's default
+    assert FrameAnalyzer(classifier=clf, coach=False).views == "hflip"  # the game's default
     with pytest.raises(ValueError, match="rotate"):
-        clf.predict(faces, tta="rotate")
+        clf.predict(faces, "rotate")

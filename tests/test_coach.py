@@ -5,13 +5,10 @@ import pytest
 
 from conftest import VIDEO
 from facematch import EMOTIONS
+from facematch.play.calibration import CALIBRATION_MIN_FRAMES, CALIBRATION_S, CALIBRATION_TIMEOUT_S, Calibration
 from facematch.play.coach import (
     ACTION_UNITS,
-    CALIBRATION_MIN_FRAMES,
-    CALIBRATION_S,
-    CALIBRATION_TIMEOUT_S,
     RECIPES,
-    Calibration,
     HintSmoother,
     RoundCoach,
     activation,
@@ -158,7 +155,7 @@ def test_the_shown_hint_changes_only_after_the_new_one_has_led_a_while():
     assert smoother.update([], 5.0).code == "AU6" and smoother.update([], 5.7) is None  # all done: praise
 
 
-@pytest.mark.skipif(not VIDEO.is_file(), reason="shared video not present")
+@pytest.mark.skipif(not VIDEO.is_file(), reason="sample video not installed (facematch setup sample_video)")
 def test_the_real_landmarker_sees_the_smile_in_the_video():
     av = pytest.importorskip("av")
     import mediapipe as mp
@@ -166,7 +163,7 @@ def test_the_real_landmarker_sees_the_smile_in_the_video():
 
     from facematch.assets import asset_path
     from facematch.errors import AssetError
-    from facematch.play.vision import _import_mediapipe_vision
+    from facematch.play.mediapipe_tasks import _import_mediapipe_vision
 
     try:
         model = asset_path("face_landmarker")

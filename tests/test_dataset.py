@@ -1,4 +1,4 @@
-"""scripts/make_dataset.py on generated CSVs: valid rows kept, bad rows reported, clean failures."""
+"""`facematch dataset` on generated CSVs: valid rows kept, bad rows reported, clean failures."""
 
 import gzip
 import json
@@ -7,7 +7,7 @@ import lzma
 import numpy as np
 import pytest
 
-from conftest import FER_CSV, run_script, write_csv
+from conftest import FER_CSV, run_command, write_csv
 from facematch.config import SPLITS
 from facematch.pipeline.dataset import DatasetError, load_split, read_fer2013
 
@@ -15,7 +15,7 @@ from facematch.pipeline.dataset import DatasetError, load_split, read_fer2013
 def test_valid_rows_kept_and_every_bad_row_reported_with_its_line(tiny_csv, tmp_path):
     csv_path, expected = tiny_csv
     out = tmp_path / "processed"
-    result = run_script("make_dataset.py", csv_path, out, "--quiet", check=True)
+    result = run_command("dataset", csv_path, out, "--quiet", check=True)
     for line in expected["bad_lines"]:
         assert f"line {line}:" in result.stdout
     assert f"{len(expected['bad_lines'])} skipped" in result.stdout
@@ -52,7 +52,7 @@ def test_compressed_inputs_give_the_same_arrays(tiny_csv, tmp_path, opener, suff
 def test_images_option_writes_png_folders(tiny_csv, tmp_path):
     csv_path, expected = tiny_csv
     out = tmp_path / "processed"
-    run_script("make_dataset.py", csv_path, out, "--images", "--quiet", check=True)
+    run_command("dataset", csv_path, out, "--images", "--quiet", check=True)
     happy = sorted((out / "images" / "Training" / "happy").glob("*.png"))
     assert len(happy) == expected["valid"]["Training"].count(3)
 
@@ -66,7 +66,7 @@ def test_unusable_files_exit_nonzero_with_one_line(tmp_path, content, message):
     bad = tmp_path / "bad.csv"
     bad.write_text(content)
     out = tmp_path / "out"
-    result = run_script("make_dataset.py", bad, out, "--quiet")
+    result = run_command("dataset", bad, out, "--quiet")
     assert result.returncode == 1
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
@@ -75,11 +75,11 @@ def test_unusable_files_exit_nonzero_with_one_line(tmp_path, content, message):
 
 def test_missing_and_truncated_files_fail_cleanly(tiny_csv, tmp_path):
     csv_path, _ = tiny_csv
-    result = run_script("make_dataset.py", tmp_path / "nope.csv", tmp_path / "out", "--quiet")
+    result = run_command("dataset", tmp_path / "nope.csv", tmp_path / "out", "--quiet")
     assert result.returncode == 1 and "no such file" in result.stderr
     truncated = tmp_path / "cut.csv.xz"
     truncated.write_bytes(lzma.compress(csv_path.read_bytes())[:5000])
-    result = run_script("make_dataset.py", truncated, tmp_path / "out", "--quiet")
+    result = run_command("dataset", truncated, tmp_path / "out", "--quiet")
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert not (tmp_path / "out").exists()
 
@@ -89,8 +89,8 @@ def test_rerun_replaces_output_whole(tmp_path):
     write_csv(first, per_split=(14, 7, 7), bad_rows=False)
     write_csv(second, per_split=(21, 7, 0), bad_rows=False, seed=1)
     out = tmp_path / "processed"
-    run_script("make_dataset.py", first, out, "--quiet", check=True)
-    run_script("make_dataset.py", second, out, "--quiet", check=True)
+    run_command("dataset", first, out, "--quiet", check=True)
+    run_command("dataset", second, out, "--quiet", check=True)
     assert len(load_split(out, "Training").labels) == 21
     assert len(load_split(out, "PrivateTest").labels) == 0
     assert not (out / "skipped_rows.txt").exists()
@@ -99,7 +99,7 @@ def test_rerun_replaces_output_whole(tmp_path):
 
 def test_incomplete_output_is_refused(tmp_path):
     (tmp_path / "Training.npz").write_bytes(b"")
-    with pytest.raises(DatasetError, match="make_dataset.py"):
+    with pytest.raises(DatasetError, match="facematch dataset"):
         load_split(tmp_path, "Training")
 
 

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 import numpy as np
 import pytest
 
-from conftest import REPO, VIDEO
+from conftest import MODEL_DIR, REPO, VIDEO
 from facematch import EMOTIONS
 from facematch.fake_camera import CHROMIUM, chromium_args, write_y4m
 from facematch.play.rules import session_targets
@@ -376,7 +376,7 @@ def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browse
 
 def test_a_damaged_model_shows_a_clear_message_not_a_traceback(browser, tmp_path):
     broken = tmp_path / "model"
-    shutil.copytree(REPO / "models" / "fer_vgg16", broken)
+    shutil.copytree(MODEL_DIR, broken)
     (broken / "model.tflite").write_bytes((broken / "model.tflite").read_bytes()[:1000])  # truncated
     (tmp_path / "tmp").mkdir()
     server = AppServer(tmp_path, {**os.environ, "FACEMATCH_MODEL": str(broken), "TMPDIR": str(tmp_path / "tmp"),

@@ -5,9 +5,9 @@ import threading
 import numpy as np
 
 from facematch import EMOTIONS
+from facematch.play.faces import Face, FrameResult
 from facematch.play.live import LiveSession
 from facematch.play.rules import RoundRules
-from facematch.play.vision import Face, FrameResult
 
 RULES = RoundRules(duration_s=5.0, threshold=0.5, hold_s=0.3, smoothing_s=0.1)
 

@@ -7,7 +7,7 @@ import pytest
 from conftest import VIDEO, run_script
 
 
-@pytest.mark.skipif(not VIDEO.is_file(), reason="shared video not present")
+@pytest.mark.skipif(not VIDEO.is_file(), reason="sample video not installed (facematch setup sample_video)")
 def test_load_test_prints_a_row_per_level_and_every_session_progresses():
     result = run_script("load_test.py", "--sessions", "1", "2", "--seconds", "3", check=True, timeout=300)
     rows = re.findall(r"^\| (\d+) \| ([\d.]+) / ([\d.]+) \| ([\d.]+) \| ([\d.]+) ms \| ([\d.]+) ms \| (\d+) \|$",
@@ -25,7 +25,7 @@ def test_load_test_rejects_bad_arguments():
 
 
 @pytest.mark.browser
-@pytest.mark.skipif(not VIDEO.is_file(), reason="shared video not present")
+@pytest.mark.skipif(not VIDEO.is_file(), reason="sample video not installed (facematch setup sample_video)")
 def test_the_real_client_load_test_measures_a_playing_browser():
     import os
 

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from conftest import REPO, write_csv
+from conftest import write_csv
 from facematch.config import SPLITS
 from facematch.errors import DatasetError
 from facematch.pipeline.dataset import load_split, read_fer2013
@@ -114,7 +114,7 @@ def test_killed_run_never_leaves_an_output_that_looks_complete(tmp_path):
     csv_path = tmp_path / "fer.csv"
     write_csv(csv_path, per_split=(700, 100, 100), bad_rows=True)
     out = tmp_path / "processed"
-    command = [sys.executable, str(REPO / "scripts" / "make_dataset.py"), str(csv_path), str(out),
+    command = [sys.executable, "-m", "facematch", "dataset", str(csv_path), str(out),
                "--images", "--quiet"]
     started = time.monotonic()
     subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -172,7 +172,7 @@ def test_large_frames_and_faces_cut_by_the_border(analyzer):
     from conftest import VIDEO
 
     if not VIDEO.is_file():
-        pytest.skip("shared video not present")
+        pytest.skip("sample video not installed (facematch setup sample_video)")
     import av
     import cv2
 

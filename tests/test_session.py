@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from facematch import EMOTIONS
+from facematch.play.faces import Face, FrameResult, assign_seats
 from facematch.play.live import LiveSession, drive
 from facematch.play.rules import RoundRules, advance, new_round, snapshot_round
 from facematch.play.session import PlaySession
-from facematch.play.vision import Face, FrameResult, assign_seats
 
 RULES = RoundRules(duration_s=5.0, threshold=0.5, hold_s=0.3, smoothing_s=0.1)
 

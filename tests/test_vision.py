@@ -6,16 +6,10 @@ import pytest
 
 from conftest import VIDEO
 from facematch import EMOTIONS
-from facematch.play.vision import (
-    Face,
-    FrameAnalyzer,
-    FrameResult,
-    I420Frame,
-    crop_with_margin,
-    draw,
-    draw_i420,
-    to_bgr_uint8,
-)
+from facematch.play.drawing import draw, draw_i420
+from facematch.play.faces import Face, FrameResult
+from facematch.play.frames import I420Frame, crop_with_margin, to_bgr_uint8
+from facematch.play.vision import FrameAnalyzer
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +31,8 @@ def video_frames(seconds):
     return frames
 
 
-needs_video = pytest.mark.skipif(not VIDEO.is_file(), reason="shared video not present")
+needs_video = pytest.mark.skipif(not VIDEO.is_file(),
+                                 reason="sample video not installed (facematch setup sample_video)")
 
 
 @needs_video
@@ -132,7 +127,7 @@ def test_a_failing_classifier_is_reported_on_the_frame_and_logged_once_per_kind(
     class BrokenClassifier:  # a model that fails on every call, as a damaged interpreter would
         input_size = 48
 
-        def predict(self, faces, tta=None):
+        def predict(self, faces, views=None):
             raise RuntimeError("interpreter failed")
 
     broken = FrameAnalyzer(classifier=BrokenClassifier(), detector=analyzer.detector, coach=False)

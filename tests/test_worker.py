@@ -1,5 +1,6 @@
 """The shared analysis worker: batches players' frames without mixing them up, serves one player
-every frame, and under load keeps every callback quick and every player served."""
+every frame, under load keeps every callback quick and every player served, and ends its thread
+when the last player has left. Every worker a test starts is stopped and joined by that test."""
 
 import threading
 import time
@@ -8,10 +9,9 @@ import numpy as np
 import pytest
 
 from conftest import VIDEO
+from facematch.play import worker as worker_module
 from facematch.play.vision import FrameAnalyzer
 from facematch.play.worker import AnalysisWorker, shared_interval
-
-pytestmark = pytest.mark.skipif(not VIDEO.is_file(), reason="shared video not present")
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +21,23 @@ def models():
 
 @pytest.fixture
 def analyzer(models):
-    """An analyzer of this test's own (sharing the loaded models): the workers of earlier tests keep
-    running in the background, and must not call what this test patches or counts."""
+    """An analyzer of this test's own (sharing the loaded models), so what a test patches or counts is its own."""
     return FrameAnalyzer(classifier=models.classifier, detector=models.detector, coach=False)
+
+
+@pytest.fixture
+def workers():
+    """Makes AnalysisWorkers for a test and stops (joins) every one of them after it."""
+    made = []
+
+    def make(analyzer, **options) -> AnalysisWorker:
+        made.append(AnalysisWorker(analyzer, **options))
+        return made[-1]
+
+    yield make
+    for worker in made:
+        worker.stop()
+        assert not worker.running
 
 
 @pytest.fixture(scope="module")
@@ -49,8 +63,8 @@ class BatchSizes:
         return self._real(frames, *args)
 
 
-def test_one_player_gets_every_frames_own_result(analyzer, faces):
-    worker = AnalysisWorker(analyzer, wait_s=1.0)
+def test_one_player_gets_every_frames_own_result(analyzer, faces, workers):
+    worker = workers(analyzer, wait_s=1.0)
     published = []
     for i in range(20):
         shown = "laugh" if i % 2 == 0 else "empty"
@@ -60,10 +74,10 @@ def test_one_player_gets_every_frames_own_result(analyzer, faces):
     assert stats.analysed == 20 and stats.dropped == 0 and len(published) == 20
 
 
-def test_a_batch_of_several_players_never_mixes_their_results(analyzer, faces, monkeypatch):
+def test_a_batch_of_several_players_never_mixes_their_results(analyzer, faces, monkeypatch, workers):
     sizes = BatchSizes(analyzer)
     monkeypatch.setattr(analyzer, "analyze_many", sizes)
-    worker = AnalysisWorker(analyzer, wait_s=0.5)
+    worker = workers(analyzer, wait_s=0.5)
     wrong, barrier = [], threading.Barrier(4)
 
     def player(name: str, shown: str):
@@ -84,7 +98,7 @@ def test_a_batch_of_several_players_never_mixes_their_results(analyzer, faces, m
     assert all(s.analysed >= 1 for s in worker.stats().values())
 
 
-def test_under_overload_callbacks_return_quickly_and_nobody_starves(analyzer, faces, monkeypatch):
+def test_under_overload_callbacks_return_quickly_and_nobody_starves(analyzer, faces, monkeypatch, workers):
     real = analyzer.analyze_many
 
     def slow_judge(frames, *args):  # a machine 100 ms per batch slower than this one
@@ -92,7 +106,7 @@ def test_under_overload_callbacks_return_quickly_and_nobody_starves(analyzer, fa
         return real(frames, *args)
 
     monkeypatch.setattr(analyzer, "analyze_many", slow_judge)
-    worker = AnalysisWorker(analyzer, wait_s=0.01)
+    worker = workers(analyzer, wait_s=0.01)
     calls, stop = {f"p{k}": [] for k in range(8)}, time.monotonic() + 3.0
 
     def player(name: str):
@@ -114,8 +128,8 @@ def test_under_overload_callbacks_return_quickly_and_nobody_starves(analyzer, fa
     assert slowest < 0.08, f"a video callback waited {slowest * 1000:.0f} ms (p95) for a 100 ms judge"
 
 
-def test_a_failing_consumer_does_not_stop_the_analysis(analyzer, faces):
-    worker = AnalysisWorker(analyzer, wait_s=1.0)
+def test_a_failing_consumer_does_not_stop_the_analysis(analyzer, faces, workers):
+    worker = workers(analyzer, wait_s=1.0)
 
     def broken(result, now):
         raise RuntimeError("consumer failed")
@@ -125,8 +139,8 @@ def test_a_failing_consumer_does_not_stop_the_analysis(analyzer, faces):
     assert analyzer.errors.counts.get("builtins.RuntimeError", 0) >= 3
 
 
-def test_the_judge_keeps_to_its_budget_shared_evenly(analyzer, faces):
-    worker = AnalysisWorker(analyzer, wait_s=0.0, max_rate=40)  # analyses per second, all players together
+def test_the_judge_keeps_to_its_budget_shared_evenly(analyzer, faces, workers):
+    worker = workers(analyzer, wait_s=0.0, max_rate=40)  # analyses per second, all players together
     stop = time.monotonic() + 2.0
 
     def player(name: str):
@@ -145,7 +159,7 @@ def test_the_judge_keeps_to_its_budget_shared_evenly(analyzer, faces):
     assert worker.active_players() == 4
 
 
-def test_an_unusable_frame_in_a_batch_fails_only_its_own_player(analyzer, faces, monkeypatch):
+def test_an_unusable_frame_in_a_batch_fails_only_its_own_player(analyzer, faces, monkeypatch, workers):
     real, sizes = analyzer.results, []
 
     def slow_batches(frames, *args):  # keeps the worker busy: the next two frames share a batch
@@ -154,7 +168,7 @@ def test_an_unusable_frame_in_a_batch_fails_only_its_own_player(analyzer, faces,
         return real(frames, *args)
 
     monkeypatch.setattr(analyzer, "results", slow_batches)
-    worker = AnalysisWorker(analyzer, wait_s=2.0)
+    worker = workers(analyzer, wait_s=2.0)
     worker.analyze("warm-up", faces["laugh"], wait_s=0.0)  # the worker takes this one alone
     time.sleep(0.05)
     results = {}
@@ -177,51 +191,68 @@ def test_per_player_extras_slow_down_as_players_join_but_not_for_one_or_two():
 
 
 class ViewsAsked:
-    """The real classifier, recording which views each predict call asked for."""
+    """The real judge, recording which views each predict call asked for."""
 
     def __init__(self, real):
         self.real, self.asked = real, []
-        self.live_tta, self.input_size = real.live_tta, real.input_size
+        self.live_views, self.input_size = real.live_views, real.input_size
 
-    def predict(self, faces, tta=None):
-        self.asked.append(tta)
-        return self.real.predict(faces, tta=tta)
+    def predict(self, faces, views=None):
+        self.asked.append(views)
+        return self.real.predict(faces, views)
 
 
-def test_the_mirror_view_is_for_one_or_two_players_and_one_pass_beyond(models, faces, fused_model_dir):
-    from facematch.play.classifier import load_classifier
+def test_the_mirror_view_is_for_one_or_two_players_and_one_pass_beyond(models, faces, workers, tmp_path):
+    import shutil
 
-    judge = ViewsAsked(load_classifier(fused_model_dir))  # a model that names the mirror view as its live views
-    worker = AnalysisWorker(FrameAnalyzer(classifier=judge, detector=models.detector, coach=False), wait_s=1.0)
+    from facematch.config import DEFAULT_MODEL_DIR
+    from facematch.model_spec import read_spec, write_spec
+    from facematch.play.classifier import EmotionClassifier
+
+    mirror = tmp_path / "mirror"  # the shipped network, under a spec that plays the mirror view live
+    shutil.copytree(DEFAULT_MODEL_DIR, mirror)
+    write_spec(mirror, read_spec(mirror).replace(live_views="hflip"))
+    judge = ViewsAsked(EmotionClassifier(mirror))
+    worker = workers(FrameAnalyzer(classifier=judge, detector=models.detector, coach=False), wait_s=1.0)
     worker.analyze("first", faces["laugh"])
     worker.analyze("second", faces["laugh"])
-    assert judge.asked == ["hflip", "hflip"]  # the model's live views: the face and its mirror image
+    assert judge.asked == ["hflip", "hflip"]  # the spec's live views: the face and its mirror image
     worker.analyze("third", faces["laugh"])
-    assert judge.asked[-1] is False  # a third player: one pass per face
+    assert judge.asked[-1] == "none"  # a third player: one pass per face
 
 
-def test_the_judges_fusion_measures_each_player_a_few_times_a_second_not_every_frame(models, faces, monkeypatch,
-                                                                                     fused_model_dir):
-    from facematch.play.classifier import load_classifier
-    from facematch.play.worker import FUSION_EVERY_S
+def test_the_worker_thread_ends_when_the_last_player_has_left_and_the_next_one_starts_it(
+        analyzer, faces, workers, monkeypatch):
+    monkeypatch.setattr(worker_module, "IDLE_FORGET_S", 0.2)
+    monkeypatch.setattr(worker_module, "STATS_EVERY_S", 0.05)  # how often an idle worker looks round
+    worker = workers(analyzer, wait_s=1.0)
+    assert not worker.running  # nothing runs before a player hands over a frame
+    assert len(worker.analyze("p", faces["laugh"]).faces) == 1 and worker.running
+    deadline = time.monotonic() + 5
+    while worker.running and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not worker.running and worker.stats() == {}  # the player left: forgotten, thread ended
+    assert len(worker.analyze("next", faces["laugh"]).faces) == 1 and worker.running
 
-    analyzer = FrameAnalyzer(classifier=load_classifier(fused_model_dir), detector=models.detector, coach=False)
-    real, asked = analyzer.results, []
 
-    def recording(frames, blendshapes=None, tta=None, fuse=None, previous=None):
-        asked.append((list(fuse), [p is not None for p in previous]))
-        return real(frames, blendshapes, tta, fuse, previous)
+def test_a_worker_stops_and_joins_as_a_context_manager(analyzer, faces):
+    with AnalysisWorker(analyzer, wait_s=1.0) as worker:
+        assert worker.running
+        assert len(worker.analyze("p", faces["laugh"]).faces) == 1
+        thread = worker._thread
+    assert not worker.running and not thread.is_alive()
+    assert not any(t.name == "facematch-analysis" and t.is_alive() for t in threading.enumerate())
 
-    monkeypatch.setattr(analyzer, "results", recording)
-    worker = AnalysisWorker(analyzer, wait_s=1.0)
-    started = time.monotonic()
-    for _ in range(30):
-        worker.analyze("solo", faces["laugh"])
-        time.sleep(1 / 30)  # a 30 fps camera: frames come far more often than the fusion measures
-    elapsed = time.monotonic() - started
-    fused = sum(f[0] for f, _ in asked)
-    assert asked[0] == ([True], [False])  # the first frame is measured; nothing before it to carry
-    assert all(p == [True] for _, p in asked[1:])  # later frames carry the player's last faces
-    assert 2 <= fused <= elapsed / FUSION_EVERY_S + 1 and fused < len(asked) / 2
-    worker.analyze("solo", faces["laugh"], blendshapes=True)  # a frame the coach measures: fused too
-    assert asked[-1][0] == [True]
+
+def test_the_stats_file_for_the_load_test_is_written_while_players_play(analyzer, faces, workers, tmp_path,
+                                                                        monkeypatch):
+    import json
+
+    monkeypatch.setattr(worker_module, "STATS_EVERY_S", 0.05)
+    path = tmp_path / "stats.json"
+    worker = workers(analyzer, wait_s=1.0, stats_path=str(path))
+    for _ in range(5):
+        worker.analyze("p", faces["laugh"])
+        time.sleep(0.06)
+    players = json.loads(path.read_text())["players"]
+    assert len(players) == 1 and list(players.values())[0]["analysed"] >= 4

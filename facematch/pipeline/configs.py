@@ -71,7 +71,7 @@ class NetworkConfig:
     architecture: str = "vgg16"
     crop: int = 40  # compact only
     width: int = 32  # compact only: the first block's channels, doubled in each next block (32: 32-64-128-256)
-    init_model: str = ""  # a model directory (train_model.py's) whose backbone and head to start from
+    init_model: str = ""  # a model directory (`facematch train-head`'s) whose backbone and head to start from
     precision: str = "auto"  # auto: mixed_bfloat16 where the CPU has AVX-512 BF16, else float32
     seed: int = 1234
     quantize: str = "int8"

@@ -246,7 +246,7 @@ def read_manifest(processed_dir: str | Path) -> dict:
     path = Path(processed_dir) / MANIFEST
     if not path.is_file():
         raise DatasetError(f"{processed_dir}: not a processed dataset (no {MANIFEST}); "
-                           f"run scripts/make_dataset.py first")
+                           f"run `facematch dataset` first")
     return json.loads(path.read_text())
 
 
@@ -259,9 +259,9 @@ def load_split(processed_dir: str | Path, split: str) -> SplitArrays:
         with np.load(path) as data:
             return SplitArrays(images=data["images"], labels=data["labels"], lines=data["lines"])
     except FileNotFoundError:
-        raise DatasetError(f"{path} is missing; run scripts/make_dataset.py again") from None
+        raise DatasetError(f"{path} is missing; run `facematch dataset` again") from None
     except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
-        raise DatasetError(f"{path} is damaged ({exc}); run scripts/make_dataset.py again") from None
+        raise DatasetError(f"{path} is damaged ({exc}); run `facematch dataset` again") from None
 
 
 def summarize(result: ParseResult, max_errors: int = 20) -> str:

@@ -1,11 +1,11 @@
 """Several networks, one judge: a weighted sum of their logits inside one model.tflite.
 
 The VGG16 network (fine-tuned from HED's backbone) and the compact networks (trained from
-scratch, `train_network.py --architecture compact`, one per seed) see different features and make
+scratch, `facematch train --architecture compact`, one per seed) see different features and make
 different mistakes; averaging their log-probabilities corrects some of each. The sum is written as
 Keras layers (each network's temperature-scaled logits times its share, added, one temperature,
 softmax), so the game still runs one LiteRT model through the same `predict()` and the same views,
-and the blendshape fusion and the live views are fitted on top of it afterwards.
+and the live views and the class offsets are fitted on top of it afterwards.
 
 The first network keeps 1 - s of the sum; the others split s equally (they are meant to be runs of
 one recipe, so no one of them earns more than another). s is chosen on PublicTest accuracy of the
@@ -15,7 +15,6 @@ looked at.
 
 from __future__ import annotations
 
-import json
 import logging
 from pathlib import Path
 
@@ -24,10 +23,10 @@ import numpy as np
 from keras import layers
 
 from facematch.errors import ModelError
+from facematch.model_spec import KERAS_NAME, VIEW_SETS, ModelSpec, plain, read_spec, view_keys
 from facematch.pipeline.calibration import calibrate, fit_temperature, softmax
 from facematch.pipeline.dataset import load_split
 from facematch.pipeline.runs import choose_tta, machine_description, save_model_dir, view_batch
-from facematch.play.classifier import METADATA_NAME, TTA_SHIFTS, tta_view_keys
 
 log = logging.getLogger(__name__)
 
@@ -35,23 +34,23 @@ SHARES = tuple(round(0.1 * i, 1) for i in range(10))  # the other networks' shar
 
 
 def load_network(model_dir: Path):
-    """A model directory's Keras network (rebuilt from its .tflite first if only that is there)."""
-    path = model_dir / "model.keras"
-    if not path.is_file():
-        from facematch.pipeline.recover import recover_keras
+    """A model directory's Keras network (rebuilt in memory from its .tflite if only that is there)."""
+    path = model_dir / KERAS_NAME
+    if path.is_file():
+        model = keras.saving.load_model(path, safe_mode=True)
+    else:
+        from facematch.pipeline.recover import rebuild_keras
 
-        metadata = json.loads((model_dir / METADATA_NAME).read_text())
-        if "compact" in str(metadata.get("architecture", {}).get("backbone", "")):
+        backbone = str(read_spec(model_dir).provenance.get("architecture", {}).get("backbone", ""))
+        if "compact" in backbone:
             raise ModelError(f"{path} is missing, and a compact network cannot be rebuilt from its .tflite (its "
                              "batch norm is folded into the convolutions): train it again with `make compact`")
-
-        recover_keras(model_dir)
-    model = keras.saving.load_model(path, safe_mode=True)
+        model = rebuild_keras(model_dir)
     try:
         model.get_layer("temperature")
     except ValueError:
         raise ModelError(f"{path}: no `temperature` layer; ensemble members are single networks written by "
-                         "train_model.py, finetune_model.py or train_network.py") from None
+                         "facematch train-head, finetune or train") from None
     return model
 
 
@@ -90,7 +89,8 @@ def ensemble_models(member_dirs, processed_dir, model_dir, shares=SHARES) -> dic
     processed_dir, model_dir = Path(processed_dir), Path(model_dir)
     if len(member_dirs) < 2:
         raise ModelError("an ensemble needs at least two model directories")
-    metas = [json.loads((d / METADATA_NAME).read_text()) for d in member_dirs]
+    specs = [read_spec(d) for d in member_dirs]
+    metas = [plain(spec.provenance) for spec in specs]
     for d, meta in zip(member_dirs, metas):
         if meta.get("ensemble"):
             raise ModelError(f"{d} is an ensemble; each member must be a single network")
@@ -100,10 +100,10 @@ def ensemble_models(member_dirs, processed_dir, model_dir, shares=SHARES) -> dic
             raise ModelError(f"the networks take different inputs: {networks[0].input.shape} ({member_dirs[0]}) "
                              f"and {network.input.shape} ({d})")
     val = load_split(processed_dir, "PublicTest")
-    mode = metas[0].get("test_time_augmentation") or "none"
-    keys = tta_view_keys(mode)
+    mode = specs[0].views
+    keys = view_keys(mode)
     # Every view any test-time mode uses, once per network: the share search and the views' choice share them.
-    every = list(dict.fromkeys(key for m in TTA_SHIFTS for key in tta_view_keys(m)))
+    every = list(dict.fromkeys(key for m in VIEW_SETS for key in view_keys(m)))
     log.info("PublicTest logits of %d networks, %d views each", len(networks), len(every))
     z = [_view_logits(network, val.images, every) for network in networks]
 
@@ -130,12 +130,8 @@ def ensemble_models(member_dirs, processed_dir, model_dir, shares=SHARES) -> dic
         lambda key: summed(chosen, key), val.labels, calibration["temperature"])
     calibration.update(views)
     model = combine(networks, chosen, calibration["temperature"])
-    metadata = {
-        **{k: v for k, v in metas[0].items()
-           if k not in ("live_test_time_augmentation", "blendshape_fusion", "class_log_offsets", "files")},
-        "name": model_dir.name,
-        "test_time_augmentation": tta,
-        "view_temperature": views["view_temperature"],
+    provenance = {
+        **{k: v for k, v in metas[0].items() if k != "files"},
         "metrics": calibration,
         "ensemble": {
             "share": chosen,
@@ -150,8 +146,10 @@ def ensemble_models(member_dirs, processed_dir, model_dir, shares=SHARES) -> dic
             "machine": machine_description(),
         },
     }
-    metadata["architecture"] = {**metas[0]["architecture"], "parameters": int(model.count_params())}
+    provenance["architecture"] = {**metas[0]["architecture"], "parameters": int(model.count_params())}
     if chosen == 0:
         log.warning("the other networks add nothing on PublicTest; the model is the first network alone")
     quantize = metas[0].get("files", {}).get("tflite_quantization", "int8")
-    return save_model_dir(model_dir, model, quantize, metadata)
+    spec = ModelSpec(name=model_dir.name, input_size=specs[0].input_size, views=tta,
+                     view_temperature=views["view_temperature"], provenance=provenance)
+    return save_model_dir(model_dir, model, quantize, spec)

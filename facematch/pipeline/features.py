@@ -97,7 +97,7 @@ def load_vgg16_weights(vgg, weights: str) -> None:
         except Exception as exc:  # network errors come in many types
             raise WeightsError(
                 f"could not download the ImageNet VGG16 weights ({exc.__class__.__name__}). "
-                "Without internet use `--weights hed` (offline: `python scripts/setup_assets.py hed_weights`), "
+                "Without internet use `--weights hed` (offline: `facematch setup hed_weights`), "
                 "or pass the path of a vgg16 .weights.h5 file you downloaded elsewhere."
             ) from None
         for name in VGG16_CONV_LAYERS:
@@ -182,6 +182,6 @@ def load_features(interim_dir, name: str):
     interim_dir = Path(interim_dir)
     path = interim_dir / f"{name}.npz"
     if not (interim_dir / FEATURES_META).is_file() or not path.is_file():
-        raise FileNotFoundError(f"{path}: no cached features; run scripts/build_features.py first")
+        raise FileNotFoundError(f"{path}: no cached features; run `facematch features` first")
     with np.load(path) as data:
         return data["features"], data["labels"]

@@ -1,6 +1,6 @@
 """Fine-tune the upper VGG16 blocks and the head on augmented images, resumable.
 
-Starts from a model directory written by train_model.py or by an earlier fine-tuning run (its
+Starts from a model directory written by `facematch train-head` or by an earlier fine-tuning run (its
 model.keras; the card then shows both runs). The layers before
 `train_from` stay frozen, so their activations are computed once per image version and cached
 in the work directory (the original, its mirror image and `augmented_copies - 2` randomly
@@ -30,6 +30,7 @@ import tensorflow as tf
 
 from facematch import EMOTIONS
 from facematch.errors import ConfigError
+from facematch.model_spec import ModelSpec, plain, read_spec
 from facematch.pipeline.calibration import calibrate
 from facematch.pipeline.configs import FinetuneConfig
 from facematch.pipeline.dataset import load_split
@@ -66,7 +67,7 @@ def get_strategy(name: str):
 def load_start_model(init_dir: Path):
     path = init_dir / "model.keras"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no trained model to start from; run scripts/train_model.py first")
+        raise FileNotFoundError(f"{path}: no trained model to start from; run `facematch train-head` first")
     full = keras.saving.load_model(path, safe_mode=True)
     return full.get_layer(BACKBONE_NAME), full.get_layer("head")
 
@@ -240,7 +241,7 @@ def finalize(processed_dir, work_dir, model_dir, log_dir, cache_dir=None) -> dic
         raise FileNotFoundError(f"{best}: no checkpoint yet; run the fine-tuning first")
     config = json.loads((work_dir / "config.json").read_text())
     init_dir = Path((work_dir / "init_model.txt").read_text())
-    init_meta = json.loads((init_dir / "metadata.json").read_text())
+    init = read_spec(init_dir).provenance
     # The checkpoint holds the trained layers; put them back into the start model's backbone.
     trained = keras.saving.load_model(best, safe_mode=True)
     backbone, _ = load_start_model(init_dir)
@@ -267,13 +268,10 @@ def finalize(processed_dir, work_dir, model_dir, log_dir, cache_dir=None) -> dic
     calibration.update(views)
     model = assemble(backbone, head, calibration["temperature"])
     history = read_log(log_dir / "finetune_log.csv")
-    metadata = {**{k: init_meta[k] for k in ("labels", "input_size", "input", "preprocessing", "output")},
-                "test_time_augmentation": tta,
-                "view_temperature": views["view_temperature"],
-                "name": model_dir.name,
-                "architecture": {**init_meta["architecture"], "backbone_trainable": True,
+    provenance = {**{k: plain(init[k]) for k in ("input", "preprocessing", "output")},
+                "architecture": {**plain(init["architecture"]), "backbone_trainable": True,
                                  "parameters": int(model.count_params())},
-                "training": {**init_meta["training"],
+                "training": {**plain(init["training"]),
                              "finetune": {"config": config,
                                           "evaluations_run": len(history),
                                           # The learning curve: one row per PublicTest evaluation.
@@ -289,6 +287,8 @@ def finalize(processed_dir, work_dir, model_dir, log_dir, cache_dir=None) -> dic
                                           "machine": machine_description(),
                                           "tensorflow": tf.__version__,
                                           # Started from an already fine-tuned model: keep its run too.
-                                          "previous": init_meta["training"].get("finetune")}},
+                                          "previous": plain(init["training"].get("finetune"))}},
                 "metrics": calibration}
-    return save_model_dir(model_dir, model, config["quantize"], metadata)
+    spec = ModelSpec(name=model_dir.name, input_size=int(network.input.shape[1]), views=tta,
+                     view_temperature=views["view_temperature"], provenance=provenance)
+    return save_model_dir(model_dir, model, config["quantize"], spec)

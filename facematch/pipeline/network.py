@@ -5,7 +5,7 @@ with strong augmentation; the frozen-stem fine-tuning in finetune.py cannot move
 On a CPU with AVX-512 BF16 the whole network trains in `mixed_bfloat16` at about 100 images/s
 (`--speed`; a Training epoch took 333-350 s on 2 cores), twice its float32 speed.
 
-The network starts from a model directory written by train_model.py (`init_model`: the HED
+The network starts from a model directory written by `facematch train-head` (`init_model`: the HED
 VGG16 backbone and a head already trained on its frozen features, so the first steps do not
 disturb the backbone with a random head's gradients), or else from the backbone and a fresh head
 (per-channel feature normalisation from a sample of Training activations). Each epoch ends with a PublicTest
@@ -30,12 +30,13 @@ import tensorflow as tf
 
 from facematch import EMOTIONS
 from facematch.errors import ConfigError
+from facematch.model_spec import ModelSpec, plain, read_spec
+from facematch.pipeline.architectures import build_network, compact_widths, resolve_precision
 from facematch.pipeline.calibration import calibrate
 from facematch.pipeline.configs import NetworkConfig
 from facematch.pipeline.dataset import load_split, read_manifest
-from facematch.pipeline.features import build_backbone
 from facematch.pipeline.finetune import load_start_model
-from facematch.pipeline.modeling import assemble, assemble_logits, build_head, channel_stats, class_weights
+from facematch.pipeline.modeling import assemble, assemble_logits, channel_stats, class_weights
 from facematch.pipeline.runs import (
     SNAPSHOT_DIR,
     check_run_config,
@@ -52,69 +53,6 @@ from facematch.pipeline.runs import (
 log = logging.getLogger(__name__)
 
 BEST_WEIGHTS = "best.weights.h5"
-
-
-def cpu_has_bf16() -> bool:
-    try:
-        return "avx512_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-
-
-def resolve_precision(name: str) -> str:
-    if name == "auto":
-        return "mixed_bfloat16" if cpu_has_bf16() else "float32"
-    if name not in ("float32", "mixed_bfloat16"):
-        raise ConfigError(f"precision must be auto, float32 or mixed_bfloat16, got {name!r}")
-    return name
-
-
-def compact_widths(width: int) -> list[int]:
-    """Channels of the compact network's 4 blocks (two 3×3 convolutions each, then 2×2 max pooling)."""
-    return [width * 2 ** block for block in range(4)]
-
-
-def build_compact(config: NetworkConfig):
-    """(48, 48, 1) gray 0..255 → centre crop → small VGG-style network with batch norm → logits.
-
-    A different network from the VGG16 one (its own features, its own errors), cheap enough to
-    train from scratch for many epochs here (~500 images/s in mixed_bfloat16): the judge averages
-    the two. Training crops at random because the batches are shifted before the centre crop.
-    """
-    if not 16 <= config.crop <= 48:
-        raise ConfigError(f"crop must be between 16 and 48 pixels, got {config.crop}")
-    if not 4 <= config.width <= 256:
-        raise ConfigError(f"width (the first block's channels) must be between 4 and 256, got {config.width}")
-    inputs = keras.Input((48, 48, 1), name="face_gray")
-    x = keras.layers.CenterCrop(config.crop, config.crop, name="centre_crop")(inputs)
-    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(x)
-    for block, width in enumerate(compact_widths(config.width), start=1):
-        for conv in (1, 2):
-            x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"c{block}_conv{conv}")(x)
-            x = keras.layers.BatchNormalization(name=f"c{block}_bn{conv}")(x)
-            x = keras.layers.ReLU(name=f"c{block}_relu{conv}")(x)
-        x = keras.layers.MaxPooling2D(name=f"c{block}_pool")(x)
-    x = keras.layers.Flatten()(x)
-    x = keras.layers.Dropout(config.dropout)(x)
-    x = keras.layers.Dense(config.hidden, activation="relu", name="c_dense")(x)
-    x = keras.layers.Dropout(config.dropout)(x)
-    logits = keras.layers.Dense(len(EMOTIONS), name="logits", dtype="float32")(x)
-    return keras.Model(inputs, logits, name="facematch_compact_logits")
-
-
-def build_network(config: NetworkConfig, mean=None, variance=None):
-    """(48, 48, 1) gray 0..255 → logits (float32 even under a mixed policy); the VGG16 network's
-    backbone and head too (None, None for the compact network)."""
-    if config.architecture == "compact":
-        return build_compact(config), None, None
-    if config.architecture != "vgg16":
-        raise ConfigError(f"architecture must be vgg16 or compact, got {config.architecture!r}")
-    backbone = build_backbone(config.weights, "block4_pool")
-    if mean is None:
-        channels = backbone.output.shape[-1]
-        mean, variance = np.zeros(channels, np.float32), np.ones(channels, np.float32)
-    head = build_head(backbone.output.shape[1:], mean, variance, config.hidden, config.dropout, l2=0.0)
-    return keras.Model(backbone.input, head(backbone.output), name="facematch_vgg16_logits"), backbone, head
 
 
 def augmenter(config: NetworkConfig):
@@ -257,19 +195,13 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
              else assemble_logits(network, calibration["temperature"]))
     history = read_log(log_dir / "network_log.csv")
     manifest = read_manifest(processed_dir)
-    init_meta = (json.loads((Path(config.init_model) / "metadata.json").read_text())
-                 if config.init_model and (Path(config.init_model) / "metadata.json").is_file() else None)
+    init = read_spec(config.init_model).provenance if config.init_model else None
     seconds = work_dir / "seconds.txt"
-    metadata = {
-        "name": model_dir.name,
-        "labels": list(EMOTIONS),
-        "input_size": int(network.input.shape[1]),
+    provenance = {
         "input": "float32 (N, 48, 48, 1) grayscale in 0..255; predict() converts uint8 gray or BGR crops",
         "preprocessing": ("in-network: gray replicated to 3 channels, VGG16 BGR mean subtracted" if backbone is not None
                           else f"in-network: the centre {config.crop} px, scaled to -1..1"),
         "output": "calibrated probabilities (N, 7) in label order",
-        "test_time_augmentation": tta,
-        "view_temperature": views["view_temperature"],
         "architecture": {
             **({"backbone": "keras.applications.VGG16 convolutional layers up to block4_pool",
                 "backbone_weights": config.weights,
@@ -286,7 +218,7 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
         "training": {
             "recipe": "whole network end to end",
             # The head-only model it started from (its training, for the card).
-            "init": init_meta["training"] if init_meta else None,
+            "init": plain(init["training"]) if init else None,
             "config": asdict(config),
             "precision": (work_dir / "precision.txt").read_text().strip()
             if (work_dir / "precision.txt").is_file() else config.precision,
@@ -305,7 +237,9 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
         },
         "metrics": calibration,
     }
-    return save_model_dir(model_dir, model, config.quantize, metadata)
+    spec = ModelSpec(name=model_dir.name, input_size=int(network.input.shape[1]), views=tta,
+                     view_temperature=views["view_temperature"], provenance=provenance)
+    return save_model_dir(model_dir, model, config.quantize, spec)
 
 
 def measure_speed(config: NetworkConfig, steps: int = 20) -> float:

@@ -5,23 +5,23 @@ training the shipped model from its Keras file. Its LiteRT file holds every weig
 convolution and dense kernels as int8 with one scale per output channel (dynamic-range
 quantization), the biases and the feature normalisation in float32, and the temperature folded
 into the logits layer. This reads them back into the same functional network that
-training.py builds, so `model.keras` can be written next to the .tflite and used as a start
-(`train_network.py --init-model`). The int8 rounding stays: the recovered network predicts
+training.py builds, so a copy of the model directory with `model.keras` can be used as a start
+(`facematch train --init-model`). The int8 rounding stays: the recovered network predicts
 what the shipped .tflite predicts.
 """
 
 from __future__ import annotations
 
-import json
 import logging
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
 from facematch.errors import ModelError
+from facematch.model_spec import KERAS_NAME, TFLITE_NAME, plain, read_spec, write_model_dir
 from facematch.pipeline.features import VGG16_CONV_LAYERS, build_backbone
 from facematch.pipeline.modeling import assemble, build_head
-from facematch.play.classifier import METADATA_NAME, TFLITE_NAME
 
 log = logging.getLogger(__name__)
 
@@ -56,14 +56,25 @@ def _find(tensors: dict, *parts: str, shape=None) -> np.ndarray:
                      "by this version of the pipeline")
 
 
-def recover_keras(model_dir) -> Path:
-    """Write model_dir/model.keras rebuilt from model_dir/model.tflite; returns its path.
+def recover_keras(model_dir, out_dir) -> Path:
+    """Write out_dir: a copy of model_dir with model.keras rebuilt from its model.tflite; returns its path.
 
-    For an ensemble, model.keras is its first (VGG16) network alone, the start `train_network.py
-    --init-model` needs; the compact network is not rebuilt (its batch norm is folded away).
+    For an ensemble, model.keras is its first (VGG16) network alone, the start `facematch train
+    --init-model` needs; the compact networks are not rebuilt (their batch norm is folded away).
     """
+    model = rebuild_keras(model_dir)
+    with tempfile.TemporaryDirectory() as tmp:
+        model.save(Path(tmp) / KERAS_NAME)
+        out = write_model_dir(model_dir, out_dir, read_spec(model_dir), extra={
+            KERAS_NAME: (Path(tmp) / KERAS_NAME).read_bytes()}, keep=(TFLITE_NAME,))
+    log.info("rebuilt %s from %s (int8 weights dequantised)", out / KERAS_NAME, TFLITE_NAME)
+    return out / KERAS_NAME
+
+
+def rebuild_keras(model_dir):
+    """The Keras network of model_dir, rebuilt in memory from its model.tflite (see recover_keras)."""
     model_dir = Path(model_dir)
-    metadata = json.loads((model_dir / METADATA_NAME).read_text())
+    metadata = plain(read_spec(model_dir).provenance)
     tensors = _tensors(model_dir / TFLITE_NAME)
     backbone = build_backbone("random", "block4_pool")
     for name in VGG16_CONV_LAYERS[:10]:  # block1_conv1 … block4_conv3
@@ -94,9 +105,6 @@ def recover_keras(model_dir) -> Path:
     logits_kernel = _find(tensors, folded + "1")  # (7, hidden)
     logits_bias = _find(tensors, folded, shape=(logits_kernel.shape[0],))
     head.get_layer("logits").set_weights([logits_kernel.T * scale, logits_bias * scale])
-    model = assemble(backbone, head, temperature)
-    path = model_dir / "model.keras"
-    model.save(path)
-    log.info("rebuilt %s from %s (int8 weights dequantised)%s", path, TFLITE_NAME,
-             "; the ensemble's first (VGG16) network only" if spec else "")
-    return path
+    if spec:
+        log.info("%s: rebuilt the ensemble's first (VGG16) network only", model_dir)
+    return assemble(backbone, head, temperature)

@@ -15,10 +15,18 @@ import keras
 import numpy as np
 
 from facematch.errors import ConfigError
+from facematch.model_spec import (
+    KERAS_NAME,
+    TFLITE_NAME,
+    VIEW_SETS,
+    ModelSpec,
+    building_model_dir,
+    view_keys,
+    write_spec,
+)
 from facematch.pipeline.calibration import expected_calibration_error, fit_temperature, softmax
-from facematch.pipeline.evaluation import write_metadata
 from facematch.pipeline.modeling import export_tflite
-from facematch.play.classifier import TFLITE_NAME, TTA_SHIFTS, tta_view, tta_view_keys
+from facematch.play.classifier import view_image
 
 
 def read_log(path: Path) -> list[dict]:
@@ -76,24 +84,24 @@ def choose_tta(view_logits, labels: np.ndarray, temperature: float) -> tuple[str
     """The test-time augmentation with the best PublicTest accuracy, each one's accuracy, and the
     calibration of the chosen views' average.
 
-    view_logits maps a view's key (classifier.tta_view_keys) to the PublicTest logits of that view
-    (e.g. `lambda key: predict(tta_view(images, key))`, or logits already computed). A mode with more views must do
+    view_logits maps a view's key (model_spec.view_keys) to the PublicTest logits of that view
+    (e.g. `lambda key: predict(view_image(images, key))`, or logits already computed). A mode with more views must do
     strictly better than every cheaper one to be chosen. Each view is calibrated for a single
     pass (temperature); their average is under-confident, so a second temperature is fitted to
     it (`view_temperature`, 1 for a single view) and the ECE before and after is reported.
     """
     probs = {}  # each distinct view is scored once: the modes' views overlap
     accuracy = {}
-    for mode in TTA_SHIFTS:  # cheapest first
-        for key in tta_view_keys(mode):
+    for mode in VIEW_SETS:  # cheapest first
+        for key in view_keys(mode):
             if key not in probs:
                 probs[key] = softmax(view_logits(key) / temperature)
-        total = sum(probs[key] for key in tta_view_keys(mode))
+        total = sum(probs[key] for key in view_keys(mode))
         accuracy[mode] = round(float((total.argmax(1) == labels).mean()), 4)
-    best = max(accuracy, key=lambda m: (accuracy[m], -len(tta_view_keys(m))))
-    average = sum(probs[key] for key in tta_view_keys(best)) / len(tta_view_keys(best))
+    best = max(accuracy, key=lambda m: (accuracy[m], -len(view_keys(m))))
+    average = sum(probs[key] for key in view_keys(best)) / len(view_keys(best))
     log_average = np.log(np.maximum(average, 1e-12))
-    view_temperature = fit_temperature(log_average, labels) if len(tta_view_keys(best)) > 1 else 1.0
+    view_temperature = fit_temperature(log_average, labels) if len(view_keys(best)) > 1 else 1.0
     views = {"view_temperature": view_temperature,
              "publictest_views_ece_before": expected_calibration_error(average, labels),
              "publictest_views_ece_after": expected_calibration_error(softmax(log_average / view_temperature),
@@ -103,7 +111,7 @@ def choose_tta(view_logits, labels: np.ndarray, temperature: float) -> tuple[str
 
 def view_batch(images: np.ndarray, key) -> np.ndarray:
     """One test-time view of (N, H, W) faces as the networks' float32 (N, H, W, 1) batch."""
-    return np.ascontiguousarray(tta_view(images.astype(np.float32), key))[..., None]
+    return np.ascontiguousarray(view_image(images.astype(np.float32), key))[..., None]
 
 
 def _snapshot_number(path: Path) -> int:
@@ -143,13 +151,12 @@ def machine_description() -> str:
     return f"{platform.machine()}, {os.cpu_count()} CPU cores"
 
 
-def save_model_dir(model_dir: Path, model, quantize: str, metadata: dict) -> dict:
-    """model.keras, model.tflite and metadata.json, each replaced whole (metadata last)."""
-    model_dir.mkdir(parents=True, exist_ok=True)
-    model.save(model_dir / "model.keras")
-    export_tflite(model, model_dir / (TFLITE_NAME + ".tmp"), quantize)
-    os.replace(model_dir / (TFLITE_NAME + ".tmp"), model_dir / TFLITE_NAME)
-    metadata["files"] = {"tflite": TFLITE_NAME, "keras": "model.keras (not in git; rebuilt by the pipeline)",
-                         "tflite_quantization": quantize}
-    write_metadata(model_dir, metadata)
-    return metadata
+def save_model_dir(model_dir: Path, model, quantize: str, spec: ModelSpec) -> ModelSpec:
+    """A new model directory: model.keras, model.tflite and spec.json, replacing any earlier one whole."""
+    spec = spec.replace(provenance={"files": {"tflite": TFLITE_NAME, "tflite_quantization": quantize,
+                                              "keras": f"{KERAS_NAME} (not in git; rebuilt by the pipeline)"}})
+    with building_model_dir(model_dir) as building:
+        model.save(building / KERAS_NAME)
+        export_tflite(model, building / TFLITE_NAME, quantize)
+        write_spec(building, spec)
+    return spec

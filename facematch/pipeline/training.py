@@ -14,6 +14,7 @@ import tensorflow as tf
 from facematch import EMOTIONS
 from facematch.config import IMAGE_SIZE
 from facematch.errors import DatasetError
+from facematch.model_spec import ModelSpec
 from facematch.pipeline.calibration import calibrate
 from facematch.pipeline.configs import TrainConfig
 from facematch.pipeline.features import FEATURES_META, build_backbone, load_features
@@ -62,14 +63,10 @@ def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2
     backbone = build_backbone(features_meta["weights"], features_meta["cut_layer"])
     model = assemble(backbone, head, calibration["temperature"])
 
-    metadata = {
-        "name": model_dir.name,
-        "labels": list(EMOTIONS),
-        "input_size": IMAGE_SIZE,
+    provenance = {
         "input": "float32 (N, 48, 48, 1) grayscale in 0..255; predict() converts uint8 gray or BGR crops",
         "preprocessing": "in-network: gray replicated to 3 channels, VGG16 BGR mean subtracted",
         "output": "calibrated probabilities (N, 7) in label order",
-        "test_time_augmentation": "hflip",
         "architecture": {
             "backbone": f"keras.applications.VGG16 convolutional layers up to {features_meta['cut_layer']}",
             "backbone_weights": features_meta["weights"],
@@ -94,6 +91,7 @@ def train(interim_dir, model_dir, log_dir, config: TrainConfig, verbose: int = 2
         },
         "metrics": calibration,
     }
-    return save_model_dir(model_dir, model, config.quantize, metadata)
+    spec = ModelSpec(name=model_dir.name, input_size=IMAGE_SIZE, views="hflip", provenance=provenance)
+    return save_model_dir(model_dir, model, config.quantize, spec)
 
 

@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from facematch import EMOTIONS
-from facematch.play.coach import Baseline, Calibration, CoachView, RoundCoach
+from facematch.play.calibration import Baseline, Calibration
+from facematch.play.coach import CoachView, RoundCoach
+from facematch.play.faces import FrameResult, assign_seats
 from facematch.play.rules import RoundRules, RoundState, advance, expire, new_round
-from facematch.play.vision import FrameResult, assign_seats
 
 COACH_EVERY_S = 0.2  # blendshapes 5 times a second: the landmarker costs ~2.5 frame steps
 _SLACK_S = 0.01  # frame times jitter: at 15 fps every 3rd frame is "0.2 s" later, give or take

@@ -16,10 +16,15 @@ The serving pattern of inference servers, on one machine:
 Threads: `analyze()` runs in each player's streamlit-webrtc callback thread, `_run` in the worker
 thread; they share only the slots, under one condition variable. `on_result` runs in the worker
 thread and must be thread-safe (LiveSession is lock-guarded).
+
+Lifecycle: the first frame handed over starts the worker thread (or `start()`, or `with worker:`);
+it ends by itself once the last player has been gone for IDLE_FORGET_S, and the next player starts
+a new one; `stop()` ends it at once and joins it.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -29,7 +34,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from facematch.play.vision import FrameAnalyzer, FrameResult, I420Frame
+from facematch.play.faces import FrameResult
+from facematch.play.frames import I420Frame
+from facematch.play.vision import FrameAnalyzer
 
 WAIT_S = 0.05  # how long a video callback waits for its own frame's analysis (a frame step is ~5 ms)
 IDLE_FORGET_S = 30.0  # a player whose video stopped this long ago is forgotten
@@ -39,14 +46,11 @@ ACTIVE_S = 2.0  # a player who handed over a frame this recently counts as playi
 # most of the CPU, so analysis gets about a third: 30/s per core. One player at 15 fps stays far
 # below it (every frame analysed); 8 players share 60/s, 7.5 each, instead of starving the video.
 ANALYSES_PER_S_PER_CORE = 30.0
-# The live judge's extra views (the mirror image: +1.3 points as played, +1.6 ms per face) are for
-# 1-2 players; with more, one pass per face: measured with 8 players, 2 views cut the video sent from
-# 14.4 to 12.8 fps and the analyses from 5.4 to 3.9 per player per second.
+# The live judge's extra views, if its spec plays any (the mirror image cost +1.6 ms per face), are
+# for 1-2 players; with more, one pass per face: measured with 8 players, 2 views cut the video sent
+# from 14.4 to 12.8 fps and the analyses from 5.4 to 3.9 per player per second.
 MIRROR_MAX_PLAYERS = 2
-# The judge's blendshape fusion (if the model plays it live) measures a player's face this often
-# (its landmarker costs ~10 ms a face), on the frames the coach measures when it does, and carries
-# the result to the frames between; for 1-2 players only, like the mirror view.
-FUSION_EVERY_S = 0.2
+STATS_EVERY_S = 1.0  # how often the stats file (FACEMATCH_STATS_FILE, for scripts/load_test.py) is rewritten
 
 
 def shared_interval(every_s: float, players: int) -> float:
@@ -58,7 +62,7 @@ def shared_interval(every_s: float, players: int) -> float:
 
 @dataclass
 class _Slot:
-    frame: np.ndarray | None = None  # newest frame not yet taken by the worker
+    frame: np.ndarray | I420Frame | None = None  # newest frame not yet taken by the worker
     frame_seq: int = 0  # sequence number of the newest frame handed in
     blendshapes: bool = False
     on_result: Callable[[FrameResult, float], None] | None = None
@@ -66,7 +70,6 @@ class _Slot:
     result: FrameResult | None = None  # latest published result
     result_seq: int = 0  # the frame it belongs to
     seen_at: float = 0.0
-    fused_at: float = -1e9  # when the judge's fusion last measured this player's face
     analysed: int = 0
     dropped: int = 0
     latencies_ms: deque = field(default_factory=lambda: deque(maxlen=300))
@@ -77,11 +80,9 @@ class _Taken:
     """A frame the worker took out of a player's slot, with what it needs to publish the result."""
 
     key: Hashable
-    frame: np.ndarray
+    frame: np.ndarray | I420Frame
     seq: int
     blendshapes: bool
-    fuse: bool  # measure the face for the judge's blendshape fusion
-    previous: list | None  # the player's last faces, whose fusion carries over
     on_result: Callable[[FrameResult, float], None] | None
     submitted_at: float
 
@@ -95,13 +96,50 @@ class PlayerStats:
 
 class AnalysisWorker:
     def __init__(self, analyzer: FrameAnalyzer, wait_s: float = WAIT_S, max_batch: int = 16,
-                 max_rate: float | None = None):
+                 max_rate: float | None = None, stats_path: str | None = None):
         self.analyzer, self.wait_s, self.max_batch = analyzer, wait_s, max_batch
         self.max_rate = max_rate or ANALYSES_PER_S_PER_CORE * (os.cpu_count() or 1)  # analyses/s, all players
+        self.stats_path = stats_path
         self._slots: dict[Hashable, _Slot] = {}
         self._changed = threading.Condition()
-        self._thread = threading.Thread(target=self._run, name="facematch-analysis", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._stats_at = 0.0
+
+    # -- lifecycle -------------------------------------------------------------------------------------
+    def start(self) -> AnalysisWorker:
+        """Start the worker thread (if it is not running)."""
+        with self._changed:
+            self._stopping = False
+            self._start_locked()
+        return self
+
+    def _start_locked(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="facematch-analysis", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the worker thread and wait for it; frames handed over later start it again."""
+        with self._changed:
+            self._stopping = True
+            thread = self._thread
+            self._changed.notify_all()
+        if thread is not None:
+            thread.join(timeout)
+        with self._changed:
+            self._stopping = False
+
+    @property
+    def running(self) -> bool:
+        with self._changed:
+            return self._thread is not None
+
+    def __enter__(self) -> AnalysisWorker:
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
 
     # -- called from the video callback threads ---------------------------------------------------
     def analyze(self, key: Hashable, image: np.ndarray | I420Frame, blendshapes: bool = False,
@@ -113,6 +151,7 @@ class AnalysisWorker:
         now = time.monotonic()
         deadline = now + (self.wait_s if wait_s is None else wait_s)
         with self._changed:
+            self._start_locked()
             slot = self._slots.setdefault(key, _Slot())
             if slot.frame is not None:
                 slot.dropped += 1  # the previous frame was never taken: stale now
@@ -128,21 +167,6 @@ class AnalysisWorker:
                 self._changed.wait(remaining)
             return slot.result
 
-    def write_stats(self, path, every_s: float = 1.0) -> None:
-        """Keep writing every player's stats as JSON to `path` (for scripts/load_test.py), atomically."""
-        import json
-
-        def loop():
-            while True:
-                time.sleep(every_s)
-                data = {str(id(key)): vars(s) for key, s in self.stats().items()}
-                partial = f"{path}.partial"
-                with open(partial, "w") as f:
-                    json.dump({"time": time.time(), "players": data}, f)
-                os.replace(partial, path)
-
-        threading.Thread(target=loop, name="facematch-stats", daemon=True).start()
-
     def active_players(self) -> int:
         """Players whose video handed over a frame in the last ACTIVE_S seconds."""
         cutoff = time.monotonic() - ACTIVE_S
@@ -151,37 +175,43 @@ class AnalysisWorker:
 
     def stats(self) -> dict[Hashable, PlayerStats]:
         with self._changed:
-            return {key: PlayerStats(s.analysed, s.dropped,
-                                     float(np.median(s.latencies_ms)) if s.latencies_ms else 0.0)
-                    for key, s in self._slots.items()}
+            return self._stats_locked()
+
+    def _stats_locked(self) -> dict[Hashable, PlayerStats]:
+        return {key: PlayerStats(s.analysed, s.dropped, float(np.median(s.latencies_ms)) if s.latencies_ms else 0.0)
+                for key, s in self._slots.items()}
 
     # -- the worker thread ---------------------------------------------------------------------------
+    def _take(self) -> list[_Taken] | None:
+        """Wait for frames and take them (oldest hand-over first, so a cut at max_batch is fair);
+        None when the thread should end: stop() was called, or every player has left."""
+        with self._changed:
+            while not self._stopping and not any(s.frame is not None for s in self._slots.values()):
+                self._forget_idle()
+                self._write_stats_locked()
+                if not self._slots:
+                    break
+                self._changed.wait(STATS_EVERY_S)
+            if self._stopping or not self._slots:
+                self._thread = None  # the next frame handed over starts a new thread
+                return None
+            waiting = sorted((s.submitted_at, key) for key, s in self._slots.items() if s.frame is not None)
+            batch = []
+            for _, key in waiting[: self.max_batch]:
+                slot = self._slots[key]
+                batch.append(_Taken(key, slot.frame, slot.frame_seq, slot.blendshapes, slot.on_result,
+                                    slot.submitted_at))
+                slot.frame = None
+            return batch
+
     def _run(self) -> None:
-        while True:
+        while (batch := self._take()) is not None:
             cycle_started = time.monotonic()
-            with self._changed:
-                while not any(s.frame is not None for s in self._slots.values()):
-                    self._forget_idle()
-                    self._changed.wait(1.0)
-                # Oldest hand-over first, so a cut at max_batch is fair too.
-                waiting = sorted((s.submitted_at, key) for key, s in self._slots.items() if s.frame is not None)
-                batch = []
-                for _, key in waiting[: self.max_batch]:
-                    slot = self._slots[key]
-                    # On the coach's frames too: one heavy frame for both landmarkers, not two.
-                    fuse = slot.blendshapes or cycle_started - slot.fused_at >= FUSION_EVERY_S
-                    if fuse:
-                        slot.fused_at = cycle_started
-                    batch.append(_Taken(key, slot.frame, slot.frame_seq, slot.blendshapes, fuse,
-                                        slot.result.faces if slot.result is not None else None,
-                                        slot.on_result, slot.submitted_at))
-                    slot.frame = None
             # Outside the lock: callbacks keep handing over frames while the batch is analysed.
-            # Beyond MIRROR_MAX_PLAYERS the judge plays one pass (tta False), without the fusion.
-            views = None if self.active_players() <= MIRROR_MAX_PLAYERS else False
+            # Beyond MIRROR_MAX_PLAYERS the judge plays one pass per face.
+            views = None if self.active_players() <= MIRROR_MAX_PLAYERS else "none"
             results = [result for _, result in self.analyzer.results(
-                [t.frame for t in batch], [t.blendshapes for t in batch], views,
-                [t.fuse for t in batch], [t.previous for t in batch])]
+                [t.frame for t in batch], [t.blendshapes for t in batch], views)]
             done = time.monotonic()
             for taken, result in zip(batch, results):
                 if taken.on_result is not None:
@@ -197,6 +227,7 @@ class AnalysisWorker:
                     slot.result, slot.result_seq = result, taken.seq
                     slot.analysed += 1
                     slot.latencies_ms.append((done - taken.submitted_at) * 1000)
+                self._write_stats_locked()
                 self._changed.notify_all()
             # Stay within the budget: a cycle of k analyses takes at least k / max_rate seconds.
             # Frames handed over meanwhile replace each other, so each player's newest one is analysed next.
@@ -208,3 +239,15 @@ class AnalysisWorker:
         cutoff = time.monotonic() - IDLE_FORGET_S
         for key in [k for k, s in self._slots.items() if s.seen_at < cutoff and s.frame is None]:
             del self._slots[key]
+
+    def _write_stats_locked(self) -> None:
+        """Every player's stats as JSON to stats_path, atomically, at most every STATS_EVERY_S."""
+        now = time.monotonic()
+        if self.stats_path is None or now - self._stats_at < STATS_EVERY_S:
+            return
+        self._stats_at = now
+        data = {str(id(key)): vars(s) for key, s in self._stats_locked().items()}
+        partial = f"{self.stats_path}.partial"
+        with open(partial, "w") as f:
+            json.dump({"time": time.time(), "players": data}, f)
+        os.replace(partial, self.stats_path)

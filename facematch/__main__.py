@@ -1,0 +1,5 @@
+"""`python -m facematch COMMAND ...`: the same as the `facematch` command."""
+
+from facematch.cli import main
+
+main()

@@ -1,0 +1,127 @@
+"""Challenge and Practice modes: one player, the webcam, timed rounds (Challenge) or free play.
+
+The coach (facematch.play.coach) says which muscle to move next and keeps gauges of the target's
+muscles; an optional 3-second calibration records the player's resting face so it is not counted.
+"""
+
+from __future__ import annotations
+
+import time
+
+import streamlit as st
+
+from facematch.app.panel import LivePanel
+from facematch.app.resources import load_analyzer_or_stop, panel_pause, per_browser
+from facematch.app.saving import player_baseline, save_baseline, save_records
+from facematch.app.texts import round_header, summary_text, target_text
+from facematch.app.webcam import webcam
+from facematch.config import session_seed
+from facematch.play.calibration import CALIBRATION_S
+from facematch.play.coach import held_back_text
+from facematch.play.live import LiveSession, drive
+from facematch.play.rules import RoundRules, round_score
+from facematch.play.session import PlaySession
+
+
+def new_session(player: str, model_id: str) -> PlaySession:
+    return PlaySession(players=(player,), mode="challenge", model_id=model_id, seed=session_seed())
+
+
+def finished_text(session: PlaySession) -> str:
+    last = session.last_round
+    if last is None:
+        return ""
+    done = last.players[0]
+    outcome = f"matched in {done.time_to_match:.1f} s" if done.matched else "time is up"
+    text = f"Last round ({last.target}): **{done.score} points**, {outcome}."
+    if done.held_back:  # the coach's verdict: the muscle furthest from its aim over the round
+        lead = "To do even better, practise" if done.matched else "What held you back"
+        text += f" {lead}: **{held_back_text(done.held_back)}**."
+    return text
+
+
+def calibration_text(progress: float, readings: int) -> str:
+    left = CALIBRATION_S * (1 - progress)
+    seen = "" if readings else " — no face seen yet: look at the camera"
+    return (f"### 🧘 Calibrating: hold a relaxed, neutral face… {left:0.1f} s\n\n"
+            f"The coach learns your resting face, so a natural smile or frown is not counted as expression"
+            f"{seen}.")
+
+
+def run(player: str, rules: RoundRules, challenge_mode: bool, coach: bool = True) -> None:
+    analyzer = load_analyzer_or_stop()
+    model_id = analyzer.classifier.model_id
+    # Per browser session (st.session_state): players never share a LiveSession or a PlaySession.
+    live: LiveSession = per_browser("live", lambda: LiveSession(rules))
+    live.set_rules(rules)
+    live.set_coach(coach)
+    session: PlaySession = per_browser("challenge", lambda: new_session(player, model_id))
+    session.rename((player,))
+    baseline = player_baseline(player)
+    live.set_neutral(0, baseline.blendshapes if baseline else None)
+
+    left, right = st.columns([3, 2])
+    with left:
+        ctx = webcam("facematch-webcam", analyzer, live)
+    with right:
+        controls = st.container()
+        note = st.empty()
+        panel = LivePanel()
+
+    if not challenge_mode:
+        live.stop_round()
+    elif controls.button("New session", help="Start over with a fresh shuffled set of emotions"):
+        session = st.session_state.challenge = new_session(player, model_id)
+        live.stop_round()
+    calibrate = controls.button(
+        f"🧘 Calibrate the coach ({CALIBRATION_S:.0f} s)", disabled=not ctx.state.playing,
+        help="Optional: hold a relaxed, neutral face for a moment, so the coach does not count your "
+             "resting face as expression. The round waits meanwhile and starts again after.")
+    if calibrate and ctx.state.playing:
+        live.start_calibration(time.monotonic())
+    note.caption(st.session_state.get("calibration_note") or
+                 ("🧘 Coach calibrated to your resting face." if baseline else
+                  "🧘 Tip: calibrate the coach once (optional) so it ignores your resting face."))
+
+    if not ctx.state.playing:
+        panel.status.info("Press **START** to turn on your webcam" +
+                          (" and begin the rounds." if challenge_mode else "."))
+        return
+
+    # The script thread polls the shared state and redraws; the callback thread does the work.
+    while ctx.state.playing:
+        now = time.monotonic()
+        snap = live.snapshot(now)
+        if snap.calibration is not None:
+            if snap.calibration.done or snap.calibration.failed:
+                finished = live.finish_calibration(now)
+                if finished is not None:
+                    text = save_baseline(player, finished, model_id)
+                    live.set_neutral(0, finished.blendshapes)
+                else:
+                    text = "Calibration stopped: no face was seen. Look at the camera and try again."
+                st.session_state.calibration_note = text
+                note.caption(text)
+            else:
+                panel.draw(snap.result, None, calibration_text(snap.calibration.progress, snap.calibration.readings),
+                           "")
+            time.sleep(panel_pause())
+            continue
+        if not challenge_mode:
+            panel.draw(snap.result, None, "", "")
+            time.sleep(panel_pause())
+            continue
+        save_records(drive(session, live, now), panel.alert)
+        snap = live.snapshot(now)
+        last = finished_text(session)
+        if session.over:
+            panel.draw(snap.result, None, summary_text(session), last, over=True)
+        elif snap.round is not None:
+            target = snap.round.target_name
+            status = (f"{round_header(session)} · session total **{session.total()}**\n\n"
+                      + target_text(target, snap.round.remaining(live.rules, now)))
+            score = (f"Score now: **{round_score(snap.round, live.rules)}** · target {snap.round.smoothed:.0%} "
+                     f"(smoothed), threshold {live.rules.threshold:.0%}" + (f"  \n{last}" if last else ""))
+            panel.draw(snap.result, target, status, score, coach=snap.coach[0] if snap.coach else None,
+                       judged=snap.round.smoothed, threshold=live.rules.threshold)
+        time.sleep(panel_pause())

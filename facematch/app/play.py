@@ -1,0 +1,69 @@
+"""Play page: the sidebar (names, mode, round settings), then the chosen mode's file draws the rest.
+
+Modes: challenge.py (Challenge and Practice), duel.py, snapshot.py beside this file. Game
+rules, sessions, vision, cross-thread state and storage live in facematch.play.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from facematch.app import challenge, duel, snapshot
+from facematch.play.history import DEFAULT_PLAYER, clean_player_name
+from facematch.play.rules import RoundRules, default_rules
+
+MODES = ("Challenge", "Practice", "Duel", "Snapshot (no camera)")
+DEFAULT_RULES = default_rules()
+
+
+def name_input(label: str, key: str, default: str) -> str:
+    """A player-name box; the cleaned name is kept under `key` (widget state is dropped on other pages)."""
+    raw = st.text_input(label, value=st.session_state.get(key, default), max_chars=200)
+    name, message = clean_player_name(raw)
+    st.session_state[key] = name
+    if message:
+        st.info(message)
+    return name
+
+
+def page() -> None:
+    """The Play page (Streamlit runs it on every interaction)."""
+    with st.sidebar:
+        st.header("🎭 Facematch")
+        mode = st.radio("Mode", MODES, key="mode",
+                        help="Challenge: timed rounds. Practice: free play. Duel: two players, one camera. "
+                             "Snapshot: no webcam stream needed.")
+        if mode == "Duel":
+            first = name_input("Player 1 (left)", "player", DEFAULT_PLAYER)
+            second = name_input("Player 2 (right)", "player2", "player 2")
+            if second == first:
+                st.info("The two players need different names; Player 2 plays as “player 2”.")
+                second = "player 2" if first != "player 2" else "player 2 (right)"
+            players = (first, second)
+        else:
+            players = (name_input("Your name", "player", DEFAULT_PLAYER),)  # History reads "player"
+        with st.expander("Round settings"):
+            duration = st.slider("Round length (s)", 3, 30, int(DEFAULT_RULES.duration_s))
+            threshold = st.slider("Match threshold", 0.3, 0.9, DEFAULT_RULES.threshold, 0.05,
+                                  help="Smoothed probability of the target needed to match.")
+            hold = st.slider("Hold time (s)", 0.0, 2.0, DEFAULT_RULES.hold_s, 0.1,
+                             help="How long the match must be held.")
+        rules = RoundRules(duration_s=float(duration), threshold=threshold, hold_s=hold,
+                           smoothing_s=DEFAULT_RULES.smoothing_s)
+        coach = st.toggle("Coach", value=True, key="coach",
+                          help="Live advice on which face muscles to move, with gauges; reads your face a few "
+                               "times a second.")
+        st.caption("🔒 Your video is processed in memory on this server and never written to disk or sent "
+                   "anywhere. Only round scores are saved (and, if you calibrate the coach, the 52 numbers "
+                   "describing your resting face).")
+
+    st.title("Facematch")
+    st.write("Make the face the game asks for. The model watches your webcam and scores how well, and how fast, "
+             "you match the target emotion.")
+
+    if mode == "Duel":
+        duel.run(players, rules, coach)
+    elif mode == "Snapshot (no camera)":
+        snapshot.run(players[0], rules)
+    else:
+        challenge.run(players[0], rules, challenge_mode=(mode == "Challenge"), coach=coach)

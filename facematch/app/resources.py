@@ -1,0 +1,59 @@
+"""What every page shares: the models, the analysis worker and the store, loaded once per server
+process; and each browser session's own objects (st.session_state)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from facematch.config import stats_file
+from facematch.errors import FacematchError
+from facematch.play.history import HistoryStore, open_store
+from facematch.play.vision import FrameAnalyzer
+from facematch.play.worker import AnalysisWorker, shared_interval
+
+PANEL_REFRESH_S = 0.2  # the live panel redraws 5 times a second (1-2 players; less often with more)
+
+
+# -- shared resources: loaded lazily, once per server process --------------------------------
+@st.cache_resource(show_spinner="Loading the face detector and the emotion model…")
+def get_analyzer():
+    # One analyzer for all sessions: detector and classifier each serialise their calls with a
+    # lock, and one frame step takes a few ms, so sharing costs less than a model per player.
+    return FrameAnalyzer()
+
+
+@st.cache_resource
+def get_worker():
+    # One analysis thread for every player's video (facematch/play/worker.py): callbacks hand over
+    # frames, the worker batches the faces of all players into one classifier call. Its thread
+    # starts with the first player's frame and ends once the last player has left.
+    return AnalysisWorker(get_analyzer(), stats_path=stats_file())
+
+
+def panel_pause() -> float:
+    """How long the live panel waits between redraws. Each redraw is a Streamlit message that every
+    player's browser renders; measured with 8 players on this 2-core machine, redrawing at 5 Hz cut
+    the returned video to 5-6 fps and at 1 Hz it kept 9 (scripts/load_test.py), so it slows down
+    as players join while the label drawn into the video itself stays per frame."""
+    return shared_interval(PANEL_REFRESH_S, get_worker().active_players())
+
+
+@st.cache_resource
+def get_store() -> HistoryStore:
+    # One per server process: with PostgreSQL it holds the connection pool every session shares.
+    return open_store()
+
+
+def per_browser(key: str, make):
+    """This browser session's object under `key` (st.session_state), made on first use only."""
+    if key not in st.session_state:
+        st.session_state[key] = make()
+    return st.session_state[key]
+
+
+def load_analyzer_or_stop():
+    try:
+        return get_analyzer()
+    except FacematchError as exc:
+        st.error(f"**Facematch cannot start its models.** {exc}")
+        st.stop()

@@ -1,0 +1,32 @@
+"""Choose on PublicTest which views of each face the live game plays per frame.
+
+    facematch choose-views data/models/fer_ens/ data/processed/fer2013/ data/models/fer_ens_live/ \
+        [--candidates none hflip]
+    make benchmark    # the frame step must stay within budget
+
+Writes OUTPUT: the model directory with `live_views` chosen in its spec: the cheapest candidate unless
+a dearer one beats it on PublicTest by more than --min-gain. The input is only read; PrivateTest is
+not read.
+"""
+
+import argparse
+import json
+
+from facematch.pipeline.evaluation import choose_live_views
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="facematch choose-views", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("model_dir", help="model directory (model.tflite + spec.json), only read")
+    parser.add_argument("processed", help="directory written by facematch dataset")
+    parser.add_argument("output", help="model directory to write")
+    parser.add_argument("--candidates", nargs="+", default=["none", "hflip"], help="cheapest first")
+    parser.add_argument("--min-gain", type=float, default=0.0065,
+                        help="PublicTest accuracy a dearer candidate must add (default 0.0065: paired noise)")
+    args = parser.parse_args(argv)
+    print(json.dumps(choose_live_views(args.model_dir, args.processed, args.output, tuple(args.candidates),
+                                       args.min_gain),
+                     indent=2))
+    return 0
+
