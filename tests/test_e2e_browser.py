@@ -1,6 +1,6 @@
 """End to end in real headless Chromium with a fake camera playing the shared video.
 
-Starts `streamlit run app.py` on 127.0.0.1, clicks START, sees a detected emotion with its
+Starts the game as a player does (`facematch play`) on 127.0.0.1, clicks START, sees a detected emotion with its
 percentage, plays one challenge round to its end, hears the coach tell a laughing player asked
 for sad to change their mouth, then finds the rounds (and the coach's verdict) in the SQLite
 history and on the History page. Screenshots are kept under build/e2e/ (CI artifacts).
@@ -36,7 +36,7 @@ ARTIFACTS = REPO / "build" / "e2e"
 if not os.path.exists(CHROMIUM):
     pytest.skip("Debian chromium is not installed (make browser)", allow_module_level=True)
 if not VIDEO.is_file():
-    pytest.skip("shared video not present", allow_module_level=True)
+    pytest.skip("sample video not installed (facematch setup sample_video)", allow_module_level=True)
 
 
 def write_two_face_y4m(source, target, times=(15.0, 3.0), frames: int = 30) -> None:
@@ -152,7 +152,8 @@ def camera_file():
 
 
 class AppServer:
-    """`streamlit run app.py` on 127.0.0.1, killed by its PID (SIGKILL, as a crash would)."""
+    """`facematch play` on 127.0.0.1 (it execs Streamlit in the same process), killed by its PID (SIGKILL,
+    as a crash would)."""
 
     def __init__(self, data_dir, env):
         self.data_dir, self.env, self.proc, self.log = data_dir, env, None, None
@@ -161,8 +162,7 @@ class AppServer:
         port = free_port()
         self.log = open(self.data_dir / "streamlit.log", "a")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
-             "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            [sys.executable, "-m", "facematch", "play", "--host", "127.0.0.1", "--port", str(port)],
             cwd=REPO, env=self.env, stdout=self.log, stderr=subprocess.STDOUT)
         self.url = f"http://127.0.0.1:{port}"
         started = time.time()
@@ -294,6 +294,32 @@ def open_page(browser, server: AppServer | None = None):
         page.close()
 
 
+def test_start_holds_at_the_first_click_right_after_the_page_loads(browser, tmp_path):
+    """START clicked once, as soon as it is enabled, with no retry: on the first page a fresh server
+    serves (it loads the models meanwhile) and on the next, twice over. The stream stays up and its
+    frames are judged. (A cached function's spinner on the first run used to move the component on
+    the next run, which remounted it and ended the stream just started.)"""
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "FACEMATCH_DB": str(tmp_path / "h.sqlite3"), "TMPDIR": str(tmp_path / "tmp"),
+           "PYTHONUNBUFFERED": "1"}
+    for _server in range(2):
+        server = AppServer(tmp_path, env)
+        server.start()
+        try:
+            for _visit in range(2):  # the server's first page (cold) and a second one (warm)
+                with open_page(browser, server) as page:
+                    page.goto(server.url)
+                    component = page.frame_locator("iframe[title*='streamlit_webrtc']")
+                    # Playwright clicks as soon as the button is visible, enabled and still: once.
+                    component.get_by_role("button", name="START").click(timeout=60_000)
+                    page.get_by_text(DETECTED).first.wait_for(timeout=60_000)
+                    page.wait_for_timeout(2_000)
+                    assert component.get_by_role("button", name="STOP").count() == 1  # still streaming
+                    assert component.get_by_role("button", name="START").count() == 0
+        finally:
+            server.kill()
+
+
 def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browser):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(30_000)
@@ -386,7 +412,7 @@ def test_a_damaged_model_shows_a_clear_message_not_a_traceback(browser, tmp_path
     try:
         page.goto(server.url)
         page.get_by_text("Facematch cannot start its models").first.wait_for(timeout=60_000)
-        assert page.get_by_text("git checkout models/").count() >= 1
+        assert page.get_by_text("Restore the shipped model").count() >= 1
         assert page.get_by_text("Traceback").count() == 0
         page.screenshot(path=str(ARTIFACTS / "damaged_model.png"), full_page=True)
     finally:

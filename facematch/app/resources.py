@@ -3,6 +3,8 @@ process; and each browser session's own objects (st.session_state)."""
 
 from __future__ import annotations
 
+import threading
+
 import streamlit as st
 
 from facematch.config import stats_file
@@ -15,14 +17,18 @@ PANEL_REFRESH_S = 0.2  # the live panel redraws 5 times a second (1-2 players; l
 
 
 # -- shared resources: loaded lazily, once per server process --------------------------------
-@st.cache_resource(show_spinner="Loading the face detector and the emotion model…")
+# No cached function shows its own spinner: a spinner is an element only on the run that loads, so
+# the elements after it (the WebRTC component among them) would move on the next run, remount and
+# drop the stream of a START clicked right after the page loaded. load_analyzer_or_stop says it in
+# a slot that every run has.
+@st.cache_resource(show_spinner=False)
 def get_analyzer():
     # One analyzer for all sessions: detector and classifier each serialise their calls with a
     # lock, and one frame step takes a few ms, so sharing costs less than a model per player.
     return FrameAnalyzer()
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def get_worker():
     # One analysis thread for every player's video (facematch/play/worker.py): callbacks hand over
     # frames, the worker batches the faces of all players into one classifier call. Its thread
@@ -38,7 +44,7 @@ def panel_pause() -> float:
     return shared_interval(PANEL_REFRESH_S, get_worker().active_players())
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def get_store() -> HistoryStore:
     # One per server process: with PostgreSQL it holds the connection pool every session shares.
     return open_store()
@@ -51,9 +57,19 @@ def per_browser(key: str, make):
     return st.session_state[key]
 
 
+_loaded = threading.Event()  # set once this server process has its models
+
+
 def load_analyzer_or_stop():
+    """The shared analyzer; its first load (a few seconds) is announced in a slot every run of the page has."""
+    slot = st.empty()
+    if not _loaded.is_set():
+        slot.info("⏳ Loading the face detector and the emotion model…")
     try:
-        return get_analyzer()
+        analyzer = get_analyzer()
     except FacematchError as exc:
-        st.error(f"**Facematch cannot start its models.** {exc}")
+        slot.error(f"**Facematch cannot start its models.** {exc}")
         st.stop()
+    _loaded.set()
+    slot.empty()
+    return analyzer

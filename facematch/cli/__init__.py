@@ -121,5 +121,5 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(2)
     if argv[0] != "play":  # play execs Streamlit, whose app filters its own (facematch.app.main)
         native_logs.quiet("--verbose" in argv)
-    module = importlib.import_module(f"facematch.cli.{modules[argv[0]]}")
-    run(lambda: module.main(argv[1:]))
+    # Imported inside run(): a training command without the training extras is a user error, not a bug.
+    run(lambda: importlib.import_module(f"facematch.cli.{modules[argv[0]]}").main(argv[1:]))

@@ -1,7 +1,7 @@
 """Fine-tune VGG16's upper blocks + the head on augmented images, resumable; then write the model directory.
 
     facematch finetune data/processed/fer2013/ data/models/fer_vgg16_head/ \
-        data/finetune/run2 data/logs/finetune --output models/fer_vgg16/
+        data/finetune/run2 data/logs/finetune --output data/models/fer_vgg16_ft1/
     facematch finetune ... --finalize-only     # best checkpoint so far → model directory
 
 The second argument is the starting point (its model.keras, from facematch train-head or an earlier

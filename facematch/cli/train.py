@@ -1,7 +1,7 @@
 """Train the whole VGG16 network end to end on augmented faces (resumable), then write the model directory.
 
     facematch train data/processed/fer2013/ data/network/run1 data/logs/network1 \
-        --output models/fer_vgg16/
+        --output data/models/fer_vgg16_net/
     facematch train ... --finalize-only     # best weights so far → model directory
     facematch train ... --speed             # images/s of this machine, then exit
 
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("processed", help="directory written by facematch dataset")
     parser.add_argument("work_dir", help="checkpoints, per-epoch weights and the resume backup")
     parser.add_argument("log_dir", help="CSV log (keep the same one when resuming)")
-    parser.add_argument("--output", default="models/fer_vgg16/", help="model directory to write")
+    parser.add_argument("--output", default="data/models/fer_network/", help="model directory to write (a new one)")
     parser.add_argument("--finalize-only", action="store_true", help="skip training; export the best weights so far")
     parser.add_argument("--speed", action="store_true", help="measure training images/s and exit")
     cli.add_config_options(parser, NetworkConfig)

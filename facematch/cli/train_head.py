@@ -1,6 +1,6 @@
-"""Cached VGG16 features → trained head → whole network (models/<name>/model.keras + model.tflite).
+"""Cached VGG16 features → trained head → whole network (a model directory: model.keras, model.tflite, spec.json).
 
-    facematch train-head data/interim/ models/fer_vgg16/ data/logs/run1
+    facematch train-head data/interim/ data/models/fer_vgg16_head/ data/logs/run1
 """
 
 import argparse
@@ -16,7 +16,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facematch train-head", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("interim", help="directory written by facematch features")
-    parser.add_argument("model_dir", help="output model directory, e.g. models/fer_vgg16/")
+    parser.add_argument("model_dir", help="output model directory, e.g. data/models/fer_vgg16_head/")
     parser.add_argument("log_dir", help="CSV and TensorBoard logs, e.g. data/logs/run1")
     cli.add_config_options(parser, TrainConfig, skip=("use_flipped",))
     parser.add_argument("--no-flipped", action="store_true", help="ignore the mirrored Training features")

@@ -104,6 +104,7 @@ class AnalysisWorker:
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._served = False  # whether the running thread has had a player (it ends when they have all left)
         self._stats_at = 0.0
 
     # -- lifecycle -------------------------------------------------------------------------------------
@@ -152,6 +153,7 @@ class AnalysisWorker:
         deadline = now + (self.wait_s if wait_s is None else wait_s)
         with self._changed:
             self._start_locked()
+            self._served = True
             slot = self._slots.setdefault(key, _Slot())
             if slot.frame is not None:
                 slot.dropped += 1  # the previous frame was never taken: stale now
@@ -184,16 +186,16 @@ class AnalysisWorker:
     # -- the worker thread ---------------------------------------------------------------------------
     def _take(self) -> list[_Taken] | None:
         """Wait for frames and take them (oldest hand-over first, so a cut at max_batch is fair);
-        None when the thread should end: stop() was called, or every player has left."""
+        None when the thread should end: stop() was called, or every player it served has left."""
         with self._changed:
             while not self._stopping and not any(s.frame is not None for s in self._slots.values()):
                 self._forget_idle()
                 self._write_stats_locked()
-                if not self._slots:
+                if self._served and not self._slots:
                     break
                 self._changed.wait(STATS_EVERY_S)
-            if self._stopping or not self._slots:
-                self._thread = None  # the next frame handed over starts a new thread
+            if self._stopping or (self._served and not self._slots):
+                self._thread, self._served = None, False  # the next frame handed over starts a new thread
                 return None
             waiting = sorted((s.submitted_at, key) for key, s in self._slots.items() if s.frame is not None)
             batch = []
