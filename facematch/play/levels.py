@@ -1,0 +1,121 @@
+"""Levels that adapt to the player: per emotion, a ladder of harder asks, and the Challenge plan. Pure.
+
+    1 show it     the face, as the round's rules ask today (0.5 held for 0.5 s)
+    2 hold it     the same face held 2 s: control over time
+    3 control it  a slight face that the judge still reads: the target's muscles moved only part way
+                  (the avatar shows it at SLIGHT intensity), the hold as level 1
+    4 switch      from another emotion to the target within the round: the round starts by asking
+                  for `from` and scores how fast the face changes
+
+Why this ladder: training studies find that showing the emotion is not the skill people lack most;
+holding it, grading it and moving between emotions are (the levels the reviews of serious games say
+are implemented least). Each level keeps the one scoring rule (facematch.play.rules), with its own
+hold time or start.
+
+A player passes a level of an emotion by matching it in PASS_OF of their last PASS_WINDOW rounds of
+that emotion at that level; the next level is then unlocked. New players start at level 1.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+
+from facematch import EMOTIONS
+from facematch.play.rules import RoundRules
+
+PASS_OF, PASS_WINDOW = 3, 5  # matched in 3 of the last 5 rounds at a level passes it
+SLIGHT = 0.55  # level 3: the avatar's intensity, the expression part way
+
+
+@dataclass(frozen=True)
+class Level:
+    number: int
+    name: str
+    hold_s: float | None = None  # None: the round rules' own hold time
+    intensity: float = 1.0  # how strongly the avatar shows the target
+    switch: bool = False  # the round starts from another emotion
+
+    def rules(self, base: RoundRules) -> RoundRules:
+        """The round rules of this level, from the player's base rules."""
+        return base if self.hold_s is None else replace(base, hold_s=self.hold_s)
+
+    def ask(self, emotion: str, held_s: float) -> str:
+        """What the screen says is asked, e.g. "Fear · level 2: hold it for 2 s"."""
+        title = f"{emotion.capitalize()} · level {self.number}: {self.name}"
+        if self.hold_s is not None:
+            return f"{title} for {self.hold_s:g} s"
+        if self.number == 1:
+            return f"{title} (hold {held_s:g} s)"
+        return title
+
+
+LEVELS = (
+    Level(1, "show it"),
+    Level(2, "hold it", hold_s=2.0),
+    Level(3, "control it", intensity=SLIGHT),
+    Level(4, "switch", switch=True),
+)
+TOP = LEVELS[-1].number
+
+
+@dataclass(frozen=True)
+class PlayedRound:
+    """What the levels need of a saved round, oldest first."""
+
+    emotion: str
+    level: int
+    matched: bool
+
+
+@dataclass(frozen=True)
+class EmotionProgress:
+    emotion: str
+    level: int  # the level the player plays now (1..TOP)
+    matched_recently: int  # matched rounds among the last PASS_WINDOW at that level
+    played_recently: int  # rounds played at that level, up to PASS_WINDOW
+
+    @property
+    def to_pass(self) -> int:
+        """Matched rounds still needed to pass the current level (0 at the top, once passed)."""
+        return max(0, PASS_OF - self.matched_recently)
+
+    def text(self) -> str:
+        return (f"level {self.level} · {self.matched_recently} of the last {self.played_recently} matched "
+                f"(pass: {PASS_OF} of {PASS_WINDOW})")
+
+
+def _passed(rounds: Sequence[PlayedRound]) -> bool:
+    return sum(r.matched for r in rounds[-PASS_WINDOW:]) >= PASS_OF
+
+
+def progress(history: Iterable[PlayedRound], emotion: str) -> EmotionProgress:
+    """Where a player stands with an emotion: each level passed unlocks the next."""
+    if emotion not in EMOTIONS:
+        raise ValueError(f"emotion must be one of {list(EMOTIONS)}, got {emotion!r}")
+    mine = [r for r in history if r.emotion == emotion]
+    level = 1
+    while level < TOP and _passed([r for r in mine if r.level == level]):
+        level += 1
+    recent = [r for r in mine if r.level == level][-PASS_WINDOW:]
+    return EmotionProgress(emotion, level, sum(r.matched for r in recent), len(recent))
+
+
+def plan_challenge(history: Iterable[PlayedRound], rng: random.Random | None = None,
+                   after: str | None = None) -> list[tuple[str, Level]]:
+    """A Challenge session: each emotion once, at the player's level, weakest first.
+
+    Weakest: the lowest level, then the fewest recent matches at it; ties in a random order. Never
+    the same emotion twice in a row, across sessions too: `after` (the last round's emotion) does not
+    open the session.
+    """
+    rng = rng or random.Random()
+    history = list(history)
+    standing = {e: progress(history, e) for e in EMOTIONS}
+    keys = {e: (standing[e].level, standing[e].matched_recently - standing[e].played_recently / 10, rng.random())
+            for e in EMOTIONS}
+    order = sorted(EMOTIONS, key=keys.__getitem__)
+    if after is not None and order[0] == after:
+        order[0], order[1] = order[1], order[0]
+    return [(e, LEVELS[standing[e].level - 1]) for e in order]
