@@ -9,6 +9,7 @@ import streamlit as st
 
 from facematch import EMOTIONS
 from facematch.app.texts import detection_text
+from facematch.play.avatar import avatar_svg, target_blendshapes
 from facematch.play.coach import CoachView, Gauge
 from facematch.play.rules import EMOJI
 
@@ -61,6 +62,27 @@ def probability_bars_html(result, target: str | None) -> str:
     return "".join(rows)
 
 
+FACE_PX = 150  # the drawn faces: legible on a phone, two side by side in the panel
+
+
+def faces_html(target: str | None, coach: CoachView | None, coach_on: bool = True, intensity: float = 1.0,
+               size: int = FACE_PX) -> str:
+    """The face to make (the avatar, from the coach's recipe) and, with the coach on, the player's
+    own face as the coach reads it, side by side: the gap between them is what to close."""
+    cells = []
+    if target is not None:
+        cells.append((avatar_svg(target_blendshapes(target, intensity), size, f"{target}: make this face"),
+                      f"Make this face: <b>{target}</b>"))
+    if coach_on:
+        mine = coach.blendshapes if coach is not None else None
+        caption = "You, as the coach sees you" if mine else "You: the coach has not seen your face yet"
+        cells.append((avatar_svg(mine, size, "your face as the coach reads it"), caption))
+    return ('<div style="display:flex;flex-wrap:wrap;gap:0.8em;align-items:flex-start">' + "".join(
+        f'<figure data-face="{"target" if i == 0 and target else "mirror"}" style="margin:0;text-align:center;'
+        f'font-size:0.8em;opacity:{1 if i == 0 and target or (coach and coach.blendshapes) else 0.45}">'
+        f'{svg}<figcaption>{caption}</figcaption></figure>' for i, (svg, caption) in enumerate(cells)) + "</div>")
+
+
 class LivePanel:
     """Fixed slots, each redrawn with exactly one element: nothing stale lingers while the loop runs.
 
@@ -70,7 +92,8 @@ class LivePanel:
 
     def __init__(self):
         self.alert = st.empty()  # a round that could not be saved
-        self.status, self.detection, self.score = st.empty(), st.empty(), st.empty()
+        self.status, self.faces = st.empty(), st.empty()
+        self.detection, self.score = st.empty(), st.empty()
         self.coach, self.chart = st.empty(), st.empty()
         self._shown: dict[str, tuple] = {}
 
@@ -85,8 +108,10 @@ class LivePanel:
             getattr(slot, kind)(text)
 
     def draw(self, result, target: str | None, status: str, score_text: str, over: bool = False,
-             coach: CoachView | None = None, judged: float | None = None, threshold: float = 0.5) -> None:
+             coach: CoachView | None = None, judged: float | None = None, threshold: float = 0.5,
+             faces: str = " ") -> None:
         self._put("status", status or " ", "success" if over else "markdown")
+        self._put("faces", faces, "html")
         self._put("detection", detection_text(result))
         self._put("score", score_text or " ")
         self._put("coach", coach_markdown(coach, judged, threshold), "html")

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 
 @dataclass(frozen=True)
@@ -210,6 +211,7 @@ class CoachView:
     hint: Hint | None  # the advice shown (smoothed); None with `seen` = nothing to change
     gauges: tuple[Gauge, ...] = ()
     held_back: tuple[str, float] | None = None  # the round so far: (action unit, mean gap)
+    blendshapes: Mapping[str, float] | None = None  # the latest reading (read-only), for the mirror face
 
     def line(self, judged: float | None = None, threshold: float = 0.5) -> str:
         """One sentence for the panel; `judged` is the judge's (smoothed) probability of the target.
@@ -241,12 +243,14 @@ class RoundCoach:
         self._smoother = HintSmoother(hold_s)
         self._gauges: tuple[Gauge, ...] = ()
         self._gaps: dict[str, float] = {}
+        self._latest: Mapping[str, float] | None = None
         self.frames = 0
 
     def update(self, blendshapes: Mapping[str, float], now: float) -> None:
         ranked = hints(self.target, blendshapes, self.neutral)
         self._smoother.update(ranked, now)
         self._gauges = tuple(gauges(self.target, blendshapes, self.neutral))
+        self._latest = MappingProxyType(dict(blendshapes))  # a copy: the view crosses threads
         self.frames += 1
         for hint in ranked:
             self._gaps[hint.code] = self._gaps.get(hint.code, 0.0) + hint.gap
@@ -259,7 +263,8 @@ class RoundCoach:
         return code, self._gaps[code] / self.frames
 
     def view(self) -> CoachView:
-        return CoachView(self.target, self.frames > 0, self._smoother.shown, self._gauges, self.held_back())
+        return CoachView(self.target, self.frames > 0, self._smoother.shown, self._gauges, self.held_back(),
+                         self._latest)
 
 
 def held_back(target: str, frames: Iterable[Mapping[str, float]], neutral: Mapping[str, float] | None = None):
