@@ -336,6 +336,17 @@ def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browse
         # The first target is happy; a model that sees the smile at once may already have finished that round.
         page.get_by_text(re.compile(r"Make this face: .*HAPPY|Last round \(happy\)")).first.wait_for()
         page.screenshot(path=str(ARTIFACTS / "playing.png"), full_page=True)
+        # The face to make, drawn (an SVG), and beside it the player's own face as the coach reads it,
+        # which follows the camera.
+        page.locator("figure[data-face='target'] svg").first.wait_for()
+        page.get_by_text(re.compile(r"(Happy|Sad) · level 1: show it \(hold 0.5 s\)")).first.wait_for()
+        mirror = page.locator("figure[data-face='mirror']").filter(has_text="You, as the coach sees you").first
+        mirror.wait_for(timeout=20_000)
+        first = mirror.inner_html()
+        page.wait_for_timeout(1_500)
+        assert mirror.inner_html() != first, "the mirror face did not follow the player"
+        page.locator("figure[data-face='target']").first.locator("xpath=..").screenshot(
+            path=str(ARTIFACTS / "faces.png"))
 
         # While the video streams: the app talks only to addresses of this machine (no STUN, nothing outside).
         remotes = remote_addresses(app_server.proc.pid)
@@ -343,6 +354,11 @@ def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browse
 
         page.get_by_text(re.compile(r"Last round \(happy\): \d+ points")).first.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "round_finished.png"), full_page=True)
+        # The round's best moment (the player's face at its peak) beside the face that was asked for.
+        moment = page.locator("[data-face='moment']").first
+        moment.wait_for()
+        assert moment.locator("img").get_attribute("src").startswith("data:image/jpeg;base64,")
+        assert "Your best moment: happy" in moment.inner_text() and moment.locator("svg").count() == 1
 
         # Round 2 asks for sad while the camera keeps laughing: the coach names the mouth first.
         page.get_by_text(re.compile(r"Make this face: .*SAD")).first.wait_for()
@@ -360,6 +376,9 @@ def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browse
         assert 0 <= rows[0][2] <= 100
         with sqlite3.connect(db) as conn:
             verdict = conn.execute("SELECT held_back FROM rounds WHERE target = 'sad'").fetchone()
+            columns = [c[1] for c in conn.execute("PRAGMA table_info(rounds)")]
+            kinds = {t for column in columns for (t,) in conn.execute(f"SELECT DISTINCT typeof({column}) FROM rounds")}
+        assert "blob" not in kinds  # no image of the player reached the database
         assert verdict == ("AU12",)  # saved with the round: the smile held the player back
         finished = len(rows)
 
@@ -391,6 +410,7 @@ def test_play_one_round_then_find_it_in_history_after_a_crash(app_server, browse
         rounds_metric = page.locator("[data-testid='stMetric']").filter(has_text="Rounds").first
         assert int(re.search(r"Rounds\s*(\d+)", rounds_metric.inner_text()).group(1)) >= finished
         page.get_by_text("What the coach saw holding you back").first.wait_for()
+        page.get_by_text("Your level per emotion").first.wait_for()  # levels and how far to the next
         assert page.get_by_text("No coached rounds yet").count() == 0
         page.screenshot(path=str(ARTIFACTS / "history.png"), full_page=True)
     except Exception:

@@ -157,12 +157,14 @@ def test_a_database_of_the_previous_version_is_upgraded_in_place_and_keeps_its_r
     store.add_round(RoundRecord(player="ana", session_id="s1", round_index=0, target="sad", score=30,
                                 matched=False, time_to_match=None, peak_probability=0.3, model_id="m@1",
                                 held_back="AU15"))
+    store.add_round(RoundRecord(player="ana", session_id="s1", round_index=1, target="fear", score=70,
+                                matched=True, time_to_match=2.0, peak_probability=0.7, model_id="m@1", level=2))
     rows = store.rounds("ana")
-    assert [(r["score"], r["held_back"]) for r in rows] == [(40, None), (30, "AU15")]
+    assert [(r["score"], r["held_back"], r["level"]) for r in rows] == [(40, None, 1), (30, "AU15", 1), (70, None, 2)]
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     open_store(path)  # opening an upgraded file again changes nothing
-    assert open_store(path).count() == 2
+    assert open_store(path).count() == 3
 
 
 def test_a_players_latest_calibration_is_the_one_returned(store_target):
@@ -238,7 +240,7 @@ def test_a_postgres_database_of_the_previous_version_is_upgraded_in_place(postgr
         conn.execute("INSERT INTO schema_version VALUES (1)")
     store = open_store(url)
     store.add_round(record(target="sad", score=30, matched=False))
-    assert [(r["score"], r["held_back"]) for r in store.rounds("ana")] == [(40, None), (30, None)]
+    assert [(r["score"], r["held_back"], r["level"]) for r in store.rounds("ana")] == [(40, None, 1), (30, None, 1)]
     with psycopg.connect(url, autocommit=True) as conn:
         assert conn.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
         conn.execute("UPDATE schema_version SET version = 99")

@@ -31,7 +31,7 @@ def test_three_of_the_last_five_pass_a_level_and_unlock_the_next():
     # Other emotions' rounds never count, and the top level stays the top.
     assert progress(passed + rounds("happy", 1, "MMM"), "happy").level == 2
     top = [r for n in range(1, 5) for r in rounds("sad", n, "MMM")]
-    assert progress(top, "sad").level == LEVELS[-1].number == 4
+    assert progress(top, "sad").level == LEVELS[-1].number == 2
     with pytest.raises(ValueError, match="emotion"):
         progress([], "scared")
 
@@ -41,7 +41,6 @@ def test_each_level_says_what_it_asks_and_sets_its_rules():
     assert LEVELS[1].ask("fear", base.hold_s) == "Fear · level 2: hold it for 2 s"
     assert LEVELS[1].rules(base).hold_s == 2.0 and LEVELS[0].rules(base) == base
     assert LEVELS[0].ask("happy", 0.5) == "Happy · level 1: show it (hold 0.5 s)"
-    assert LEVELS[2].intensity < 1.0 and LEVELS[3].switch
 
 
 def test_challenge_puts_a_player_weak_at_fear_on_fear_first_and_never_repeats_an_emotion():
@@ -57,6 +56,8 @@ def test_challenge_puts_a_player_weak_at_fear_on_fear_first_and_never_repeats_an
     assert plan_challenge(history, random.Random(1))[0][0] == "angry"
     # The session never opens with the emotion the last one ended on.
     assert plan_challenge(strong + weak, random.Random(0), after="fear")[0][0] != "fear"
-    # A new player: every emotion at level 1, in a random order.
+    # A new player: every emotion at level 1, in the session's shuffled order (or a random one).
     orders = {tuple(e for e, _ in plan_challenge([], random.Random(s))) for s in range(10)}
     assert len(orders) > 1
+    shuffle = ["sad", "happy", "fear", "angry", "neutral", "disgust", "surprise"]
+    assert [e for e, _ in plan_challenge([], shuffled=shuffle)] == shuffle

@@ -53,3 +53,28 @@ def test_two_concurrent_sessions_share_nothing():
     happy, fear = sessions["happy"].snapshot(4.0), sessions["fear"].snapshot(4.0)
     assert happy.round.target_name == "happy" and happy.round.matched
     assert fear.round.target_name == "fear" and not fear.round.matched and fear.round.peak < 0.1
+
+
+def test_each_round_keeps_its_best_moment_small_and_in_memory_only():
+    import numpy as np
+
+    from facematch.play.live import MOMENT_PX, drive
+    from facematch.play.session import PlaySession
+
+    rules = RoundRules(duration_s=1.0, threshold=0.99, hold_s=0.0, smoothing_s=0.0)
+    live, session = LiveSession(rules), PlaySession(players=("ann",), seed=0)
+    drive(session, live, 0.0)
+    target = session.current_target
+    frame = np.zeros((480, 640, 3), np.uint8)
+    for t, (p, shade) in enumerate([(0.3, 50), (0.8, 200), (0.5, 90)]):  # the peak is the middle frame
+        probs = np.full(len(EMOTIONS), (1 - p) / 6, np.float32)
+        probs[EMOTIONS.index(target)] = p
+        frame[:] = shade
+        live.on_frame(FrameResult(faces=[Face((100, 100, 200, 240), probs, image=frame[100:340, 100:300])],
+                                  width=640), 0.1 * (t + 1))
+    best = live.snapshot(0.35).best[0]
+    assert best.shape[0] == MOMENT_PX and int(best.mean()) == 200  # the peak's face, shrunk
+    assert not np.shares_memory(best, frame)  # a copy: the frame itself is not kept alive
+    drive(session, live, 2.0)  # the round times out: the session has it, with its moment
+    assert int(session.last_round.players[0].best.mean()) == 200
+    assert session.rounds[0].players[0].best is not None and live.snapshot(2.0).best == (None,)

@@ -212,3 +212,20 @@ def test_with_the_coach_off_no_frame_is_measured_and_rounds_save_no_verdict():
     assert [r.held_back for r in drive(session, live, 5.0)] == [None]
     with pytest.raises(ValueError):
         PlaySession(players=("ann",)).finish_round([played("happy", 1.0)], RULES, held_back=[None, None])
+
+
+def test_a_planned_session_plays_its_targets_at_their_levels_and_saves_them():
+    from facematch.play.levels import LEVELS
+
+    targets, levels = [EMOTIONS.index("fear"), EMOTIONS.index("happy")], [1, 2]
+    session = PlaySession(players=("ann",), targets=targets, levels=levels)
+    assert (session.current_target, session.current_level) == ("fear", 1)
+    assert session.finish_round([played("fear", 0.5)], RULES)[0].level == 1
+    assert (session.current_target, session.current_level) == ("happy", 2)
+    hold = LEVELS[1].rules(RULES)
+    assert hold.hold_s == 2.0 and hold.duration_s == RULES.duration_s  # level 2 holds longer, the rest as set
+    assert session.finish_round([played("happy", 0.5)], hold)[0].level == 2
+    assert session.over and session.current_level is None
+    with pytest.raises(ValueError, match="one level per target"):
+        PlaySession(players=("ann",), targets=targets, levels=[1])
+    assert PlaySession(players=("bo",), seed=1).levels == [1] * 7  # unplanned sessions: level 1 throughout

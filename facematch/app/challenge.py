@@ -1,7 +1,9 @@
 """Challenge and Practice modes: one player, the webcam, timed rounds (Challenge) or free play.
 
-The coach (facematch.play.coach) says which muscle to move next and keeps gauges of the target's
-muscles; an optional 3-second calibration records the player's resting face so it is not counted.
+Challenge plays each emotion once at the player's level, weakest first (facematch.play.levels); the
+drawn face to make and the player's own face as the coach reads it sit beside the video. The coach
+(facematch.play.coach) says which muscle to move next and keeps gauges of the target's muscles; an
+optional 3-second calibration records the player's resting face so it is not counted.
 """
 
 from __future__ import annotations
@@ -10,21 +12,34 @@ import time
 
 import streamlit as st
 
-from facematch.app.panel import LivePanel
+from facematch import EMOTIONS
+from facematch.app.panel import LivePanel, faces_html, moment_html, moments_strip_html
 from facematch.app.resources import load_analyzer_or_stop, panel_pause, per_browser
-from facematch.app.saving import player_baseline, save_baseline, save_records
+from facematch.app.saving import played_rounds, player_baseline, save_baseline, save_records
 from facematch.app.texts import round_header, summary_text, target_text
 from facematch.app.webcam import webcam
 from facematch.config import session_seed
 from facematch.play.calibration import CALIBRATION_S
 from facematch.play.coach import held_back_text
+from facematch.play.levels import LEVELS, plan_challenge
 from facematch.play.live import LiveSession, drive
-from facematch.play.rules import RoundRules, round_score
+from facematch.play.rules import RoundRules, round_score, session_targets
 from facematch.play.session import PlaySession
 
 
 def new_session(player: str, model_id: str) -> PlaySession:
-    return PlaySession(players=(player,), mode="challenge", model_id=model_id, seed=session_seed())
+    """Each emotion once, at the player's level, weakest first; a new player at level 1 in the
+    session's shuffled order (FACEMATCH_SEED fixes it)."""
+    seed, history = session_seed(), played_rounds(player)
+    shuffled = [EMOTIONS[i] for i in session_targets(seed)]
+    plan = plan_challenge(history, shuffled=shuffled, after=history[-1].emotion if history else None)
+    return PlaySession(players=(player,), mode="challenge", model_id=model_id, seed=seed,
+                       targets=[EMOTIONS.index(e) for e, _ in plan], levels=[level.number for _, level in plan])
+
+
+def level_rules(session: PlaySession, rules: RoundRules) -> RoundRules:
+    """The round rules of the session's current level (the player's own settings for the rest)."""
+    return rules if session.over else LEVELS[session.current_level - 1].rules(rules)
 
 
 def finished_text(session: PlaySession) -> str:
@@ -38,6 +53,16 @@ def finished_text(session: PlaySession) -> str:
         lead = "To do even better, practise" if done.matched else "What held you back"
         text += f" {lead}: **{held_back_text(done.held_back)}**."
     return text
+
+
+def last_moment(session: PlaySession) -> str:
+    """The last round's best moment as HTML, made once per round (the panel redraws 5 times a second)."""
+    key = (session.session_id, session.round_index)
+    cached = st.session_state.get("moment_html")
+    if cached is None or cached[0] != key:
+        cached = (key, moment_html(session.last_round))
+        st.session_state.moment_html = cached
+    return cached[1]
 
 
 def calibration_text(progress: float, readings: int) -> str:
@@ -111,17 +136,24 @@ def run(player: str, rules: RoundRules, challenge_mode: bool, coach: bool = True
             panel.draw(snap.result, None, "", "")
             time.sleep(panel_pause())
             continue
+        live.set_rules(level_rules(session, rules))
         save_records(drive(session, live, now), panel.alert)
+        live.set_rules(level_rules(session, rules))  # the next round, if one started, plays at its own level
         snap = live.snapshot(now)
         last = finished_text(session)
         if session.over:
-            panel.draw(snap.result, None, summary_text(session), last, over=True)
+            panel.draw(snap.result, None, summary_text(session), last, over=True,
+                       faces=moments_strip_html(session.rounds))
         elif snap.round is not None:
             target = snap.round.target_name
+            level = LEVELS[session.current_level - 1]
             status = (f"{round_header(session)} · session total **{session.total()}**\n\n"
-                      + target_text(target, snap.round.remaining(live.rules, now)))
+                      + target_text(target, snap.round.remaining(live.rules, now))
+                      + f"\n\n**{level.ask(target, live.rules.hold_s)}**")
             score = (f"Score now: **{round_score(snap.round, live.rules)}** · target {snap.round.smoothed:.0%} "
                      f"(smoothed), threshold {live.rules.threshold:.0%}" + (f"  \n{last}" if last else ""))
-            panel.draw(snap.result, target, status, score, coach=snap.coach[0] if snap.coach else None,
-                       judged=snap.round.smoothed, threshold=live.rules.threshold)
+            view = snap.coach[0] if snap.coach else None
+            panel.draw(snap.result, target, status, score, coach=view, judged=snap.round.smoothed,
+                       threshold=live.rules.threshold, faces=faces_html(target, view, coach, level.intensity),
+                       moment=last_moment(session))
         time.sleep(panel_pause())

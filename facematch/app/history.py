@@ -3,9 +3,12 @@
 import streamlit as st
 
 from facematch.app.resources import get_store
+from facematch.app.saving import played_rounds, player_today
 from facematch.errors import FacematchError
-from facematch.play.charts import average_by_emotion, missed_muscles, rounds_frame, scores_over_time
+from facematch.play.charts import average_by_emotion, levels_frame, missed_muscles, rounds_frame, scores_over_time
 from facematch.play.history import DEFAULT_PLAYER
+from facematch.play.levels import LEVELS, PASS_OF, PASS_WINDOW
+from facematch.play.streaks import goal_days, streak
 
 
 def page() -> None:
@@ -24,7 +27,9 @@ def page() -> None:
 
     current = st.session_state.get("player", DEFAULT_PLAYER)
     player = st.selectbox("Player", players, index=players.index(current) if current in players else 0)
-    frame = rounds_frame(store.rounds(player))
+    rows = store.rounds(player)
+    frame = rounds_frame(rows)
+    st.markdown(f"**{streak(goal_days(rows), player_today()).text()}**")
 
     sessions = frame["session_id"].nunique()
     c1, c2, c3, c4 = st.columns(4)
@@ -36,6 +41,12 @@ def page() -> None:
     left, right = st.columns(2)
     left.altair_chart(scores_over_time(frame), width="stretch")
     right.altair_chart(average_by_emotion(frame), width="stretch")
+
+    st.subheader("🪜 Your level per emotion")
+    st.caption(f"Challenge plays each emotion at your level, weakest first. Match {PASS_OF} of your last "
+               f"{PASS_WINDOW} rounds of an emotion at its level to unlock the next: "
+               + ", ".join(f"{level.number} {level.name}" for level in LEVELS) + ".")
+    st.dataframe(levels_frame(played_rounds(player)), hide_index=True, width="stretch")
 
     st.subheader("🧭 What the coach saw holding you back")
     missed = missed_muscles(frame)

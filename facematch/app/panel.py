@@ -3,15 +3,19 @@ are redrawn only when their content changes."""
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Sequence
 
+import cv2
+import numpy as np
 import streamlit as st
 
 from facematch import EMOTIONS
 from facematch.app.texts import detection_text
 from facematch.play.avatar import avatar_svg, target_blendshapes
-from facematch.play.coach import CoachView, Gauge
+from facematch.play.coach import CoachView, Gauge, held_back_text
 from facematch.play.rules import EMOJI
+from facematch.play.session import FinishedRound
 
 
 def gauges_html(gauges: Sequence[Gauge]) -> str:
@@ -83,6 +87,36 @@ def faces_html(target: str | None, coach: CoachView | None, coach_on: bool = Tru
         f'{svg}<figcaption>{caption}</figcaption></figure>' for i, (svg, caption) in enumerate(cells)) + "</div>")
 
 
+def image_url(image_bgr: np.ndarray) -> str:
+    """A BGR image as an inline JPEG data URL: encoded in memory, sent with the page, stored nowhere."""
+    ok, jpeg = cv2.imencode(".jpg", image_bgr, [cv2.IMWRITE_JPEG_QUALITY, 85])
+    return "data:image/jpeg;base64," + base64.b64encode(jpeg.tobytes()).decode("ascii") if ok else ""
+
+
+def moment_html(played: FinishedRound | None, seat: int = 0, size: int = 110) -> str:
+    """The last round's best moment (the player's face at its peak) beside the face that was asked for,
+    with the score and what held the player back."""
+    if played is None or played.players[seat].best is None:
+        return " "
+    mine = played.players[seat]
+    held = f"<br>What held you back: {held_back_text(mine.held_back)}" if mine.held_back else ""
+    return ('<div data-face="moment" style="display:flex;gap:0.6em;align-items:center;font-size:0.8em">'
+            f'{avatar_svg(target_blendshapes(played.target), size, played.target)}'
+            f'<img alt="your best moment" src="{image_url(mine.best)}" style="height:{size}px;border-radius:6px"/>'
+            f'<span>Your best moment: <b>{played.target}</b>, {mine.score} points{held}</span></div>')
+
+
+def moments_strip_html(rounds: Sequence[FinishedRound], seat: int = 0, size: int = 90) -> str:
+    """The session's best moments side by side, one per round (for the summary)."""
+    cells = [f'<figure style="margin:0;text-align:center;font-size:0.75em"><img alt="{r.target}" '
+             f'src="{image_url(r.players[seat].best)}" style="height:{size}px;border-radius:6px"/>'
+             f'<figcaption>{r.target} · {r.players[seat].score}</figcaption></figure>'
+             for r in rounds if r.players[seat].best is not None]
+    if not cells:
+        return " "
+    return ('<div data-face="moments" style="display:flex;flex-wrap:wrap;gap:0.5em">' + "".join(cells) + "</div>")
+
+
 class LivePanel:
     """Fixed slots, each redrawn with exactly one element: nothing stale lingers while the loop runs.
 
@@ -92,7 +126,7 @@ class LivePanel:
 
     def __init__(self):
         self.alert = st.empty()  # a round that could not be saved
-        self.status, self.faces = st.empty(), st.empty()
+        self.status, self.faces, self.moment = st.empty(), st.empty(), st.empty()
         self.detection, self.score = st.empty(), st.empty()
         self.coach, self.chart = st.empty(), st.empty()
         self._shown: dict[str, tuple] = {}
@@ -109,9 +143,10 @@ class LivePanel:
 
     def draw(self, result, target: str | None, status: str, score_text: str, over: bool = False,
              coach: CoachView | None = None, judged: float | None = None, threshold: float = 0.5,
-             faces: str = " ") -> None:
+             faces: str = " ", moment: str = " ") -> None:
         self._put("status", status or " ", "success" if over else "markdown")
         self._put("faces", faces, "html")
+        self._put("moment", moment, "html")
         self._put("detection", detection_text(result))
         self._put("score", score_text or " ")
         self._put("coach", coach_markdown(coach, judged, threshold), "html")

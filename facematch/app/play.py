@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from facematch.app import challenge, duel, snapshot
+from facematch.app.saving import player_streak
 from facematch.play.history import DEFAULT_PLAYER, clean_player_name
 from facematch.play.rules import RoundRules, default_rules
 
@@ -42,6 +43,9 @@ def page() -> None:
             players = (first, second)
         else:
             players = (name_input("Your name", "player", DEFAULT_PLAYER),)  # History reads "player"
+        # Always one element here (a stable page layout): the player's streak, or a blank.
+        days = player_streak(players[0]) if mode != "Duel" else None
+        st.caption(days.text() if days is not None else " ")
         with st.expander("Round settings"):
             duration = st.slider("Round length (s)", 3, 30, int(DEFAULT_RULES.duration_s))
             threshold = st.slider("Match threshold", 0.3, 0.9, DEFAULT_RULES.threshold, 0.05,
@@ -55,7 +59,8 @@ def page() -> None:
                                "times a second.")
         st.caption("🔒 Your video is processed in memory on this server and never written to disk or sent "
                    "anywhere. Only round scores are saved (and, if you calibrate the coach, the 52 numbers "
-                   "describing your resting face).")
+                   "describing your resting face). Your best moments stay in this tab's memory and are gone "
+                   "when you close it.")
 
     st.title("Facematch")
     st.write("Make the face the game asks for. The model watches your webcam and scores how well, and how fast, "

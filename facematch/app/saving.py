@@ -4,6 +4,8 @@ when the history database cannot take them (the game goes on)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, date, datetime
 
 import streamlit as st
 
@@ -11,6 +13,18 @@ from facematch.app.resources import get_store, per_browser
 from facematch.errors import FacematchError
 from facematch.play.calibration import Baseline
 from facematch.play.history import RoundRecord, StoredBaseline
+from facematch.play.levels import PlayedRound
+from facematch.play.streaks import Streak, goal_days, local_date, streak
+
+
+def played_rounds(player: str) -> list[PlayedRound]:
+    """The player's Challenge rounds, oldest first, as the levels read them ([] without a history database:
+    the player then plays at level 1)."""
+    try:
+        rows = get_store().rounds(player)
+    except FacematchError:
+        return []
+    return [PlayedRound(r["target"], int(r["level"]), bool(r["matched"])) for r in rows if r["mode"] == "challenge"]
 
 
 def player_baseline(player: str) -> StoredBaseline | None:
@@ -41,11 +55,27 @@ def save_baseline(player: str, baseline: Baseline, model_id: str) -> str:
     return text
 
 
+def player_today() -> date:
+    """Today in this browser's time zone (UTC if the browser did not say)."""
+    return local_date(datetime.now(UTC), st.context.timezone)
+
+
+def player_streak(player: str) -> Streak | None:
+    """The player's daily goal and streak of days; None without a history database."""
+    try:
+        rows = get_store().rounds(player)
+    except FacematchError:
+        return None
+    return streak(goal_days(rows), player_today())
+
+
 def save_records(records: Sequence[RoundRecord], slot=None) -> None:
     """Store finished rounds. On failure the game goes on, the rounds still count in the session, and
     `slot` (a fixed place on the page; else the end of the page) says so until a later save works."""
     if not records:
         return
+    today = player_today().isoformat()  # the player's own calendar day: the streak counts by it
+    records = [replace(record, local_date=record.local_date or today) for record in records]
     try:
         store = get_store()
         for record in records:

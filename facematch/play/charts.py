@@ -7,10 +7,11 @@ import pandas as pd
 
 from facematch import EMOTIONS
 from facematch.play.coach import held_back_text
+from facematch.play.levels import LEVELS, PlayedRound, progress
 
 
 def rounds_frame(rows: list[dict]) -> pd.DataFrame:
-    columns = ["played_at", "player", "session_id", "round_index", "target", "score", "matched",
+    columns = ["played_at", "player", "session_id", "round_index", "target", "level", "score", "matched",
                "time_to_match", "peak_probability", "held_back", "mode", "model_id"]
     frame = pd.DataFrame(rows, columns=columns)  # the known columns, in this order (no raw ids first)
     if not frame.empty:
@@ -18,6 +19,18 @@ def rounds_frame(rows: list[dict]) -> pd.DataFrame:
         frame["matched"] = frame["matched"].astype(bool)
         frame["held_back"] = [held_back_text(code) if isinstance(code, str) else "" for code in frame["held_back"]]
     return frame
+
+
+def levels_frame(rounds: list[PlayedRound]) -> pd.DataFrame:
+    """Per emotion: the level the player plays now and how far they are from passing it."""
+    rows = []
+    for emotion in EMOTIONS:
+        standing = progress(rounds, emotion)
+        level = LEVELS[standing.level - 1]
+        rows.append({"emotion": emotion, "level": f"{level.number} · {level.name}",
+                     "last rounds at this level": f"{standing.matched_recently} of {standing.played_recently} matched",
+                     "to pass": f"{standing.to_pass} more matched" if standing.to_pass else "passed"})
+    return pd.DataFrame(rows)
 
 
 def missed_muscles(frame: pd.DataFrame) -> pd.DataFrame:

@@ -19,6 +19,9 @@ class Face:
     # MediaPipe blendshape name → score in 0..1, on frames analysed with blendshapes=True and only
     # when the landmarker found this face too; None otherwise.
     blendshapes: dict[str, float] | None = None
+    # The face as the camera saw it (a BGR view into the analysed frame, never copied or stored here):
+    # the live session keeps a small copy of the best moment of each round, in memory only.
+    image: np.ndarray | None = field(default=None, repr=False, compare=False)
 
     @property
     def emotion(self) -> str:

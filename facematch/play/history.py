@@ -47,7 +47,7 @@ from facematch.config import history_target
 from facematch.errors import StoreError
 
 # 1: rounds. 2: rounds.held_back (the coach's verdict) and baselines (calibration).
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MAX_NAME_LENGTH = 40
 DEFAULT_PLAYER = "guest"
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
@@ -68,6 +68,8 @@ rounds_table = Table(
     Column("model_id", Text, nullable=False),
     Column("mode", Text, nullable=False, server_default="challenge"),
     Column("held_back", Text),  # action unit furthest from its aim (e.g. AU15), NULL if none
+    Column("level", Integer, nullable=False, server_default="1"),  # facematch.play.levels; 1 before levels
+    Column("local_date", Text),  # the player's calendar date when played (their time zone), for streaks
 )
 Index("rounds_player", rounds_table.c.player, rounds_table.c.played_at)
 Index("rounds_session", rounds_table.c.session_id)
@@ -85,7 +87,8 @@ Index("baselines_player", baselines_table.c.player, baselines_table.c.recorded_a
 version_table = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
 # What each version added to an existing database: (table, column, SQL type), applied if missing.
-_ADDED_COLUMNS = {2: [("rounds", "held_back", "TEXT")]}
+_ADDED_COLUMNS = {2: [("rounds", "held_back", "TEXT")], 3: [("rounds", "level", "INTEGER NOT NULL DEFAULT 1"),
+                                                                    ("rounds", "local_date", "TEXT")]}
 _CREATE_LOCK = 7_231_452  # PostgreSQL advisory lock: one app server creates or upgrades the schema at a time
 
 
@@ -107,6 +110,8 @@ class RoundRecord:
     mode: str = "challenge"
     played_at: str = ""
     held_back: str | None = None
+    level: int = 1  # the level it was played at (facematch.play.levels)
+    local_date: str | None = None  # YYYY-MM-DD in the player's time zone (facematch.play.streaks)
 
 
 @dataclass(frozen=True)

@@ -2,15 +2,15 @@
 
     1 show it     the face, as the round's rules ask today (0.5 held for 0.5 s)
     2 hold it     the same face held 2 s: control over time
-    3 control it  a slight face that the judge still reads: the target's muscles moved only part way
-                  (the avatar shows it at SLIGHT intensity), the hold as level 1
-    4 switch      from another emotion to the target within the round: the round starts by asking
-                  for `from` and scores how fast the face changes
 
-Why this ladder: training studies find that showing the emotion is not the skill people lack most;
-holding it, grading it and moving between emotions are (the levels the reviews of serious games say
-are implemented least). Each level keeps the one scoring rule (facematch.play.rules), with its own
-hold time or start.
+Next (not played yet: they need checks inside the round, not only other rules): 3 "control it", a
+slight face the judge still reads, the target's muscles moved only part way (the avatar shows it at
+part intensity); 4 "switch", from another emotion to the target within the round.
+
+Why this ladder: showing an emotion for a moment is the easy part; holding it, grading it and moving
+between emotions are the skills that need training, and increasing difficulty is what reviews of
+serious games find implemented least. Each level keeps the one scoring rule (facematch.play.rules),
+with its own hold time.
 
 A player passes a level of an emotion by matching it in PASS_OF of their last PASS_WINDOW rounds of
 that emotion at that level; the next level is then unlocked. New players start at level 1.
@@ -26,7 +26,6 @@ from facematch import EMOTIONS
 from facematch.play.rules import RoundRules
 
 PASS_OF, PASS_WINDOW = 3, 5  # matched in 3 of the last 5 rounds at a level passes it
-SLIGHT = 0.55  # level 3: the avatar's intensity, the expression part way
 
 
 @dataclass(frozen=True)
@@ -35,7 +34,6 @@ class Level:
     name: str
     hold_s: float | None = None  # None: the round rules' own hold time
     intensity: float = 1.0  # how strongly the avatar shows the target
-    switch: bool = False  # the round starts from another emotion
 
     def rules(self, base: RoundRules) -> RoundRules:
         """The round rules of this level, from the player's base rules."""
@@ -54,8 +52,6 @@ class Level:
 LEVELS = (
     Level(1, "show it"),
     Level(2, "hold it", hold_s=2.0),
-    Level(3, "control it", intensity=SLIGHT),
-    Level(4, "switch", switch=True),
 )
 TOP = LEVELS[-1].number
 
@@ -103,19 +99,20 @@ def progress(history: Iterable[PlayedRound], emotion: str) -> EmotionProgress:
 
 
 def plan_challenge(history: Iterable[PlayedRound], rng: random.Random | None = None,
-                   after: str | None = None) -> list[tuple[str, Level]]:
+                   after: str | None = None, shuffled: Sequence[str] | None = None) -> list[tuple[str, Level]]:
     """A Challenge session: each emotion once, at the player's level, weakest first.
 
-    Weakest: the lowest level, then the fewest recent matches at it; ties in a random order. Never
-    the same emotion twice in a row, across sessions too: `after` (the last round's emotion) does not
-    open the session.
+    Weakest: the lowest level, then the fewest recent matches at it; ties keep the order of
+    `shuffled` (the session's shuffle), else a random one. Never the same emotion twice in a row,
+    across sessions too: `after` (the last round's emotion) does not open the session.
     """
-    rng = rng or random.Random()
     history = list(history)
+    if shuffled is None:
+        shuffled = list(EMOTIONS)
+        (rng or random.Random()).shuffle(shuffled)
     standing = {e: progress(history, e) for e in EMOTIONS}
-    keys = {e: (standing[e].level, standing[e].matched_recently - standing[e].played_recently / 10, rng.random())
-            for e in EMOTIONS}
-    order = sorted(EMOTIONS, key=keys.__getitem__)
+    order = sorted(shuffled, key=lambda e: (standing[e].level,  # stable: equals keep the shuffle
+                                            standing[e].matched_recently - standing[e].played_recently / 10))
     if after is not None and order[0] == after:
         order[0], order[1] = order[1], order[0]
     return [(e, LEVELS[standing[e].level - 1]) for e in order]

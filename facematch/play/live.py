@@ -13,6 +13,10 @@ own round state; the round ends for everyone as soon as one seat matches.
 The coach: the callback asks `wants_blendshapes` before analysing a frame; a few times a second
 (every frame while calibrating) the answer is yes and the frame's faces carry blendshapes,
 which feed each seat's RoundCoach (or the Calibration) here, under the same lock.
+
+The best moment: whenever a seat's smoothed probability of the target reaches a new peak, a small
+copy of that seat's face is kept (MOMENT_PX high); drive() hands it to the session with the round.
+In memory only: nothing of it is written anywhere.
 """
 
 from __future__ import annotations
@@ -21,6 +25,9 @@ import threading
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
+import cv2
+import numpy as np
+
 from facematch import EMOTIONS
 from facematch.play.calibration import Baseline, Calibration
 from facematch.play.coach import CoachView, RoundCoach
@@ -28,6 +35,7 @@ from facematch.play.faces import FrameResult, assign_seats
 from facematch.play.rules import RoundRules, RoundState, advance, expire, new_round
 
 COACH_EVERY_S = 0.2  # blendshapes 5 times a second: the landmarker costs ~2.5 frame steps
+MOMENT_PX = 120  # the best moment's height in pixels: enough to see the face, small in memory
 _SLACK_S = 0.01  # frame times jitter: at 15 fps every 3rd frame is "0.2 s" later, give or take
 
 
@@ -46,6 +54,7 @@ class LiveSnapshot:
     rounds: tuple[RoundState, ...] | None  # one per seat; None between rounds
     coach: tuple[CoachView, ...] | None = None  # one per seat, with the rounds; None when the coach is off
     calibration: CalibrationStatus | None = None  # while a neutral-face calibration runs
+    best: tuple[np.ndarray | None, ...] | None = None  # per seat, the face at the round's peak so far (BGR)
 
     @property
     def round(self) -> RoundState | None:
@@ -72,6 +81,7 @@ class LiveSession:
         self._neutral: list[dict[str, float] | None] = [None] * seats
         self._calibration: Calibration | None = None
         self._blendshapes_at = float("-inf")
+        self._best: list[np.ndarray | None] = [None] * seats
 
     # -- called from the video callback thread ---------------------------------
     def wants_blendshapes(self, now: float, every_s: float = COACH_EVERY_S) -> bool:
@@ -104,6 +114,10 @@ class LiveSession:
                         coach.update(face.blendshapes, now)
             rounds = tuple(advance(state, self._rules, now, None if face is None else face.probs)
                            for state, face in zip(self._rounds, faces))
+            for seat, (before, after, face) in enumerate(zip(self._rounds, rounds, faces)):
+                if face is not None and face.image is not None and face.image.size and (
+                        after.peak > before.peak or self._best[seat] is None):
+                    self._best[seat] = thumbnail(face.image)
             if any(r.finished for r in rounds):  # a match (or the timer) ends the round for every seat
                 rounds = tuple(replace(r, finished=True) for r in rounds)
             self._rounds = rounds
@@ -135,6 +149,7 @@ class LiveSession:
     def start_round(self, target: int | str, now: float) -> None:
         with self._lock:
             self._rounds = (new_round(target, now),) * self.seats
+            self._best = [None] * self.seats
             name = self._rounds[0].target_name
             self._coaches = tuple(RoundCoach(name, self._neutral[seat]) for seat in range(self.seats))
 
@@ -169,7 +184,16 @@ class LiveSession:
             if self._calibration is not None:
                 c = self._calibration
                 calibration = CalibrationStatus(c.progress(now), len(c.readings), c.done(now), c.failed(now))
-            return LiveSnapshot(self._result, self._frames, self._rounds, coach, calibration)
+            best = tuple(self._best) if self._rounds is not None else None
+            return LiveSnapshot(self._result, self._frames, self._rounds, coach, calibration, best)
+
+
+def thumbnail(face: np.ndarray) -> np.ndarray:
+    """A small copy (MOMENT_PX high) of a face crop, so the frame it came from is not kept alive."""
+    height, width = face.shape[:2]
+    scale = MOMENT_PX / max(1, height)
+    size = (max(1, round(width * scale)), MOMENT_PX)
+    return cv2.resize(face, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
 def drive(session, live: LiveSession, now: float) -> list:
@@ -188,7 +212,7 @@ def drive(session, live: LiveSession, now: float) -> list:
         held_back = [None] * len(snap.rounds)
         if snap.coach is not None:
             held_back = [view.held_back[0] if view.held_back else None for view in snap.coach]
-        records = session.finish_round(snap.rounds, live.rules, held_back=held_back)
+        records = session.finish_round(snap.rounds, live.rules, held_back=held_back, best=snap.best)
         live.stop_round()
     if live.snapshot(now).rounds is None and not session.over:
         live.start_round(session.current_target, now)

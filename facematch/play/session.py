@@ -12,6 +12,8 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from facematch import EMOTIONS
 from facematch.play.history import RoundRecord
 from facematch.play.rules import RoundRules, RoundState, SessionSummary, round_score, session_targets, summarize_session
@@ -30,6 +32,8 @@ class PlayerRound:
     time_to_match: float | None
     peak: float
     held_back: str | None = None  # the coach's action unit furthest from its aim (e.g. "AU15"), if any
+    # The face at the round's peak (a small BGR image): in this browser session's memory only, never saved.
+    best: np.ndarray | None = field(default=None, repr=False, compare=False)
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,7 @@ class PlaySession:
     model_id: str = ""
     seed: int | None = None
     targets: list[int] = field(default_factory=list)
+    levels: list[int] = field(default_factory=list)  # the level of each round (facematch.play.levels); 1s by default
     session_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     rounds: list[FinishedRound] = field(default_factory=list)
     _scored_photos: set[str] = field(default_factory=set, repr=False)
@@ -72,6 +77,10 @@ class PlaySession:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
         if not self.targets:
             self.targets = session_targets(self.seed)
+        if not self.levels:
+            self.levels = [1] * len(self.targets)
+        if len(self.levels) != len(self.targets):
+            raise ValueError("a session needs one level per target")
 
     def rename(self, players: Sequence[str]) -> None:
         players = tuple(players)
@@ -96,12 +105,17 @@ class PlaySession:
         return None if self.over else EMOTIONS[self.targets[self.round_index]]
 
     @property
+    def current_level(self) -> int | None:
+        return None if self.over else self.levels[self.round_index]
+
+    @property
     def last_round(self) -> FinishedRound | None:
         return self.rounds[-1] if self.rounds else None
 
     # -- finishing rounds ------------------------------------------------------------------------
     def finish_round(self, states: Sequence[RoundState], rules: RoundRules,
-                     held_back: Sequence[str | None] | None = None) -> list[RoundRecord]:
+                     held_back: Sequence[str | None] | None = None,
+                     best: Sequence[np.ndarray | None] | None = None) -> list[RoundRecord]:
         """Score the current round from each seat's final state; returns the records to save.
 
         States must be for the current target, one per seat, and finished. held_back: per seat,
@@ -117,18 +131,19 @@ class PlaySession:
                 raise ValueError(f"a finished {target} round is expected, got {state.target_name} "
                                  f"(finished={state.finished})")
         held_back = list(held_back) if held_back is not None else [None] * len(states)
-        if len(held_back) != len(states):
-            raise ValueError(f"expected {len(states)} held_back entries (one per player), got {len(held_back)}")
+        best = list(best) if best is not None else [None] * len(states)
+        if len(held_back) != len(states) or len(best) != len(states):
+            raise ValueError(f"expected {len(states)} held_back and best entries (one per player)")
         players = tuple(PlayerRound(player=name, target=target, score=round_score(state, rules),
                                     matched=state.matched, time_to_match=state.time_to_match, peak=state.peak,
-                                    held_back=muscle)
-                        for name, state, muscle in zip(self.players, states, held_back))
+                                    held_back=muscle, best=image)
+                        for name, state, muscle, image in zip(self.players, states, held_back, best))
         finished = FinishedRound(index=self.round_index, target=target, players=players)
         self.rounds.append(finished)
         return [RoundRecord(player=p.player, session_id=self.session_id, round_index=finished.index, target=target,
                             score=p.score, matched=p.matched, time_to_match=p.time_to_match,
                             peak_probability=p.peak, model_id=self.model_id, mode=self.mode,
-                            held_back=p.held_back)
+                            held_back=p.held_back, level=self.levels[finished.index])
                 for p in players]
 
     def is_new_photo(self, data: bytes) -> bool:

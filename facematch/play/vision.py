@@ -58,7 +58,8 @@ class FrameAnalyzer:
         probs = iter(self.classifier.predict(np.stack(crops), views or self.views) if crops else [])
         out = []
         for frame, found, measure in zip(frames, boxes, wanted):
-            faces = [Face(box=box, probs=next(probs), detection_score=score) for box, score in found]
+            faces = [Face(box=box, probs=next(probs), detection_score=score,
+                          image=crop_with_margin(frame, box, self.margin)) for box, score in found]
             if faces and measure and self.landmarks is not None:
                 attach_blendshapes(faces, self.landmarks.measure(frame))
             out.append(faces)
