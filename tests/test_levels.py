@@ -31,7 +31,7 @@ def test_three_of_the_last_five_pass_a_level_and_unlock_the_next():
     # Other emotions' rounds never count, and the top level stays the top.
     assert progress(passed + rounds("happy", 1, "MMM"), "happy").level == 2
     top = [r for n in range(1, 5) for r in rounds("sad", n, "MMM")]
-    assert progress(top, "sad").level == LEVELS[-1].number == 2
+    assert progress(top, "sad").level == LEVELS[-1].number == 3
     with pytest.raises(ValueError, match="emotion"):
         progress([], "scared")
 
@@ -41,6 +41,29 @@ def test_each_level_says_what_it_asks_and_sets_its_rules():
     assert LEVELS[1].ask("fear", base.hold_s) == "Fear · level 2: hold it for 2 s"
     assert LEVELS[1].rules(base).hold_s == 2.0 and LEVELS[0].rules(base) == base
     assert LEVELS[0].ask("happy", 0.5) == "Happy · level 1: show it (hold 0.5 s)"
+    control = LEVELS[2]
+    assert control.ask("sad", 0.5) == "Sad · level 3: control it: a slight sad face, not a full one"
+    assert control.rules(base).ceiling == 0.8 and control.intensity < 1
+    assert control.rules(RoundRules(threshold=0.75)).ceiling == 0.9  # always a band above the threshold
+
+
+def test_control_it_matches_a_slight_face_and_not_a_full_one():
+    from facematch.play.rules import advance, new_round
+
+    rules = LEVELS[2].rules(RoundRules(duration_s=5.0, smoothing_s=0.0, hold_s=0.5))
+
+    def play(p: float):
+        probs = [0.0] * 7
+        probs[EMOTIONS.index("happy")] = p
+        state, t = new_round("happy", 0.0), 0.0
+        while not state.finished:
+            t += 0.1
+            state = advance(state, rules, t, probs)
+        return state
+
+    assert play(0.65).matched  # slight, and the judge still reads it
+    assert not play(0.95).matched  # full-blown: above the band the whole round
+    assert not play(0.3).matched
 
 
 def test_challenge_puts_a_player_weak_at_fear_on_fear_first_and_never_repeats_an_emotion():

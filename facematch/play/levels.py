@@ -2,10 +2,12 @@
 
     1 show it     the face, as the round's rules ask today (0.5 held for 0.5 s)
     2 hold it     the same face held 2 s: control over time
+    3 control it  a slight face the judge still reads: its smoothed probability held between the
+                  threshold and CONTROL_CEILING (the avatar shows the target part way, at
+                  CONTROL_INTENSITY), so a full-blown face does not count
 
-Next (not played yet: they need checks inside the round, not only other rules): 3 "control it", a
-slight face the judge still reads, the target's muscles moved only part way (the avatar shows it at
-part intensity); 4 "switch", from another emotion to the target within the round.
+Not yet: "switch", from another emotion to the target within the round, which needs a round in two
+phases (first the other emotion, then the change timed), not only other rules.
 
 Why this ladder: showing an emotion for a moment is the easy part; holding it, grading it and moving
 between emotions are the skills that need training, and increasing difficulty is what reviews of
@@ -26,6 +28,7 @@ from facematch import EMOTIONS
 from facematch.play.rules import RoundRules
 
 PASS_OF, PASS_WINDOW = 3, 5  # matched in 3 of the last 5 rounds at a level passes it
+CONTROL_CEILING, CONTROL_INTENSITY = 0.8, 0.55  # level 3: the band's top; how far the avatar goes
 
 
 @dataclass(frozen=True)
@@ -34,16 +37,22 @@ class Level:
     name: str
     hold_s: float | None = None  # None: the round rules' own hold time
     intensity: float = 1.0  # how strongly the avatar shows the target
+    ceiling: float = 1.0  # the probability the match must stay under (1: no ceiling)
 
     def rules(self, base: RoundRules) -> RoundRules:
-        """The round rules of this level, from the player's base rules."""
-        return base if self.hold_s is None else replace(base, hold_s=self.hold_s)
+        """The round rules of this level, from the player's base rules (a ceiling stays above their threshold)."""
+        rules = base if self.hold_s is None else replace(base, hold_s=self.hold_s)
+        if self.ceiling < 1.0:
+            rules = replace(rules, ceiling=min(1.0, max(self.ceiling, rules.threshold + 0.15)))
+        return rules
 
     def ask(self, emotion: str, held_s: float) -> str:
         """What the screen says is asked, e.g. "Fear · level 2: hold it for 2 s"."""
         title = f"{emotion.capitalize()} · level {self.number}: {self.name}"
         if self.hold_s is not None:
             return f"{title} for {self.hold_s:g} s"
+        if self.ceiling < 1.0:
+            return f"{title}: a slight {emotion} face, not a full one"
         if self.number == 1:
             return f"{title} (hold {held_s:g} s)"
         return title
@@ -52,6 +61,7 @@ class Level:
 LEVELS = (
     Level(1, "show it"),
     Level(2, "hold it", hold_s=2.0),
+    Level(3, "control it", intensity=CONTROL_INTENSITY, ceiling=CONTROL_CEILING),
 )
 TOP = LEVELS[-1].number
 

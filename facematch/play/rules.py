@@ -43,12 +43,15 @@ class RoundRules:
     threshold: float = 0.5
     hold_s: float = 0.5
     smoothing_s: float = 0.3
+    ceiling: float = 1.0  # the match must also stay at or below this (a slight face: levels' "control it")
 
     def __post_init__(self):
         if self.duration_s <= 0:
             raise ValueError("duration_s must be positive")
         if not 0 < self.threshold <= 1:
             raise ValueError("threshold must be in (0, 1]")
+        if not self.threshold < self.ceiling <= 1 and self.ceiling != 1:
+            raise ValueError("ceiling must be above the threshold and at most 1")
         if self.hold_s < 0 or self.smoothing_s < 0:
             raise ValueError("hold_s and smoothing_s must not be negative")
 
@@ -112,8 +115,8 @@ def advance(state: RoundState, rules: RoundRules, now: float, probs: Sequence[fl
     # The smoothed value starts at 0 when the round starts, so even a first frame cannot jump it.
     since = state.last_t if state.last_t is not None else state.started_at
     smoothed = smooth(state.smoothed, p, now - since, rules.smoothing_s)
-    above_since = (state.above_since if state.above_since is not None else now) if smoothed >= rules.threshold \
-        else None
+    in_band = rules.threshold <= smoothed <= rules.ceiling
+    above_since = (state.above_since if state.above_since is not None else now) if in_band else None
     state = replace(state, last_t=now, smoothed=smoothed, above_since=above_since,
                     peak=max(state.peak, smoothed), frames=state.frames + 1,
                     face_frames=state.face_frames + (probs is not None))
