@@ -158,9 +158,11 @@ def test_a_database_of_the_previous_version_is_upgraded_in_place_and_keeps_its_r
                                 matched=False, time_to_match=None, peak_probability=0.3, model_id="m@1",
                                 held_back="AU15"))
     store.add_round(RoundRecord(player="ana", session_id="s1", round_index=1, target="fear", score=70,
-                                matched=True, time_to_match=2.0, peak_probability=0.7, model_id="m@1", level=2))
+                                matched=True, time_to_match=2.0, peak_probability=0.7, model_id="m@1", level=2,
+                                local_date="2026-12-02"))
     rows = store.rounds("ana")
     assert [(r["score"], r["held_back"], r["level"]) for r in rows] == [(40, None, 1), (30, "AU15", 1), (70, None, 2)]
+    assert [r["local_date"] for r in rows] == [None, None, "2026-12-02"]  # the player's own calendar day
     with sqlite3.connect(path) as conn:
         assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
     open_store(path)  # opening an upgraded file again changes nothing
