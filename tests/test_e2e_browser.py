@@ -251,6 +251,10 @@ def press_start(page, playing=DETECTED, tries: int = 3) -> None:
     shown) and START again, as a player would. Each try gets 60 s; the last failure is raised."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
+    # While a rerun after a mode switch is under way, the old mode's stale elements (its webcam among
+    # them) are still on the page beside the new one's: wait until there is one webcam.
+    page.wait_for_function("document.querySelectorAll(\"iframe[title*='streamlit_webrtc']\").length === 1",
+                           timeout=60_000)
     component = page.frame_locator("iframe[title*='streamlit_webrtc']")
     for attempt in range(tries):
         try:
