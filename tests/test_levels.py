@@ -84,3 +84,12 @@ def test_challenge_puts_a_player_weak_at_fear_on_fear_first_and_never_repeats_an
     assert len(orders) > 1
     shuffle = ["sad", "happy", "fear", "angry", "neutral", "disgust", "surprise"]
     assert [e for e, _ in plan_challenge([], shuffled=shuffle)] == shuffle
+
+
+def test_the_levels_read_a_players_challenge_rounds_only():
+    from facematch.play.levels import challenge_rounds
+
+    rows = [{"target": "fear", "level": 2, "matched": 1, "mode": "challenge"},
+            {"target": "fear", "level": 1, "matched": 1, "mode": "duel"},
+            {"target": "sad", "level": 1, "matched": 0, "mode": "snapshot"}]
+    assert challenge_rounds(rows) == [PlayedRound("fear", 2, True)]

@@ -3,11 +3,11 @@
 import streamlit as st
 
 from facematch.app.resources import get_store
-from facematch.app.saving import played_rounds, player_today
+from facematch.app.saving import player_today
 from facematch.errors import FacematchError
 from facematch.play.charts import average_by_emotion, levels_frame, missed_muscles, rounds_frame, scores_over_time
 from facematch.play.history import DEFAULT_PLAYER
-from facematch.play.levels import LEVELS, PASS_OF, PASS_WINDOW
+from facematch.play.levels import LEVELS, PASS_OF, PASS_WINDOW, challenge_rounds
 from facematch.play.streaks import goal_days, streak
 
 
@@ -46,7 +46,7 @@ def page() -> None:
     st.caption(f"Challenge plays each emotion at your level, weakest first. Match {PASS_OF} of your last "
                f"{PASS_WINDOW} rounds of an emotion at its level to unlock the next: "
                + ", ".join(f"{level.number} {level.name}" for level in LEVELS) + ".")
-    st.dataframe(levels_frame(played_rounds(player)), hide_index=True, width="stretch")
+    st.dataframe(levels_frame(challenge_rounds(rows)), hide_index=True, width="stretch")  # the rows read above
 
     st.subheader("🧭 What the coach saw holding you back")
     missed = missed_muscles(frame)

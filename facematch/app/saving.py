@@ -13,7 +13,7 @@ from facematch.app.resources import get_store, per_browser
 from facematch.errors import FacematchError
 from facematch.play.calibration import Baseline
 from facematch.play.history import RoundRecord, StoredBaseline
-from facematch.play.levels import PlayedRound
+from facematch.play.levels import PlayedRound, challenge_rounds
 from facematch.play.streaks import Streak, goal_days, local_date, streak
 
 
@@ -24,7 +24,7 @@ def played_rounds(player: str) -> list[PlayedRound]:
         rows = get_store().rounds(player)
     except FacematchError:
         return []
-    return [PlayedRound(r["target"], int(r["level"]), bool(r["matched"])) for r in rows if r["mode"] == "challenge"]
+    return challenge_rounds(rows)
 
 
 def player_baseline(player: str) -> StoredBaseline | None:

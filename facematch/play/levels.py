@@ -21,7 +21,7 @@ that emotion at that level; the next level is then unlocked. New players start a
 from __future__ import annotations
 
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from facematch import EMOTIONS
@@ -90,6 +90,11 @@ class EmotionProgress:
     def text(self) -> str:
         return (f"level {self.level} · {self.matched_recently} of the last {self.played_recently} matched "
                 f"(pass: {PASS_OF} of {PASS_WINDOW})")
+
+
+def challenge_rounds(rows: Iterable[Mapping]) -> list[PlayedRound]:
+    """A player's saved rounds (HistoryStore.rounds rows, oldest first) as the levels read them: Challenge only."""
+    return [PlayedRound(r["target"], int(r["level"]), bool(r["matched"])) for r in rows if r["mode"] == "challenge"]
 
 
 def _passed(rounds: Sequence[PlayedRound]) -> bool:
