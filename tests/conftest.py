@@ -22,6 +22,25 @@ VIDEO = EXTERNAL_DIR / ASSETS["sample_video"].name
 MODEL_DIR = REPO / "facematch" / "models" / "fer_vgg16"
 
 
+def video_frames(seconds):
+    """The sample video's frames (BGR) at these times, keyed by time."""
+    import av
+
+    wanted, frames = sorted(seconds), {}
+    with av.open(str(VIDEO)) as container:
+        for frame in container.decode(video=0):
+            t = float(frame.pts * frame.time_base)
+            if wanted and t >= wanted[0]:
+                frames[wanted.pop(0)] = frame.to_ndarray(format="bgr24")
+            if not wanted:
+                break
+    return frames
+
+
+needs_video = pytest.mark.skipif(not VIDEO.is_file(),
+                                 reason="sample video not installed (facematch setup sample_video)")
+
+
 def synthetic_face(label: int, rng: np.random.Generator) -> np.ndarray:
     """A 48x48 image whose bright band position encodes the label (learnable, no real faces)."""
     image = rng.integers(0, 90, size=(48, 48)).astype(np.int64)

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import VIDEO
+from conftest import needs_video, video_frames
 from facematch import EMOTIONS
 from facematch.play.drawing import draw, draw_i420
 from facematch.play.faces import Face, FrameResult
@@ -15,24 +15,6 @@ from facematch.play.vision import FrameAnalyzer
 @pytest.fixture(scope="module")
 def analyzer():
     return FrameAnalyzer()
-
-
-def video_frames(seconds):
-    import av
-
-    wanted, frames = sorted(seconds), {}
-    with av.open(str(VIDEO)) as container:
-        for frame in container.decode(video=0):
-            t = float(frame.pts * frame.time_base)
-            if wanted and t >= wanted[0]:
-                frames[wanted.pop(0)] = frame.to_ndarray(format="bgr24")
-            if not wanted:
-                break
-    return frames
-
-
-needs_video = pytest.mark.skipif(not VIDEO.is_file(),
-                                 reason="sample video not installed (facematch setup sample_video)")
 
 
 @needs_video

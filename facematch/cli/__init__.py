@@ -43,6 +43,7 @@ COMMANDS = (
     ("choose-views", "choose_views", "choose the views the live game plays per frame (on PublicTest)"),
     ("fit-offsets", "fit_offsets", "fit per-class offsets on PublicTest"),
     ("evaluate", "evaluate", "measure a judge on PublicTest and PrivateTest and write its model card"),
+    ("independent-judge", "independent_judge", "convert the `fer` package's model (the check-ups' judge) to LiteRT"),
 )
 TRAINING_MODULES = ("tensorflow", "keras", "h5py", "matplotlib", "tqdm", "tensorboard")
 

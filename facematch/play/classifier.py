@@ -12,8 +12,6 @@ EMOTIONS order. Loading reads a flatbuffer and JSON only: no code from the files
 from __future__ import annotations
 
 import functools
-import os
-import threading
 from pathlib import Path
 
 import cv2
@@ -23,8 +21,7 @@ from facematch import EMOTIONS
 from facematch.config import DEFAULT_MODEL_DIR
 from facematch.errors import ModelError
 from facematch.model_spec import FIX, TFLITE_NAME, read_spec, view_keys
-
-_CHUNK = 64  # images per interpreter call
+from facematch.play.litert import LiteRTNetwork
 
 
 def shift_images(x: np.ndarray, dx: int, dy: int) -> np.ndarray:
@@ -81,12 +78,7 @@ def resize_gray(face: np.ndarray, size: int) -> np.ndarray:
 
 
 class EmotionClassifier:
-    """One LiteRT interpreter and the contract it was exported with. Thread-safe.
-
-    A LiteRT interpreter must not be invoked from two threads at once, so calls hold a lock. One
-    instance is shared by all sessions of the app: a call is a few milliseconds, far below the
-    frame interval, so the lock costs little.
-    """
+    """One LiteRT network (facematch.play.litert) and the contract it was exported with. Thread-safe."""
 
     def __init__(self, model_dir: str | Path, num_threads: int | None = None):
         self.model_dir = Path(model_dir)
@@ -96,24 +88,15 @@ class EmotionClassifier:
             raise ModelError(f"{tflite} is missing. {FIX}")
         content = tflite.read_bytes()
         self.model_id = self.spec.model_id(content)
-        from ai_edge_litert.interpreter import Interpreter
-
         try:
-            # Calls are serialised by the lock below, so each call may use every core.
-            threads = num_threads or min(4, os.cpu_count() or 1)
-            self._interpreter = Interpreter(model_content=content, num_threads=threads)
-            self._interpreter.allocate_tensors()
+            self._network = LiteRTNetwork(content, num_threads)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"{tflite} cannot be loaded ({exc}). {FIX}") from None
-        self._input = self._interpreter.get_input_details()[0]
-        self._output = self._interpreter.get_output_details()[0]
-        size = self.input_size
-        if tuple(self._input["shape"][1:]) != (size, size, 1) or self._output["shape"][-1] != len(EMOTIONS):
+        size, network = self.input_size, self._network
+        if network.input_shape != (size, size, 1) or network.outputs != len(EMOTIONS):
             raise ModelError(
-                f"{tflite} has input {list(self._input['shape'])} and output {list(self._output['shape'])}; "
+                f"{tflite} has input {list(network.input_shape)} and {network.outputs} outputs; "
                 f"spec.json says (N, {size}, {size}, 1) → (N, {len(EMOTIONS)}). {FIX}")
-        self._batch = int(self._input["shape"][0])
-        self._lock = threading.Lock()
         self.class_offsets = np.array(self.spec.offsets())
 
     @property
@@ -171,18 +154,7 @@ class EmotionClassifier:
         return probs / probs.sum(axis=1, keepdims=True)
 
     def _run(self, x: np.ndarray) -> np.ndarray:
-        outputs = []
-        with self._lock:
-            for start in range(0, len(x), _CHUNK):
-                chunk = np.ascontiguousarray(x[start:start + _CHUNK])
-                if len(chunk) != self._batch:
-                    self._interpreter.resize_tensor_input(self._input["index"], chunk.shape)
-                    self._interpreter.allocate_tensors()
-                    self._batch = len(chunk)
-                self._interpreter.set_tensor(self._input["index"], chunk)
-                self._interpreter.invoke()
-                outputs.append(self._interpreter.get_tensor(self._output["index"]).copy())
-        return np.concatenate(outputs)
+        return self._network.run(x)
 
 
 @functools.lru_cache(maxsize=4)
