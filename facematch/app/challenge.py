@@ -15,7 +15,14 @@ import streamlit as st
 from facematch import EMOTIONS
 from facematch.app.panel import LivePanel, faces_html, moment_html, moments_strip_html
 from facematch.app.resources import load_analyzer_or_stop, panel_pause, per_browser
-from facematch.app.saving import played_rounds, player_baseline, save_baseline, save_records
+from facematch.app.saving import (
+    checkup_is_due,
+    played_rounds,
+    player_baseline,
+    player_today,
+    save_baseline,
+    save_records,
+)
 from facematch.app.texts import round_header, summary_text, target_text
 from facematch.app.webcam import webcam
 from facematch.config import session_seed
@@ -73,6 +80,26 @@ def calibration_text(progress: float, readings: int) -> str:
             f"{seen}.")
 
 
+def _go_to_checkup() -> None:
+    st.session_state.mode = "Check-up"  # a callback: runs before the sidebar's mode radio is drawn
+
+
+def offer_checkup(player: str, slot) -> None:
+    """At the first session and then once a day: offer the check-up (skippable for the day). `slot` is a
+    container every run has, so the webcam below keeps its place (a moved component drops its stream)."""
+    today = player_today().isoformat()
+    if slot is None or st.session_state.get("checkup_skipped") == today or not checkup_is_due(player):
+        return
+    with slot:
+        st.info("📏 **Check-up due** (about 2 minutes): show each emotion twice with no help and no score, judged "
+                "by an independent model, so you can see real progress over the weeks.")
+        take, skip, _ = st.columns([1, 1, 2])
+        take.button("Take the check-up", type="primary", on_click=_go_to_checkup)
+        if skip.button("Not today"):
+            st.session_state.checkup_skipped = today
+            st.rerun()
+
+
 def run(player: str, rules: RoundRules, challenge_mode: bool, coach: bool = True) -> None:
     analyzer = load_analyzer_or_stop()
     model_id = analyzer.classifier.model_id
@@ -85,6 +112,7 @@ def run(player: str, rules: RoundRules, challenge_mode: bool, coach: bool = True
     baseline = player_baseline(player)
     live.set_neutral(0, baseline.blendshapes if baseline else None)
 
+    offer_checkup(player, st.container() if challenge_mode else None)
     left, right = st.columns([3, 2])
     with left:
         ctx = webcam("facematch-webcam", analyzer, live)

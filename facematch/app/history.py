@@ -1,20 +1,97 @@
-"""History: scores over time, average per emotion, all rounds, CSV download, leaderboard."""
+"""History: making faces (scores, levels, what held you back), reading faces (the confusion matrix),
+progress (first check-up against the latest), every round as CSV, and the leaderboard."""
 
 import streamlit as st
 
 from facematch.app.resources import get_store
 from facematch.app.saving import player_today
 from facematch.errors import FacematchError
-from facematch.play.charts import average_by_emotion, levels_frame, missed_muscles, rounds_frame, scores_over_time
+from facematch.play.charts import (
+    average_by_emotion,
+    confusion_frame,
+    levels_frame,
+    missed_muscles,
+    rounds_frame,
+    scores_over_time,
+)
 from facematch.play.history import DEFAULT_PLAYER
 from facematch.play.levels import LEVELS, PASS_OF, PASS_WINDOW, challenge_rounds
+from facematch.play.progress import checkups, first_vs_latest
+from facematch.play.recognition import MODE as READING
+from facematch.play.recognition import TIERS, confusion_sentences, confusions, recognition_rounds
+from facematch.play.schema import PLAY_MODES
 from facematch.play.streaks import goal_days, streak
+
+
+def making_faces(rows: list[dict]) -> None:
+    st.header("🎭 Making faces")
+    frame = rounds_frame([r for r in rows if r["mode"] in PLAY_MODES])
+    if frame.empty:
+        st.caption("No rounds of making faces yet: play Challenge, Practice, Duel or Snapshot.")
+        return
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Rounds", len(frame))
+    c2.metric("Sessions", frame["session_id"].nunique())
+    c3.metric("Average score", f"{frame['score'].mean():.0f}")
+    c4.metric("Matched", f"{frame['matched'].mean():.0%}")
+    left, right = st.columns(2)
+    left.altair_chart(scores_over_time(frame), width="stretch")
+    right.altair_chart(average_by_emotion(frame), width="stretch")
+
+    st.subheader("🪜 Your level per emotion")
+    st.caption(f"Challenge plays each emotion at your level, weakest first. Match {PASS_OF} of your last "
+               f"{PASS_WINDOW} rounds of an emotion at its level to unlock the next: "
+               + ", ".join(f"{level.number} {level.name}" for level in LEVELS) + ".")
+    st.dataframe(levels_frame(challenge_rounds(rows)), hide_index=True, width="stretch")
+
+    st.subheader("🧭 What the coach saw holding you back")
+    missed = missed_muscles(frame)
+    if missed.empty:
+        st.caption("No coached rounds yet: with the Coach on, every round records the muscle furthest from its aim.")
+    else:
+        st.dataframe(missed, hide_index=True, width="stretch")
+
+
+def reading_faces(rows: list[dict]) -> None:
+    st.header("👀 Reading faces")
+    counts = confusions(rows)
+    if not counts:
+        st.caption("No faces read yet: choose **Read faces (no camera)** on the Play page.")
+        return
+    right = sum(n for (shown, answered), n in counts.items() if shown == answered)
+    st.markdown(f"**{right} of {sum(counts.values())}** faces read right.")
+    for sentence in confusion_sentences(counts):
+        st.markdown(f"- {sentence}")
+    st.caption("Rows: the emotion the face showed; columns: what you answered.")
+    st.dataframe(confusion_frame(counts), hide_index=True, width="stretch")
+    st.caption("Your level per emotion in reading (pass a level with "
+               f"{PASS_OF} of your last {PASS_WINDOW} right): 1 strong, 2 subtle, 3 blended with a look-alike.")
+    st.dataframe(levels_frame(recognition_rounds(rows), TIERS, "right"), hide_index=True, width="stretch")
+
+
+def progress(rows: list[dict]) -> None:
+    st.header("📏 Progress: check-ups")
+    done = checkups(rows)
+    if not done:
+        st.caption("No check-up yet. A check-up (about 2 minutes, no feedback) is offered at your first session "
+                   "and then once a day, or choose **Check-up** on the Play page.")
+        return
+    if len(done) == 1:
+        st.caption("One check-up so far: its scores are your starting point. Take another on a later day to see "
+                   "the change.")
+    changes = first_vs_latest(rows)
+    if changes:
+        st.caption(f"Your first check-up ({len(done[0])} trials) against your latest ({len(done[-1])} trials), "
+                   "scored 0-100 by the independent judge. The interval is a 95% bootstrap interval of the change.")
+        st.dataframe([{"emotion": c.emotion, "first": round(c.first), "latest": round(c.latest),
+                       "change": f"{c.change:+.0f}", "95% interval": f"{c.low:+.0f} to {c.high:+.0f}",
+                       "trials": f"{c.first_n} → {c.latest_n}", "what it says": c.sentence()} for c in changes],
+                     hide_index=True, width="stretch")
 
 
 def page() -> None:
     """The History page."""
     st.title("📈 History")
-
     try:
         store = get_store()  # one per server process (PostgreSQL: its connection pool)
     except FacematchError as exc:
@@ -28,35 +105,13 @@ def page() -> None:
     current = st.session_state.get("player", DEFAULT_PLAYER)
     player = st.selectbox("Player", players, index=players.index(current) if current in players else 0)
     rows = store.rounds(player)
-    frame = rounds_frame(rows)
     st.markdown(f"**{streak(goal_days(rows), player_today()).text()}**")
+    making_faces(rows)
+    reading_faces([r for r in rows if r["mode"] == READING])
+    progress(rows)
 
-    sessions = frame["session_id"].nunique()
-    c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Rounds", len(frame))
-    c2.metric("Sessions", sessions)
-    c3.metric("Average score", f"{frame['score'].mean():.0f}")
-    c4.metric("Matched", f"{frame['matched'].mean():.0%}")
-
-    left, right = st.columns(2)
-    left.altair_chart(scores_over_time(frame), width="stretch")
-    right.altair_chart(average_by_emotion(frame), width="stretch")
-
-    st.subheader("🪜 Your level per emotion")
-    st.caption(f"Challenge plays each emotion at your level, weakest first. Match {PASS_OF} of your last "
-               f"{PASS_WINDOW} rounds of an emotion at its level to unlock the next: "
-               + ", ".join(f"{level.number} {level.name}" for level in LEVELS) + ".")
-    st.dataframe(levels_frame(challenge_rounds(rows)), hide_index=True, width="stretch")  # the rows read above
-
-    st.subheader("🧭 What the coach saw holding you back")
-    missed = missed_muscles(frame)
-    if missed.empty:
-        st.caption("No coached rounds yet: with the Coach on, every round records the muscle furthest from its aim.")
-    else:
-        st.dataframe(missed, hide_index=True, width="stretch")
-
-    st.subheader("Rounds")
-    table = frame.sort_values("played_at", ascending=False)
+    st.header("Rounds")
+    table = rounds_frame(rows).sort_values("played_at", ascending=False)
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"played_at": st.column_config.DatetimeColumn("played at", format="YYYY-MM-DD HH:mm:ss"),
                                 "peak_probability": st.column_config.NumberColumn("peak", format="%.2f"),

@@ -8,13 +8,21 @@ from __future__ import annotations
 
 import streamlit as st
 
-from facematch.app import challenge, duel, snapshot
+from facematch.app import challenge, checkup, duel, recognition, snapshot
 from facematch.app.saving import player_streak
 from facematch.play.history import DEFAULT_PLAYER, clean_player_name
 from facematch.play.rules import RoundRules, default_rules
 
-MODES = ("Challenge", "Practice", "Duel", "Snapshot (no camera)")
+MODES = ("Challenge", "Practice", "Duel", "Read faces (no camera)", "Check-up", "Snapshot (no camera)")
 DEFAULT_RULES = default_rules()
+INTRO = {
+    "Challenge": "Make the face the game asks for. The model watches your webcam and scores how well, and how "
+                 "fast, you match the target emotion.",
+    "Check-up": "Check-up: how well can you make each expression without any help? Take one now and then to "
+                "see real progress.",
+    "Read faces (no camera)": "Read the face: a drawn face shows an emotion and you name it. Reading "
+                              "expressions in others is half of the skill.",
+}
 
 
 def name_input(label: str, key: str, default: str) -> str:
@@ -33,7 +41,8 @@ def page() -> None:
         st.header("🎭 Facematch")
         mode = st.radio("Mode", MODES, key="mode",
                         help="Challenge: timed rounds. Practice: free play. Duel: two players, one camera. "
-                             "Snapshot: no webcam stream needed.")
+                             "Read faces: name the emotion a drawn face shows. Check-up: measure your progress, "
+                             "without feedback. Snapshot: no webcam stream needed.")
         if mode == "Duel":
             first = name_input("Player 1 (left)", "player", DEFAULT_PLAYER)
             second = name_input("Player 2 (right)", "player2", "player 2")
@@ -63,11 +72,14 @@ def page() -> None:
                    "when you close it.")
 
     st.title("Facematch")
-    st.write("Make the face the game asks for. The model watches your webcam and scores how well, and how fast, "
-             "you match the target emotion.")
+    st.write(INTRO.get(mode, INTRO["Challenge"]))
 
     if mode == "Duel":
         duel.run(players, rules, coach)
+    elif mode == "Read faces (no camera)":
+        recognition.run(players[0])
+    elif mode == "Check-up":
+        checkup.run(players[0])
     elif mode == "Snapshot (no camera)":
         snapshot.run(players[0], rules)
     else:

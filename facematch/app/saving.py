@@ -12,6 +12,7 @@ import streamlit as st
 from facematch.app.resources import get_store, per_browser
 from facematch.errors import FacematchError
 from facematch.play.calibration import Baseline
+from facematch.play.checkup import checkup_due
 from facematch.play.history import RoundRecord, StoredBaseline
 from facematch.play.levels import PlayedRound, challenge_rounds
 from facematch.play.streaks import Streak, goal_days, local_date, streak
@@ -67,6 +68,16 @@ def player_streak(player: str) -> Streak | None:
     except FacematchError:
         return None
     return streak(goal_days(rows), player_today())
+
+
+def checkup_is_due(player: str) -> bool:
+    """Whether to offer a check-up: at the player's first session, then once a day (never without a history
+    database: its scores could not be kept)."""
+    try:
+        rows = get_store().rounds(player)
+    except FacematchError:
+        return False
+    return checkup_due(rows, player_today())
 
 
 def save_records(records: Sequence[RoundRecord], slot=None) -> None:

@@ -16,8 +16,9 @@ from facematch.play.live import COACH_EVERY_S
 from facematch.play.worker import shared_interval
 
 
-def webcam(key: str, analyzer, live):
-    """The WebRTC streamer whose frames `analyzer` annotates and `live` collects; returns its context."""
+def webcam(key: str, analyzer, live, annotate: bool = True):
+    """The WebRTC streamer whose frames `analyzer` annotates and `live` collects; returns its context.
+    annotate=False sends the video back as it came (the check-ups show no verdict)."""
     seats = live.seats
     worker = get_worker()
 
@@ -41,7 +42,7 @@ def webcam(key: str, analyzer, live):
             measure = live.wants_blendshapes(time.monotonic(), every)
             result = worker.analyze(live, image if planes is None else I420Frame(planes), blendshapes=measure,
                                     on_result=live.on_frame)
-            if result is None or not result.faces:
+            if result is None or not result.faces or not annotate:
                 return frame  # nothing to draw: the frame goes back as it came
             if planes is None:
                 return av.VideoFrame.from_ndarray(analyzer.annotate(image, result, live.target, seats), format="bgr24")

@@ -12,7 +12,7 @@ lids, eyes, cheeks, nose, lips and jaw with the blendshapes the recipes use (ARK
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from html import escape
 
 from facematch.play.coach import ACTION_UNITS, RECIPES
@@ -137,8 +137,31 @@ def _mouth(shapes: Mapping[str, float]) -> list[str]:
     return out
 
 
-def avatar_svg(blendshapes: Mapping[str, float] | None, size: int = 160, title: str | None = None) -> str:
-    """A face drawn from any blendshape mapping (missing names count as 0) as an inline SVG string."""
+# Where each action unit shows on the drawn face: (cx, cy, rx, ry) ellipses, for highlighting cues.
+CUE_REGIONS: dict[str, tuple[tuple[float, float, float, float], ...]] = {
+    "AU1": ((100, 66, 24, 10),), "AU2": ((54, 64, 15, 10), (146, 64, 15, 10)), "AU4": ((100, 80, 30, 9),),
+    "AU5": ((72, 93, 18, 12), (128, 93, 18, 12)), "AU6": ((62, 121, 14, 12), (138, 121, 14, 12)),
+    "AU7": ((72, 104, 16, 6), (128, 104, 16, 6)), "AU9": ((100, 101, 11, 10),), "AU10": ((100, 139, 24, 7),),
+    "AU12": ((75, 145, 10, 10), (125, 145, 10, 10)), "AU15": ((75, 160, 10, 9), (125, 160, 10, 9)),
+    "AU20": ((68, 152, 11, 9), (132, 152, 11, 9)), "AU23": ((100, 151, 25, 9),), "AU26": ((100, 182, 26, 12),),
+}
+CUE = "#e69f00"  # amber: apart from every colour of the face, in the common colour-vision deficiencies too
+
+
+def _cues(codes: Iterable[str]) -> list[str]:
+    out = []
+    for code in dict.fromkeys(codes):  # each once, in order
+        shapes = "".join(f'<ellipse cx="{cx}" cy="{cy}" rx="{rx}" ry="{ry}" fill="{CUE}" fill-opacity="0.25" '
+                         f'stroke="{CUE}" stroke-width="2.5" stroke-dasharray="5 3"/>'
+                         for cx, cy, rx, ry in CUE_REGIONS.get(code, ()))
+        out.append(f'<g data-cue="{escape(code)}">{shapes}</g>')
+    return out
+
+
+def avatar_svg(blendshapes: Mapping[str, float] | None, size: int = 160, title: str | None = None,
+               highlight: Iterable[str] = ()) -> str:
+    """A face drawn from any blendshape mapping (missing names count as 0) as an inline SVG string;
+    `highlight`: action units (e.g. "AU4") whose part of the face is ringed, the cues to look at."""
     shapes = blendshapes or {}
     jaw = _one(shapes, "jawOpen")
     parts = [f'<ellipse cx="100" cy="{_f(106 + 4 * jaw)}" rx="70" ry="{_f(86 + 5 * jaw)}" fill="{SKIN}" '
@@ -147,7 +170,7 @@ def avatar_svg(blendshapes: Mapping[str, float] | None, size: int = 160, title: 
     # The face's right side is on the viewer's left, as in a photo or a mirror face of the player.
     parts += _eye(shapes, "Right", 72) + _eye(shapes, "Left", 128)
     parts += [_brow(shapes, "Right", 88, 56), _brow(shapes, "Left", 112, 144)]
-    parts += _nose(shapes) + _mouth(shapes)
+    parts += _nose(shapes) + _mouth(shapes) + _cues(highlight)
     label = f"<title>{escape(title)}</title>" if title else ""
     return (f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 200 210" width="{size}" '
             f'height="{round(size * 1.05)}" role="img">{label}{"".join(parts)}</svg>')

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import altair as alt
 import pandas as pd
 
@@ -11,8 +13,9 @@ from facematch.play.levels import LEVELS, PlayedRound, progress
 
 
 def rounds_frame(rows: list[dict]) -> pd.DataFrame:
-    columns = ["played_at", "player", "session_id", "round_index", "target", "level", "score", "matched",
-               "time_to_match", "peak_probability", "held_back", "mode", "model_id"]
+    columns = ["played_at", "player", "session_id", "round_index", "mode", "target", "level", "score", "matched",
+               "time_to_match", "peak_probability", "held_back", "answer", "answer_s", "intensity", "distractor",
+               "recipe_distance", "model_id"]
     frame = pd.DataFrame(rows, columns=columns)  # the known columns, in this order (no raw ids first)
     if not frame.empty:
         frame["played_at"] = pd.to_datetime(frame["played_at"], utc=True)
@@ -21,15 +24,17 @@ def rounds_frame(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
-def levels_frame(rounds: list[PlayedRound]) -> pd.DataFrame:
-    """Per emotion: the level the player plays now and how far they are from passing it."""
+def levels_frame(rounds: list[PlayedRound], names: Mapping[int, str] | None = None,
+                 done: str = "matched") -> pd.DataFrame:
+    """Per emotion: the level the player plays now and how far they are from passing it. `names`: each level's
+    name (default: making faces' ladder); `done`: what a passed round is called ("matched", "right")."""
+    names = names or {level.number: level.name for level in LEVELS}
     rows = []
     for emotion in EMOTIONS:
         standing = progress(rounds, emotion)
-        level = LEVELS[standing.level - 1]
-        rows.append({"emotion": emotion, "level": f"{level.number} · {level.name}",
-                     "last rounds at this level": f"{standing.matched_recently} of {standing.played_recently} matched",
-                     "to pass": f"{standing.to_pass} more matched" if standing.to_pass else "passed"})
+        rows.append({"emotion": emotion, "level": f"{standing.level} · {names[standing.level]}",
+                     "last rounds at this level": f"{standing.matched_recently} of {standing.played_recently} {done}",
+                     "to pass": f"{standing.to_pass} more {done}" if standing.to_pass else "passed"})
     return pd.DataFrame(rows)
 
 
@@ -62,3 +67,17 @@ def average_by_emotion(frame: pd.DataFrame) -> alt.Chart:
         color=alt.Color("target:N", legend=None, sort=list(EMOTIONS)),
         tooltip=["target:N", alt.Tooltip("mean(score):Q", format=".1f"), "count():Q"],
     ).properties(height=280, title="Average score per emotion")
+
+
+def confusion_frame(counts: Mapping[tuple[str, str | None], int]) -> pd.DataFrame:
+    """Reading faces: per emotion shown (rows), how often each answer was given (columns, "time's up" last),
+    and the share read right."""
+    answers = [*EMOTIONS, None]
+    rows = []
+    for shown in EMOTIONS:
+        row = {"shown": shown}
+        row.update({("time's up" if a is None else a): int(counts.get((shown, a), 0)) for a in answers})
+        total = sum(counts.get((shown, a), 0) for a in answers)
+        row["read right"] = f"{counts.get((shown, shown), 0) / total:.0%}" if total else "–"
+        rows.append(row)
+    return pd.DataFrame(rows)

@@ -145,6 +145,13 @@ def hints(target: str, blendshapes: Mapping[str, float], neutral: Mapping[str, f
     return sorted(found, key=lambda h: h.gap, reverse=True)
 
 
+def recipe_distance(target: str, blendshapes: Mapping[str, float], neutral: Mapping[str, float] | None = None) -> float:
+    """How far a face is from the target's recipe, measured from the player's resting face: the gaps of
+    every hint (missing units below their aims, opposing ones above rest) summed, per unit of the recipe.
+    0: every unit there and nothing against it. The check-ups store it beside the independent judge."""
+    return sum(h.gap for h in hints(target, blendshapes, neutral)) / max(1, len(RECIPES[target]))
+
+
 @dataclass(frozen=True)
 class Gauge:
     """One muscle on the live panel: where it is now and where the target wants it."""

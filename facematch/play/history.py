@@ -24,71 +24,26 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import (
-    Column,
-    Float,
-    Index,
-    Integer,
-    MetaData,
-    Table,
-    Text,
-    create_engine,
-    event,
-    func,
-    inspect,
-    select,
-    text,
-)
+from sqlalchemy import Table, create_engine, event, func, inspect, select, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from facematch.config import history_target
 from facematch.errors import StoreError
+from facematch.play.schema import (
+    _ADDED_COLUMNS,
+    PLAY_MODES,
+    SCHEMA_VERSION,
+    baselines_table,
+    metadata,
+    rounds_table,
+    version_table,
+)
 
-# 1: rounds. 2: rounds.held_back (the coach's verdict) and baselines (calibration).
-SCHEMA_VERSION = 3
 MAX_NAME_LENGTH = 40
 DEFAULT_PLAYER = "guest"
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
-
-metadata = MetaData()
-rounds_table = Table(
-    "rounds", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("player", Text, nullable=False),
-    Column("played_at", Text, nullable=False),  # ISO 8601, UTC (sorts as text on both back ends)
-    Column("session_id", Text, nullable=False),
-    Column("round_index", Integer, nullable=False),
-    Column("target", Text, nullable=False),
-    Column("score", Integer, nullable=False),
-    Column("matched", Integer, nullable=False),  # 0/1
-    Column("time_to_match", Float),  # seconds, NULL when not matched
-    Column("peak_probability", Float, nullable=False),
-    Column("model_id", Text, nullable=False),
-    Column("mode", Text, nullable=False, server_default="challenge"),
-    Column("held_back", Text),  # action unit furthest from its aim (e.g. AU15), NULL if none
-    Column("level", Integer, nullable=False, server_default="1"),  # facematch.play.levels; 1 before levels
-    Column("local_date", Text),  # the player's calendar date when played (their time zone), for streaks
-)
-Index("rounds_player", rounds_table.c.player, rounds_table.c.played_at)
-Index("rounds_session", rounds_table.c.session_id)
-baselines_table = Table(
-    "baselines", metadata,
-    Column("id", Integer, primary_key=True),
-    Column("player", Text, nullable=False),
-    Column("recorded_at", Text, nullable=False),  # ISO 8601, UTC
-    Column("blendshapes", Text, nullable=False),  # JSON: MediaPipe blendshape name -> median score
-    Column("probabilities", Text, nullable=False),  # JSON: emotion -> mean probability the judge gave
-    Column("frames", Integer, nullable=False),
-    Column("model_id", Text, nullable=False),
-)
-Index("baselines_player", baselines_table.c.player, baselines_table.c.recorded_at)
-version_table = Table("schema_version", metadata, Column("version", Integer, nullable=False))
-
-# What each version added to an existing database: (table, column, SQL type), applied if missing.
-_ADDED_COLUMNS = {2: [("rounds", "held_back", "TEXT")], 3: [("rounds", "level", "INTEGER NOT NULL DEFAULT 1"),
-                                                                    ("rounds", "local_date", "TEXT")]}
 _CREATE_LOCK = 7_231_452  # PostgreSQL advisory lock: one app server creates or upgrades the schema at a time
 
 
@@ -112,6 +67,11 @@ class RoundRecord:
     held_back: str | None = None
     level: int = 1  # the level it was played at (facematch.play.levels)
     local_date: str | None = None  # YYYY-MM-DD in the player's time zone (facematch.play.streaks)
+    answer: str | None = None  # recognition (facematch.play.recognition): what the player named
+    answer_s: float | None = None
+    intensity: float | None = None
+    distractor: str | None = None
+    recipe_distance: float | None = None  # check-ups (facematch.play.checkup)
 
 
 @dataclass(frozen=True)
@@ -269,6 +229,7 @@ class HistoryStore:
         total = func.sum(r.score).label("total")
         query = (select(r.player, r.session_id, total, func.count().label("rounds"),
                         func.sum(r.matched).label("matched"), started)
+                 .where(r.mode.in_(PLAY_MODES))  # sessions of making faces, not reading them or check-ups
                  .group_by(r.session_id, r.player).order_by(total.desc(), started).limit(int(limit)))
         return self._all(query)
 
