@@ -59,6 +59,22 @@ def test_players_leaderboard_and_filtering(store_target):
     assert len(store.rounds("ana")) == 3 and len(store.rounds()) == 5
 
 
+def test_reading_and_checkup_rounds_keep_what_they_record_and_stay_off_the_leaderboard(store_target):
+    from dataclasses import replace
+
+    store = open_store(store_target)
+    store.add_round(record("ana", "s1", 0, score=40))
+    store.add_round(replace(record("ana", "r1", 0, target="fear", score=90), mode="recognition", answer="surprise",
+                            answer_s=2.5, intensity=0.45, distractor="surprise", peak_probability=0.0))
+    store.add_round(replace(record("ana", "c1", 0, target="sad", score=95), mode="checkup", recipe_distance=0.125))
+    rows = {r["mode"]: r for r in store.rounds("ana")}
+    reading, checkup = rows["recognition"], rows["checkup"]
+    assert (reading["answer"], reading["answer_s"], reading["intensity"], reading["distractor"]) == \
+        ("surprise", 2.5, 0.45, "surprise")
+    assert checkup["recipe_distance"] == 0.125 and rows["challenge"]["answer"] is None
+    assert [(r["session_id"], r["total"]) for r in store.leaderboard()] == [("s1", 40)]  # making faces only
+
+
 def test_hostile_names_are_stored_literally(store_target):
     store = open_store(store_target)
     names = ["Robert'); DROP TABLE rounds;--", "<script>alert(1)</script>", "**bold** _x_", "Zoë 🙂 李"]

@@ -28,10 +28,11 @@ def new_session(player: str) -> RecognitionSession:
 
 
 def _answer(session: RecognitionSession, emotion: str | None) -> None:
-    """A button's callback (runs before the page redraws): take the answer and save it."""
+    """A button's callback (runs before the page redraws) or the timer's: take the answer; the page's next
+    full run saves it (a fragment may not write to the page's alert slot)."""
     given = session.answer(emotion, time.monotonic())
     if given is not None:
-        save_records([session.record(given)], st.session_state.get("recognition_alert"))
+        st.session_state.setdefault("recognition_unsaved", []).append(session.record(given))
 
 
 def _face(svg: str, caption: str) -> None:
@@ -61,7 +62,8 @@ def run(player: str) -> None:
     session: RecognitionSession = per_browser("recognition", lambda: new_session(player))
     if session.player != player:  # another name typed in: their own levels, their own session
         session = st.session_state.recognition = new_session(player)
-    st.session_state.recognition_alert = st.empty()
+    alert = st.empty()  # a round that could not be saved
+    save_records(st.session_state.pop("recognition_unsaved", []), alert)
     st.subheader("👀 Read the face")
     st.caption("Which emotion does the face show? Answer with a button or the keys 1-7, within "
                f"{session.limit_s:.0f} s. Faces get subtler as you get them right: strong, then subtle, then "
