@@ -94,3 +94,9 @@ def round_seconds() -> float | None:
 def session_seed() -> int | None:
     """FACEMATCH_SEED: a fixed order of targets for tests and demos (None: shuffled anew)."""
     return _env_number("FACEMATCH_SEED", int, "targets are shuffled")
+
+
+def study_key() -> str | None:
+    """FACEMATCH_STUDY: study mode's key (any text, kept secret by the researcher): it seeds each player's arm
+    and pseudonym. Unset or empty: no study, everyone plays with live coaching."""
+    return os.environ.get("FACEMATCH_STUDY", "").strip() or None

@@ -13,6 +13,7 @@ import time
 import streamlit as st
 
 from facematch import EMOTIONS
+from facematch.app.arms import RoundFeedback
 from facematch.app.panel import LivePanel, faces_html, moment_html, moments_strip_html
 from facematch.app.resources import load_analyzer_or_stop, panel_pause, per_browser
 from facematch.app.saving import (
@@ -22,6 +23,7 @@ from facematch.app.saving import (
     player_today,
     save_baseline,
     save_records,
+    study_arm,
 )
 from facematch.app.texts import round_header, summary_text, target_text
 from facematch.app.webcam import webcam
@@ -80,6 +82,28 @@ def calibration_text(progress: float, readings: int) -> str:
             f"{seen}.")
 
 
+def draw_without_live_feedback(panel: LivePanel, session: PlaySession, snap, live: LiveSession,
+                               feedback: RoundFeedback, now: float) -> None:
+    """A study's sham and silent arms: the target and the face to imitate; the sham arm also sees another
+    player's recorded score and coach line. Nothing drawn follows the player's own face."""
+    if session.over:
+        panel.draw(None, None, "**Session over.** Your check-ups will show how your faces develop.", "", over=True,
+                   verdict=False)
+        return
+    if snap.round is None:
+        return
+    target = snap.round.target_name
+    level = LEVELS[session.current_level - 1]
+    status = (f"{round_header(session)}\n\n" + target_text(target, snap.round.remaining(live.rules, now))
+              + f"\n\n**{level.ask(target, live.rules.hold_s)}**")
+    feedback.begin((session.session_id, session.round_index), target)
+    text = "Practise the face until the round ends."
+    if feedback.arm == "sham":
+        score, line = feedback.sham(now - snap.round.started_at)
+        text = f"Score now: **{score}**\n\n**{line}**"
+    panel.draw(None, target, status, text, faces=faces_html(target, None, False, level.intensity), verdict=False)
+
+
 def _go_to_checkup() -> None:
     st.session_state.mode = "Check-up"  # a callback: runs before the sidebar's mode radio is drawn
 
@@ -106,7 +130,10 @@ def run(player: str, rules: RoundRules, challenge_mode: bool, coach: bool = True
     # Per browser session (st.session_state): players never share a LiveSession or a PlaySession.
     live: LiveSession = per_browser("live", lambda: LiveSession(rules))
     live.set_rules(rules)
-    live.set_coach(coach)
+    feedback: RoundFeedback = per_browser("feedback", lambda: RoundFeedback(player, study_arm(player)))
+    if feedback.player != player:
+        feedback = st.session_state.feedback = RoundFeedback(player, study_arm(player))
+    live.set_coach(coach and feedback.live)
     session: PlaySession = per_browser("challenge", lambda: new_session(player, model_id))
     session.rename((player,))
     baseline = player_baseline(player)
@@ -115,7 +142,7 @@ def run(player: str, rules: RoundRules, challenge_mode: bool, coach: bool = True
     offer_checkup(player, st.container() if challenge_mode else None)
     left, right = st.columns([3, 2])
     with left:
-        ctx = webcam("facematch-webcam", analyzer, live)
+        ctx = webcam("facematch-webcam", analyzer, live, annotate=feedback.live)
     with right:
         controls = st.container()
         note = st.empty()
@@ -165,9 +192,16 @@ def run(player: str, rules: RoundRules, challenge_mode: bool, coach: bool = True
             time.sleep(panel_pause())
             continue
         live.set_rules(level_rules(session, rules))
-        save_records(drive(session, live, now), panel.alert)
+        records = drive(session, live, now)
+        if records:
+            feedback.finished(session.session_id, records[0].round_index, records[0].target)
+        save_records(records, panel.alert)
         live.set_rules(level_rules(session, rules))  # the next round, if one started, plays at its own level
         snap = live.snapshot(now)
+        if not feedback.live:
+            draw_without_live_feedback(panel, session, snap, live, feedback, now)
+            time.sleep(panel_pause())
+            continue
         last = finished_text(session)
         if session.over:
             panel.draw(snap.result, None, summary_text(session), last, over=True,
@@ -181,6 +215,8 @@ def run(player: str, rules: RoundRules, challenge_mode: bool, coach: bool = True
             score = (f"Score now: **{round_score(snap.round, live.rules)}** · target {snap.round.smoothed:.0%} "
                      f"(smoothed), threshold {live.rules.threshold:.0%}" + (f"  \n{last}" if last else ""))
             view = snap.coach[0] if snap.coach else None
+            feedback.record(now - snap.round.started_at, round_score(snap.round, live.rules),
+                            view.line(snap.round.smoothed, live.rules.threshold) if view else "")
             panel.draw(snap.result, target, status, score, coach=view, judged=snap.round.smoothed,
                        threshold=live.rules.threshold, faces=faces_html(target, view, coach, level.intensity),
                        moment=last_moment(session))

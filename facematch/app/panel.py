@@ -143,11 +143,12 @@ class LivePanel:
 
     def draw(self, result, target: str | None, status: str, score_text: str, over: bool = False,
              coach: CoachView | None = None, judged: float | None = None, threshold: float = 0.5,
-             faces: str = " ", moment: str = " ") -> None:
+             faces: str = " ", moment: str = " ", verdict: bool = True) -> None:
+        """verdict=False: no detection line and no probabilities (a study arm without live feedback)."""
         self._put("status", status or " ", "success" if over else "markdown")
         self._put("faces", faces, "html")
         self._put("moment", moment, "html")
-        self._put("detection", detection_text(result))
+        self._put("detection", detection_text(result) if verdict else " ")
         self._put("score", score_text or " ")
         self._put("coach", coach_markdown(coach, judged, threshold), "html")
-        self._put("chart", probability_bars_html(result, target), "html")
+        self._put("chart", probability_bars_html(result, target) if verdict else " ", "html")

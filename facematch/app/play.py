@@ -10,10 +10,12 @@ import streamlit as st
 
 from facematch.app import challenge, checkup, duel, recognition, snapshot
 from facematch.app.saving import player_streak
+from facematch.config import study_key
 from facematch.play.history import DEFAULT_PLAYER, clean_player_name
 from facematch.play.rules import RoundRules, default_rules
 
 MODES = ("Challenge", "Practice", "Duel", "Read faces (no camera)", "Check-up", "Snapshot (no camera)")
+STUDY_MODES = ("Challenge", "Check-up")
 DEFAULT_RULES = default_rules()
 INTRO = {
     "Challenge": "Make the face the game asks for. The model watches your webcam and scores how well, and how "
@@ -39,7 +41,11 @@ def page() -> None:
     """The Play page (Streamlit runs it on every interaction)."""
     with st.sidebar:
         st.header("🎭 Facematch")
-        mode = st.radio("Mode", MODES, key="mode",
+        # In a study every arm plays the same two modes (the others show live feedback to everyone).
+        modes = STUDY_MODES if study_key() else MODES
+        if st.session_state.get("mode") not in modes:
+            st.session_state.mode = modes[0]
+        mode = st.radio("Mode", modes, key="mode",
                         help="Challenge: timed rounds. Practice: free play. Duel: two players, one camera. "
                              "Read faces: name the emotion a drawn face shows. Check-up: measure your progress, "
                              "without feedback. Snapshot: no webcam stream needed.")

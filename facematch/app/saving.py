@@ -10,12 +10,14 @@ from datetime import UTC, date, datetime
 import streamlit as st
 
 from facematch.app.resources import get_store, per_browser
+from facematch.config import study_key
 from facematch.errors import FacematchError
 from facematch.play.calibration import Baseline
 from facematch.play.checkup import checkup_due
 from facematch.play.history import RoundRecord, StoredBaseline
 from facematch.play.levels import PlayedRound, challenge_rounds
 from facematch.play.streaks import Streak, goal_days, local_date, streak
+from facematch.play.study import assign_arm
 
 
 def played_rounds(player: str) -> list[PlayedRound]:
@@ -68,6 +70,12 @@ def player_streak(player: str) -> Streak | None:
     except FacematchError:
         return None
     return streak(goal_days(rows), player_today())
+
+
+def study_arm(player: str) -> str | None:
+    """The player's study arm (facematch.play.study), or None when no study runs (FACEMATCH_STUDY unset)."""
+    key = study_key()
+    return assign_arm(player, key) if key else None
 
 
 def checkup_is_due(player: str) -> bool:

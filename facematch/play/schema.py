@@ -5,7 +5,7 @@ from sqlalchemy import Column, Float, Index, Integer, MetaData, Table, Text
 
 # 1: rounds. 2: rounds.held_back (the coach's verdict) and baselines (calibration). 3: levels, local
 # dates. 4: what recognition rounds and check-ups record (answer, answer_s, intensity, distractor,
-# recipe_distance).
+# recipe_distance) and the feedback_traces table (study mode).
 SCHEMA_VERSION = 4
 # The modes a round row has: the three that make faces scored by the game's judge, then reading faces
 # (recognition: no camera, no judge) and the check-ups (scored by the independent judge).
@@ -48,6 +48,18 @@ baselines_table = Table(
     Column("model_id", Text, nullable=False),
 )
 Index("baselines_player", baselines_table.c.player, baselines_table.c.recorded_at)
+# Study mode (facematch.play.study): what a coached player saw during a round, for yoked sham replay.
+traces_table = Table(
+    "feedback_traces", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("player", Text, nullable=False),
+    Column("recorded_at", Text, nullable=False),
+    Column("session_id", Text, nullable=False),
+    Column("round_index", Integer, nullable=False),
+    Column("target", Text, nullable=False),
+    Column("points", Text, nullable=False),  # JSON: [[seconds, live score, coach line], ...]
+)
+Index("traces_target", traces_table.c.target)
 version_table = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
 # What each version added to an existing database: (table, column, SQL type), applied if missing.
