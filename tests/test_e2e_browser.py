@@ -667,3 +667,42 @@ def test_a_checkup_shows_no_feedback_until_it_ends_and_progress_compares_it_with
         progress.first.wait_for()
         page.get_by_text(re.compile(r"Your first check-up \(14 trials\) against your latest \(14 trials\)")).wait_for()
         page.screenshot(path=str(ARTIFACTS / "progress.png"), full_page=True)
+
+
+def test_in_a_study_the_sham_arm_sees_a_coached_players_recorded_feedback_and_nothing_of_its_own(
+        browser, tmp_path):
+    from facematch.play.study import assign_arm
+
+    key = "e2e-study"
+    coached, sham = (next(f"P{i}" for i in range(100) if assign_arm(f"P{i}", key) == arm)
+                     for arm in ("coached", "sham"))
+    (tmp_path / "tmp").mkdir()
+    env = {**os.environ, "FACEMATCH_DB": str(tmp_path / "study.sqlite3"), "FACEMATCH_STUDY": key,
+           "FACEMATCH_SEED": str(seed_with_first_targets("happy", "sad")), "FACEMATCH_ROUND_SECONDS": "6",
+           "TMPDIR": str(tmp_path / "tmp"), "PYTHONUNBUFFERED": "1"}
+    server = AppServer(tmp_path, env)
+    server.start()
+    try:
+        with open_page(browser, server) as page:  # the coached player: the game as it is, recorded
+            page.goto(server.url)
+            enter_name(page, coached)
+            assert page.get_by_text("Duel").count() == 0  # a study offers Challenge and Check-up only
+            press_start(page)
+            page.get_by_text(re.compile(r"Last round \(happy\)")).first.wait_for(timeout=60_000)
+        with sqlite3.connect(env["FACEMATCH_DB"]) as conn:
+            traces = conn.execute("SELECT player, target FROM feedback_traces").fetchall()
+        assert (coached, "happy") in traces
+        with open_page(browser, server) as page:  # the sham player: another player's feedback, replayed
+            page.goto(server.url)
+            enter_name(page, sham)
+            press_start(page, playing=re.compile(r"Round 1 / 7"))
+            page.get_by_text(re.compile(r"Score now: \d+")).first.wait_for(timeout=30_000)
+            for _ in range(10):
+                text = page.locator("[data-testid='stMain']").inner_text()
+                assert "Detected:" not in text and "(smoothed)" not in text  # nothing of the player's own verdict
+                assert page.locator("figure[data-face='mirror']").count() == 0
+                page.wait_for_timeout(400)
+            page.get_by_text(re.compile(r"^Coach: ")).first.wait_for(timeout=20_000)  # the replayed line
+            page.screenshot(path=str(ARTIFACTS / "study_sham.png"), full_page=True)
+    finally:
+        server.kill()

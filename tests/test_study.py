@@ -11,15 +11,7 @@ import pytest
 from conftest import run_command
 from facematch import EMOTIONS
 from facematch.play.history import RoundRecord, open_store
-from facematch.play.study import (
-    ARMS,
-    ShamReplay,
-    TraceRecorder,
-    arm_effects,
-    assign_arm,
-    export_rows,
-    pseudonym,
-)
+from facematch.play.study import ARMS, ShamReplay, TraceRecorder, arm_effects, assign_arm, export_rows, pseudonym
 
 KEY = "test-study-key"
 
