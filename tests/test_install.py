@@ -39,13 +39,16 @@ def test_the_install_has_no_training_framework_and_carries_the_game(player_venv)
              "print([m for m in ('tensorflow', 'keras', 'tensorboard', 'h5py') if u.find_spec(m)])\n"
              "root = pathlib.Path(facematch.__file__).parent\n"
              "print(root.parent.name, sorted(p.name for p in (root / 'models' / 'fer_vgg16').iterdir()))\n"
-             "print(sorted(p.name for p in (root / 'app').glob('*.py')))\n")
+             "print(sorted(p.name for p in (root / 'app').glob('*.py')))\n"
+             "from facematch.play.independent import independent_judge\n"
+             "import numpy as np; print(independent_judge().predict(np.zeros((2, 48, 48), np.uint8)).shape)\n")
     # Run from outside the checkout, so only the installed copy can be imported.
     out = subprocess.run([player_venv / "bin" / "python", "-c", probe], capture_output=True, text=True,
                          cwd=player_venv, check=True).stdout.splitlines()
     assert out[0] == "[]"  # no training framework came with the game
     assert out[1].startswith("site-packages") and "model.tflite" in out[1] and "spec.json" in out[1]
     assert "'main.py'" in out[2] and "'challenge.py'" in out[2] and "'history.py'" in out[2]
+    assert out[3] == "(2, 7)"  # the check-ups' independent judge came with it and runs without TensorFlow
     listing = subprocess.run([player_venv / "bin" / "facematch", "--help"], capture_output=True, text=True)
     assert listing.returncode == 0 and "  play " in listing.stdout
     # A training step says what to install instead of a traceback.

@@ -73,9 +73,10 @@ def page() -> None:
                           help="Live advice on which face muscles to move, with gauges; reads your face a few "
                                "times a second.")
         st.caption("🔒 Your video is processed in memory on this server and never written to disk or sent "
-                   "anywhere. Only round scores are saved (and, if you calibrate the coach, the 52 numbers "
-                   "describing your resting face). Your best moments stay in this tab's memory and are gone "
-                   "when you close it.")
+                   "anywhere. Only round scores are saved (with your answers when you read faces, and, if you "
+                   "calibrate the coach, the 52 numbers describing your resting face)"
+                   + ("; in this study, also the score and coach lines you are shown" if study_key() else "")
+                   + ". Your best moments stay in this tab's memory and are gone when you close it.")
 
     st.title("Facematch")
     st.write(INTRO.get(mode, INTRO["Challenge"]))
