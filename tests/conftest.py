@@ -37,6 +37,32 @@ def video_frames(seconds):
     return frames
 
 
+CROWD_TILES = ((0, 110), (114, 125), (243, 110), (357, 125), (486, 110))  # (left, size): laugh, grimace, …
+
+
+def crowd_frame() -> np.ndarray:
+    """A 640x480 still of five faces side by side, like a photo of a group (the sample video's face at two
+    moments, tiled): two larger grimacing faces and three smaller laughing ones between and around them.
+    The Face Landmarker, looking for two faces in the whole frame, measures laughing bystanders here and
+    leaves the largest face (a seat) without blendshapes."""
+    import cv2
+
+    from facematch.play.mediapipe_tasks import FaceDetector
+
+    frames, detector = video_frames([2.0, 17.0]), FaceDetector()
+
+    def window(image, size):
+        (x, y, w, h), _ = detector.detect(image)[0]
+        cx, cy, side = x + w / 2, y + h / 2, int(max(w, h) * 1.8)
+        x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+        return cv2.resize(image[y0:y0 + side, x0:x0 + side], (size, size))
+
+    canvas = np.full((480, 640, 3), 40, np.uint8)
+    for (left, size), t in zip(CROWD_TILES, (17.0, 2.0, 17.0, 2.0, 17.0)):
+        canvas[240 - size // 2:240 - size // 2 + size, left:left + size] = window(frames[t], size)
+    return canvas
+
+
 needs_video = pytest.mark.skipif(not VIDEO.is_file(),
                                  reason="sample video not installed (facematch setup sample_video)")
 

@@ -712,3 +712,33 @@ def test_in_a_study_the_sham_arm_sees_a_coached_players_recorded_feedback_and_no
             page.screenshot(path=str(ARTIFACTS / "study_sham.png"), full_page=True)
     finally:
         server.kill()
+
+
+def test_in_a_crowd_both_duel_seats_get_their_own_coach(app_server, playwright):
+    from conftest import crowd_frame
+
+    path = ARTIFACTS / "crowd.y4m"
+    image = crowd_frame()
+    with open(path, "wb") as out:
+        out.write(f"YUV4MPEG2 W{image.shape[1]} H{image.shape[0]} F15:1 Ip A1:1 C420jpeg\n".encode())
+        for _ in range(30):
+            out.write(b"FRAME\n" + cv2_yuv420(image).tobytes())
+    browser = launch_chromium(playwright, path)
+    try:
+        with open_page(browser, app_server) as page:
+            page.goto(app_server.url)
+            page.get_by_text("Duel").first.click()
+            for label, name in (("Player 1 (left)", "Crowd L"), ("Player 2 (right)", "Crowd R")):
+                enter_name(page, name, label)
+            press_start(page, playing="Both players are in the picture.")
+            lines = page.get_by_text(re.compile(r"^Coach: "))
+            deadline = time.time() + 60
+            while time.time() < deadline:
+                texts = [lines.nth(i).inner_text() for i in range(lines.count())]
+                if len(texts) >= 2 and not any("show me your face" in t for t in texts):
+                    break
+                page.wait_for_timeout(500)
+            assert len(texts) >= 2 and not any("show me your face" in t for t in texts), texts
+            page.screenshot(path=str(ARTIFACTS / "crowd_duel.png"), full_page=True)
+    finally:
+        browser.close()

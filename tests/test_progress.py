@@ -29,8 +29,16 @@ def test_a_clear_rise_is_called_so_and_noise_is_called_noise():
     assert changes[ALL].change == 50 and changes[ALL].distinguishable and changes[ALL].first_n == 14
     assert changes[ALL].sentence().startswith("Up 50 points (95% interval")
     noisy = _checkup("c", 21, [(e, 10) for e in EMOTIONS] + [(e, 45) for e in EMOTIONS])
-    same = {c.emotion: c for c in compare(first, noisy)}["happy"]
-    assert not same.distinguishable and "not distinguishable from noise" in same.sentence()
+    pooled = {c.emotion: c for c in compare(first, noisy)}[ALL]
+    assert not pooled.distinguishable and "not distinguishable from noise" in pooled.sentence()
+
+
+def test_one_emotions_two_trials_a_side_never_claim_a_change_however_large():
+    first = _checkup("a", 1, [(e, 5) for e in EMOTIONS] * 2)
+    latest = _checkup("b", 20, [(e, 100 if e == "happy" else 2) for e in EMOTIONS] * 2)
+    happy = {c.emotion: c for c in compare(first, latest)}["happy"]
+    assert happy.change == 95 and happy.low == happy.high == 95  # the bootstrap alone would say "certain"
+    assert not happy.distinguishable and "too few to tell a change from noise" in happy.sentence()
 
 
 def test_fewer_than_two_checkups_compare_nothing_and_sessions_are_ordered_by_time():

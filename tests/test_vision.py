@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import needs_video, video_frames
+from conftest import CROWD_TILES, crowd_frame, needs_video, video_frames
 from facematch import EMOTIONS
 from facematch.play.drawing import draw, draw_i420
 from facematch.play.faces import Face, FrameResult
@@ -151,3 +151,33 @@ def test_webrtc_planes_are_analysed_like_the_bgr_frame(analyzer):
     assert len(from_planes.faces) == len(from_bgr.faces) == 1
     assert np.abs(np.subtract(from_planes.primary.box, from_bgr.primary.box)).max() <= 4
     assert from_planes.primary.emotion == from_bgr.primary.emotion
+
+
+@needs_video
+def test_in_a_crowd_each_seated_face_gets_its_own_blendshapes_and_no_bystander_takes_them(analyzer):
+    crowd = crowd_frame()
+    _, result = analyzer.process(crowd, blendshapes=True)
+    assert len(result.faces) >= 3  # more faces than the landmarker looks for at once
+    seats = result.faces[:2]
+    assert all(face.blendshapes is not None for face in seats)
+    assert all(face.blendshapes is None for face in result.faces[2:])  # bystanders are not measured
+    for face in seats:  # each seat's muscles are its own face's: the grimace shuts the eyes, the laugh does not
+        centre = face.box[0] + face.box[2] / 2
+        tile = next(i for i, (left, size) in enumerate(CROWD_TILES) if left <= centre < left + size)
+        grimacing = tile in (1, 3)
+        assert (face.blendshapes["eyeBlinkLeft"] > 0.5) == grimacing, (tile, face.blendshapes["eyeBlinkLeft"])
+
+
+def test_labels_of_faces_side_by_side_never_overlap():
+    from facematch.play.drawing import _marks, label_layout
+
+    faces = [Face(box=(100 + 70 * i, 200, 66, 66), probs=np.eye(7, dtype=np.float32)[5]) for i in range(3)]
+    result = FrameResult(faces=faces, width=640)
+    marks = _marks(result, None, seats=2)
+    placed = label_layout(marks, 0.8, 480)
+    rects = list(placed.values())
+    assert len(rects) == 2  # two seats labelled, the bystander boxed only
+    a, b = rects
+    assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3])
+    drawn = draw(np.zeros((480, 640, 3), np.uint8), result, seats=2)
+    assert drawn.any()

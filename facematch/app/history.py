@@ -82,7 +82,9 @@ def progress(rows: list[dict]) -> None:
     changes = first_vs_latest(rows)
     if changes:
         st.caption(f"Your first check-up ({len(done[0])} trials) against your latest ({len(done[-1])} trials), "
-                   "scored 0-100 by the independent judge. The interval is a 95% bootstrap interval of the change.")
+                   "scored 0-100 by the independent judge. The interval is a 95% bootstrap interval of the change; "
+                   "one emotion has 2 trials per check-up, too few for a verdict on its own: the last row pools "
+                   "all emotions.")
         st.dataframe([{"emotion": c.emotion, "first": round(c.first), "latest": round(c.latest),
                        "change": f"{c.change:+.0f}", "95% interval": f"{c.low:+.0f} to {c.high:+.0f}",
                        "trials": f"{c.first_n} → {c.latest_n}", "what it says": c.sentence()} for c in changes],

@@ -50,17 +50,44 @@ def _label_box(mark: _Mark, scale: float) -> tuple[int, int, int, int, int]:
     return x, ty - th - 4, x + tw + 6, ty + 4, ty
 
 
+def _overlaps(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def label_layout(marks: list[_Mark], scale: float, height: int) -> dict[int, tuple[int, int, int, int, int]]:
+    """Each labelled mark's label rectangle and baseline (by index), placed so that no two overlap: above
+    its box if that is free, else below it, else stacked further up (faces side by side, close together)."""
+    placed: dict[int, tuple[int, int, int, int, int]] = {}
+    for i, mark in enumerate(marks):
+        if mark.label is None:
+            continue
+        x0, y0, x1, y1, ty = _label_box(mark, scale)
+        tall = y1 - y0
+        below = mark.box[1] + mark.box[3] + 2
+        tries = [(y0, ty), (below, below + tall - 4)] + [(y0 - k * (tall + 2), ty - k * (tall + 2)) for k in (1, 2, 3)]
+        for top, baseline in tries:
+            rect = (x0, top, x1, top + tall)
+            if top >= 0 and top + tall <= height and not any(_overlaps(rect, r[:4]) for r in placed.values()):
+                placed[i] = (*rect, baseline)
+                break
+        else:
+            placed[i] = (x0, y0, x1, y1, ty)  # nowhere free: where it always went
+    return placed
+
+
 def draw(image: np.ndarray, result: FrameResult, target: str | None = None, seats: int = 1) -> np.ndarray:
     """Boxes and labels drawn on a BGR image, in place (see _marks for what is drawn)."""
     scale = max(0.4, min(image.shape[:2]) / 600)
-    for mark in _marks(result, target, seats):
+    marks = _marks(result, target, seats)
+    labels = label_layout(marks, scale, image.shape[0])
+    for i, mark in enumerate(marks):
         x, y, w, h = mark.box
         cv2.rectangle(image, (x, y), (x + w, y + h), mark.color, 1 if mark.label is None else 2)
         if mark.label is None:
             continue
-        x0, y0, x1, y1, ty = _label_box(mark, scale)
+        x0, y0, x1, y1, ty = labels[i]
         cv2.rectangle(image, (x0, y0), (x1, y1), mark.color, -1)
-        cv2.putText(image, mark.label, (x + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 2, cv2.LINE_AA)
+        cv2.putText(image, mark.label, (x0 + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 2, cv2.LINE_AA)
     return image
 
 
@@ -87,7 +114,9 @@ def draw_i420(planes: np.ndarray, result: FrameResult, target: str | None = None
     # The chroma planes are quarter size and stored one after the other below the luma plane.
     chroma = planes[height:].reshape(2, height // 2, width // 2)
     scale = max(0.4, min(height, width) / 600)
-    for mark in _marks(result, target, seats):
+    marks = _marks(result, target, seats)
+    labels = label_layout(marks, scale, height)
+    for i, mark in enumerate(marks):
         y_, u_, v_ = _yuv(mark.color)
         x, y, w, h = mark.box
         thick = 1 if mark.label is None else 2
@@ -96,10 +125,10 @@ def draw_i420(planes: np.ndarray, result: FrameResult, target: str | None = None
             cv2.rectangle(plane, (x // 2, y // 2), ((x + w) // 2, (y + h) // 2), value, 1)
         if mark.label is None:
             continue
-        x0, y0, x1, y1, ty = _label_box(mark, scale)
+        x0, y0, x1, y1, ty = labels[i]
         cv2.rectangle(luma, (x0, y0), (x1, y1), y_, -1)
         for plane, value in zip(chroma, (u_, v_)):
             cv2.rectangle(plane, (x0 // 2, y0 // 2), (x1 // 2, y1 // 2), value, -1)
         # Black text: dark luma is enough (the chroma under it stays the label's colour).
-        cv2.putText(luma, mark.label, (x + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, 16, 2, cv2.LINE_AA)
+        cv2.putText(luma, mark.label, (x0 + 3, ty), cv2.FONT_HERSHEY_SIMPLEX, scale, 16, 2, cv2.LINE_AA)
     return planes

@@ -96,6 +96,7 @@ class FaceLandmarks:
     """
 
     def __init__(self, max_faces: int = 2, model_path=None):
+        self.max_faces = max_faces
         self._landmarker = _LockedTask("FaceLandmarker", model_path or asset_path("face_landmarker"),
                                        num_faces=max_faces, output_face_blendshapes=True)
 
@@ -109,3 +110,12 @@ class FaceLandmarks:
             centre = ((min(xs) + max(xs)) / 2 * w, (min(ys) + max(ys)) / 2 * h)
             faces.append((centre, {c.category_name: float(c.score) for c in shapes}))
         return faces
+
+    def measure_one(self, crop_bgr: np.ndarray) -> dict[str, float] | None:
+        """The blendshapes of the face nearest the centre of a crop around one face (None if none is found):
+        a neighbour partly inside the crop never stands in for it."""
+        found = self.measure(crop_bgr)
+        if not found:
+            return None
+        h, w = crop_bgr.shape[:2]
+        return min(found, key=lambda m: (m[0][0] - w / 2) ** 2 + (m[0][1] - h / 2) ** 2)[1]

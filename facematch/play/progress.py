@@ -16,6 +16,10 @@ import numpy as np
 from facematch import EMOTIONS
 
 BOOTSTRAP_DRAWS = 2000
+# Below this many trials on either side a percentile bootstrap is unreliable (two equal trials give an
+# interval of width 0): no verdict, however large the change. A check-up has 2 trials per emotion, so
+# one emotion's row never claims a change; the row of all emotions (14 trials a side) can.
+MIN_TRIALS = 5
 LEVEL = 0.95
 ALL = "all emotions"
 
@@ -48,10 +52,17 @@ class Change:
         return self.latest - self.first
 
     @property
+    def enough(self) -> bool:
+        return min(self.first_n, self.latest_n) >= MIN_TRIALS
+
+    @property
     def distinguishable(self) -> bool:
-        return self.low > 0 or self.high < 0
+        return self.enough and (self.low > 0 or self.high < 0)
 
     def sentence(self) -> str:
+        if not self.enough:
+            return (f"{self.change:+.0f} points from {self.first_n} and {self.latest_n} trials: too few to tell a "
+                    f"change from noise (at least {MIN_TRIALS} a side; see all emotions together).")
         span = (f"{LEVEL:.0%} interval {self.low:+.0f} to {self.high:+.0f}, "
                 f"{self.first_n} and {self.latest_n} trials")
         if self.low > 0:

@@ -26,6 +26,7 @@ import numpy as np
 from facematch.play.progress import LEVEL, checkups
 
 ARMS = ("coached", "sham", "silent")
+MIN_PLAYERS = 5  # fewer players with two check-ups in an arm: no interval and no verdict (the bootstrap is unreliable)
 TRACE_EVERY_S = 0.5  # how often a coached round's feedback is recorded for replay
 
 
@@ -120,7 +121,7 @@ class ArmEffect:
         return self.low is not None and (self.low > 0 or self.high < 0)
 
     def sentence(self) -> str:
-        if self.players < 2:
+        if self.low is None:
             return f"{self.arm}: {self.players} player(s) with two check-ups; too few to say anything."
         verdict = ("a change larger than chance alone would give" if self.found else
                    "not distinguishable from no change")
@@ -141,7 +142,7 @@ def arm_effects(exported: Sequence[Mapping]) -> list[ArmEffect]:
     out = []
     for arm in ARMS:
         values = changes[arm]
-        if len(values) < 2:
+        if len(values) < MIN_PLAYERS:
             out.append(ArmEffect(arm, len(values), float(np.mean(values)) if values else None, None, None))
         else:
             low, high = mean_interval(values)

@@ -22,6 +22,8 @@ from facematch.play.frames import crop_with_margin, to_bgr_uint8
 from facematch.play.mediapipe_tasks import FaceDetector, FaceLandmarks
 from facematch.play.oncelog import OnceLog
 
+SEAT_MARGIN = 0.5  # around a seat's face for its own landmarker call: the whole head, little of a neighbour
+
 
 class FrameAnalyzer:
     """Detect faces, judge each (largest first), draw the result on a copy of the frame.
@@ -61,9 +63,22 @@ class FrameAnalyzer:
             faces = [Face(box=box, probs=next(probs), detection_score=score,
                           image=crop_with_margin(frame, box, self.margin)) for box, score in found]
             if faces and measure and self.landmarks is not None:
-                attach_blendshapes(faces, self.landmarks.measure(frame))
+                self._measure(frame, faces)
             out.append(faces)
         return out
+
+    def _measure(self, frame: np.ndarray, faces: list[Face]) -> None:
+        """The coach's blendshapes for the largest faces (the seats: Challenge's player, Duel's two).
+
+        The landmarker finds at most `max_faces` faces anywhere in the frame, on its own: with more
+        faces in the picture it may measure bystanders and leave a player without a coach. Then each
+        of the largest faces is measured on its own crop instead (one landmarker call each).
+        """
+        if len(faces) <= self.landmarks.max_faces:
+            attach_blendshapes(faces, self.landmarks.measure(frame))
+            return
+        for face in faces[: self.landmarks.max_faces]:
+            face.blendshapes = self.landmarks.measure_one(crop_with_margin(frame, face.box, SEAT_MARGIN))
 
     def results(self, frames: Sequence, blendshapes: Sequence[bool] | None = None,
                 views: str | None = None) -> list[tuple[np.ndarray, FrameResult]]:
