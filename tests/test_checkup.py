@@ -35,10 +35,10 @@ def test_a_checkup_asks_for_every_emotion_twice_never_the_same_twice_in_a_row():
 def test_it_is_due_at_the_first_session_and_then_once_a_day():
     today = date(2026, 12, 2)
     assert checkup_due([], today)
-    full = [{"mode": "checkup", "session_id": "a", "local_date": "2026-12-01"}] * 14
+    full = [{"mode": "checkup", "session_id": "a", "local_date": "2026-12-01", "played_at": "2026-12-01T09:00:00"}] * 14
     assert checkup_due(full, today)  # yesterday's does not count for today
     assert not checkup_due(full, date(2026, 12, 1))
-    cut = [{"mode": "checkup", "session_id": "b", "local_date": "2026-12-02"}] * 5
+    cut = [{"mode": "checkup", "session_id": "b", "local_date": "2026-12-02", "played_at": "2026-12-02T09:00:00"}] * 5
     assert checkup_due(cut, today)  # an unfinished one leaves it due
 
 

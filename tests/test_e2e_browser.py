@@ -63,8 +63,13 @@ def write_two_face_y4m(source, target, times=(15.0, 3.0), frames: int = 30) -> N
         (x, _, w, _), _ = detector.detect(image)[0]
         left = int(min(max(0, x + w / 2 - 160), image.shape[1] - 320))
         halves.append(image[:, left:left + 320])
-    yuv = cv2_yuv420(np.hstack(halves))
-    height, width = np.hstack(halves).shape[:2]
+    write_still_y4m(np.hstack(halves), target, frames)
+
+
+def write_still_y4m(image_bgr: np.ndarray, target, frames: int = 30) -> None:
+    """One BGR image as a still .y4m of `frames` frames at 15 fps (Chromium loops it)."""
+    yuv = cv2_yuv420(image_bgr)
+    height, width = image_bgr.shape[:2]
     with open(target, "wb") as out:
         out.write(f"YUV4MPEG2 W{width} H{height} F15:1 Ip A1:1 C420jpeg\n".encode())
         for _ in range(frames):
@@ -720,11 +725,7 @@ def test_in_a_crowd_both_duel_seats_get_their_own_coach(app_server, playwright):
     from conftest import crowd_frame
 
     path = ARTIFACTS / "crowd.y4m"
-    image = crowd_frame()
-    with open(path, "wb") as out:
-        out.write(f"YUV4MPEG2 W{image.shape[1]} H{image.shape[0]} F15:1 Ip A1:1 C420jpeg\n".encode())
-        for _ in range(30):
-            out.write(b"FRAME\n" + cv2_yuv420(image).tobytes())
+    write_still_y4m(crowd_frame(), path)
     browser = launch_chromium(playwright, path)
     try:
         with open_page(browser, app_server) as page:

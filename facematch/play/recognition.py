@@ -26,7 +26,8 @@ from facematch import EMOTIONS
 from facematch.play.avatar import target_blendshapes
 from facematch.play.coach import ACTION_UNITS, RECIPES
 from facematch.play.history import RoundRecord
-from facematch.play.levels import PlayedRound, progress
+from facematch.play.levels import PlayedRound, progress, rounds_of_mode
+from facematch.play.rules import shuffle_apart
 
 MODE = "recognition"
 SESSION_FACES = 10  # faces per session: every emotion once, then the player's weakest again
@@ -79,7 +80,7 @@ def face_for(emotion: str, level: int) -> ShownFace:
 
 def recognition_rounds(rows: Iterable[Mapping]) -> list[PlayedRound]:
     """A player's saved rounds (oldest first) as the levels read them: recognition only, right = matched."""
-    return [PlayedRound(r["target"], int(r["level"]), bool(r["matched"])) for r in rows if r["mode"] == MODE]
+    return rounds_of_mode(rows, MODE)
 
 
 def plan_recognition(history: Sequence[PlayedRound], rng: random.Random | None = None,
@@ -92,11 +93,7 @@ def plan_recognition(history: Sequence[PlayedRound], rng: random.Random | None =
     rng.shuffle(emotions)
     weakest = sorted(emotions, key=lambda e: (standing[e].level, standing[e].matched_recently))
     picks = emotions + [weakest[i % len(weakest)] for i in range(max(0, count - len(emotions)))]
-    picks = picks[:count]
-    for _ in range(100):  # reshuffle until no emotion follows itself (always possible with 7 kinds)
-        rng.shuffle(picks)
-        if all(a != b for a, b in zip(picks, picks[1:])):
-            break
+    picks = shuffle_apart(picks[:count], rng)
     return [face_for(e, standing[e].level) for e in picks]
 
 

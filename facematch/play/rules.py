@@ -161,6 +161,17 @@ def session_targets(seed: int | None = None, emotions: Sequence[str] = EMOTIONS)
     return targets
 
 
+def shuffle_apart(items: Sequence, rng: random.Random, tries: int = 200) -> list:
+    """The items shuffled so that no item follows an equal one (reshuffled up to `tries` times; with
+    several kinds of item, as the emotions are, that is found within a few)."""
+    out = list(items)
+    for _ in range(tries):
+        rng.shuffle(out)
+        if all(a != b for a, b in zip(out, out[1:])):
+            break
+    return out
+
+
 @dataclass(frozen=True)
 class SessionSummary:
     rounds: int
