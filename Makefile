@@ -13,7 +13,7 @@ RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 # does in a checkout), also when it plays from the installed copy in .venv-play.
 export FACEMATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup test-assets run lint test test-fast browser postgres pipeline finetune compact network benchmark load-test lock clean
+.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact network benchmark load-test lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -56,6 +56,25 @@ postgres:
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; \
 	  else echo "postgresql not installed: its history tests will be skipped (sudo apt-get install postgresql)"; fi; }
 
+# The sign-in tests' real OpenID Connect provider: Node.js (Debian's, when missing) and panva's oidc-provider
+# at the version tests/oidc/package-lock.json pins, installed from the npm registry into tests/oidc/node_modules.
+oidc:
+	@command -v npm >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; \
+	  else echo "Node.js not installed: sign-in tests will be skipped (sudo apt-get install nodejs npm)"; fi; }
+	@if command -v npm >/dev/null 2>&1 && [ ! -d tests/oidc/node_modules/oidc-provider ]; then \
+	  npm ci --prefix tests/oidc --no-audit --no-fund --silent; fi
+
+# Debian's nginx for the test of two app servers behind the docs' recipe; the package must not start its own
+# service (a policy-rc.d that says no, as in containers, is put in place for the install if there is none).
+nginx:
+	@command -v nginx >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then guard=; [ -e /usr/sbin/policy-rc.d ] || { printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; \
+	    chmod +x /usr/sbin/policy-rc.d; guard=1; }; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx >/dev/null; \
+	    [ -z "$$guard" ] || rm -f /usr/sbin/policy-rc.d; \
+	  else echo "nginx not installed: its sign-in test will be skipped (sudo apt-get install nginx)"; fi; }
+
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 
@@ -63,7 +82,7 @@ lint: $(VENV)/.installed
 test-assets: setup
 	$(BIN)/facematch setup sample_video hed_weights fer_reference
 
-test: test-assets browser postgres lint
+test: test-assets browser postgres oidc nginx lint
 	$(BIN)/python -m pytest -ra
 
 test-fast: test-assets lint

@@ -76,6 +76,15 @@ def ice_servers() -> tuple[list, str | None]:
     return servers, None
 
 
+def cloudflare_turn_keys() -> tuple[str, str] | None:
+    """(key id, API token) of a Cloudflare Realtime TURN key (CLOUDFLARE_TURN_KEY_ID and
+    CLOUDFLARE_TURN_KEY_API_TOKEN, the names streamlit-webrtc reads), or None; used when FACEMATCH_ICE_SERVERS is
+    unset."""
+    key_id = os.environ.get("CLOUDFLARE_TURN_KEY_ID", "").strip()
+    token = os.environ.get("CLOUDFLARE_TURN_KEY_API_TOKEN", "").strip()
+    return (key_id, token) if key_id and token else None
+
+
 def _env_number(name: str, parse, fallback: str):
     """The number in environment variable `name` (parse: int or float), or None when unset or invalid."""
     raw = os.environ.get(name)
@@ -100,3 +109,33 @@ def study_key() -> str | None:
     """FACEMATCH_STUDY: study mode's key (any text, kept secret by the researcher): it seeds each player's arm
     and pseudonym. Unset or empty: no study, everyone plays with live coaching."""
     return os.environ.get("FACEMATCH_STUDY", "").strip() or None
+
+
+def _env_list(name: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in os.environ.get(name, "").split(",") if part.strip())
+
+
+def supervisor_emails() -> tuple[str, ...]:
+    """FACEMATCH_SUPERVISORS: comma-separated email addresses of the people who supervise players (teachers,
+    therapists, club leads); signed in, each sees the roster of their own groups. Matched without case."""
+    return tuple(email.lower() for email in _env_list("FACEMATCH_SUPERVISORS"))
+
+
+def supervisor_groups() -> tuple[str, ...]:
+    """FACEMATCH_SUPERVISOR_GROUPS: comma-separated values of the groups claim that make someone a supervisor."""
+    return _env_list("FACEMATCH_SUPERVISOR_GROUPS")
+
+
+def groups_claim() -> str:
+    """FACEMATCH_GROUPS_CLAIM: the ID token claim listing a person's groups (default "groups")."""
+    return os.environ.get("FACEMATCH_GROUPS_CLAIM", "").strip() or "groups"
+
+
+def retention_days() -> int | None:
+    """FACEMATCH_RETENTION_DAYS: rounds, calibrations and feedback traces older than this many days are deleted
+    (when the app starts and hourly after); unset or not a positive number: kept until a player deletes them."""
+    days = _env_number("FACEMATCH_RETENTION_DAYS", int, "everything is kept")
+    if days is not None and days < 1:
+        log.warning("FACEMATCH_RETENTION_DAYS=%s is not a positive number of days; everything is kept", days)
+        return None
+    return days

@@ -223,3 +223,79 @@ def store_target(request, tmp_path) -> str:
     if request.param == "sqlite":
         return str(tmp_path / "history.sqlite3")
     return request.getfixturevalue("postgres_server").new_database()
+
+
+# -- a real OpenID Connect provider (panva's oidc-provider from npm, `make oidc`), on loopback, for sign-in --
+OIDC_DIR = REPO / "tests" / "oidc"
+OIDC_SECRET = "facematch-test-client-secret"
+# Who can sign in: ada and bo are players of two classes, cy has no group (joins by invite code), tess supervises
+# class 3B through the "teachers" group, eve's ID tokens expire after 8 s, and dee declines saving.
+OIDC_ACCOUNTS = {
+    "ada": {"email": "ada@school.test", "name": "Ada", "groups": ["class-3b"]},
+    "bo": {"email": "bo@school.test", "name": "Bo", "groups": ["class-4a"]},
+    "cy": {"email": "cy@club.test", "name": "Cy"},
+    "tess": {"email": "tess@school.test", "name": "Tess", "groups": ["teachers", "class-3b"]},
+    "eve": {"email": "eve@school.test", "name": "Eve", "groups": ["class-3b"], "id_token_ttl": 8},
+    "dee": {"email": "dee@home.test", "name": "Dee"},
+}
+
+
+class OidcProvider:
+    """`node tests/oidc/provider.mjs` on 127.0.0.1 and a free port; clients are registered per app origin."""
+
+    def __init__(self, base: Path):
+        self.base = base
+        self.port = _free_port()
+        self.issuer = f"http://127.0.0.1:{self.port}"
+        self.metadata_url = f"{self.issuer}/.well-known/openid-configuration"
+        self.proc = None
+
+    def start(self, origins: list[str]) -> None:
+        import json
+
+        clients = [{"client_id": "facematch", "client_secret": OIDC_SECRET,
+                    "redirect_uris": [f"{o}/oauth2callback" for o in origins],
+                    "post_logout_redirect_uris": [f"{o}/oauth2callback" for o in origins]}]
+        config = self.base / "oidc.json"
+        config.write_text(json.dumps({"port": self.port, "clients": clients, "accounts": OIDC_ACCOUNTS}))
+        self.log = open(self.base / "oidc.log", "w")
+        self.proc = subprocess.Popen(["node", str(OIDC_DIR / "provider.mjs"), str(config)], stdout=subprocess.PIPE,
+                                     stderr=self.log, text=True)
+        line = self.proc.stdout.readline()
+        if not line.startswith("ready"):
+            self.stop()
+            raise RuntimeError(f"the OpenID provider did not start: {line}{(self.base / 'oidc.log').read_text()}")
+
+    def stop(self) -> None:
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=10)
+        self.log.close()
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def oidc_available() -> str | None:
+    """Why the provider cannot run here (None when it can)."""
+    import shutil
+
+    if shutil.which("node") is None:
+        return "Node.js is not installed (make test installs Debian's nodejs)"
+    if not (OIDC_DIR / "node_modules" / "oidc-provider").is_dir():
+        return "oidc-provider is not installed (make oidc)"
+    return None
+
+
+def secrets_toml(provider: OidcProvider, origin: str, client_secret: str = OIDC_SECRET) -> str:
+    """Streamlit's [auth] section for the test provider (the docs' example, with this provider's addresses)."""
+    return (f'[auth]\nredirect_uri = "{origin}/oauth2callback"\n'
+            'cookie_secret = "one-cookie-secret-shared-by-every-app-server-of-this-test"\n'
+            f'client_id = "facematch"\nclient_secret = "{client_secret}"\n'
+            f'server_metadata_url = "{provider.metadata_url}"\n'
+            'client_kwargs = { scope = "openid email profile groups", prompt = "login" }\n')

@@ -163,8 +163,8 @@ class AppServer:
     def __init__(self, data_dir, env):
         self.data_dir, self.env, self.proc, self.log = data_dir, env, None, None
 
-    def start(self) -> str:
-        port = free_port()
+    def start(self, port: int | None = None) -> str:
+        port = port or free_port()
         self.log = open(self.data_dir / "streamlit.log", "a")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "facematch", "play", "--host", "127.0.0.1", "--port", str(port)],
@@ -254,25 +254,29 @@ def press_start(page, playing=DETECTED, tries: int = 3) -> None:
     A click that lands while the page is still rerunning (after a name was entered) can be lost, and on
     a loaded machine a connection can come up without frames reaching the game; then press STOP (if
     shown) and START again, as a player would. Each try gets 60 s; the last failure is raised."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+    from playwright.sync_api import Error as PlaywrightError
 
-    # While a rerun after a mode switch is under way, the old mode's stale elements (its webcam among
-    # them) are still on the page beside the new one's: wait until there is one webcam.
-    page.wait_for_function("document.querySelectorAll(\"iframe[title*='streamlit_webrtc']\").length === 1",
-                           timeout=60_000)
     component = page.frame_locator("iframe[title*='streamlit_webrtc']")
     for attempt in range(tries):
         try:
-            component.get_by_role("button", name="START").click(timeout=60_000)
+            # While a rerun after a mode switch or START is under way, the old run's stale elements (its webcam
+            # among them) are still on the page beside the new one's: wait until there is one webcam.
+            page.wait_for_function(
+                "document.querySelectorAll(\"iframe[title*='streamlit_webrtc']\").length === 1", timeout=60_000)
+            if not component.get_by_role("button", name="STOP").count():
+                component.get_by_role("button", name="START").click(timeout=60_000)
             component.get_by_role("button", name="STOP").wait_for(timeout=20_000)
             page.get_by_text(playing).first.wait_for(timeout=60_000)
             return
-        except PlaywrightTimeout:
+        except PlaywrightError as exc:  # a time-out, or two webcams for a moment ("strict mode violation")
             if attempt == tries - 1:
                 raise
-            print(f"press_start: try {attempt + 1} saw no {playing!r}; page said:\n{page_text(page)}")
+            print(f"press_start: try {attempt + 1} saw no {playing!r} ({str(exc)[:200]}); page said:\n"
+                  f"{page_text(page)}")
+            if "strict mode violation" in str(exc):
+                continue  # the stream may be coming up: look again once the page has one webcam
             stop = component.get_by_role("button", name="STOP")
-            if stop.count():
+            if stop.count() == 1:
                 stop.click()
 
 
@@ -745,3 +749,30 @@ def test_in_a_crowd_both_duel_seats_get_their_own_coach(app_server, playwright):
             page.screenshot(path=str(ARTIFACTS / "crowd_duel.png"), full_page=True)
     finally:
         browser.close()
+
+
+def test_when_the_video_cannot_connect_the_player_is_told_what_to_do_not_left_with_a_spinner(app_server, browser):
+    """A network with no path for the video (as behind a firewall that blocks WebRTC): the page's peer connections
+    may use relayed candidates only, and there is no TURN server to relay them. ICE fails, the component falls
+    back to START, and the page says why and what to try."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_init_script("""(() => {
+        const Native = window.RTCPeerConnection;
+        if (!Native) return;
+        window.RTCPeerConnection = function (config) {
+            return new Native({...(config || {}), iceTransportPolicy: "relay"});
+        };
+        window.RTCPeerConnection.prototype = Native.prototype;
+    })();""")
+    page = context.new_page()
+    try:
+        page.goto(app_server.url)
+        component = page.frame_locator("iframe[title*='streamlit_webrtc']")
+        component.get_by_role("button", name="START").click(timeout=60_000)
+        page.get_by_text("The video connection is not coming up").wait_for(timeout=120_000)
+        assert page.get_by_text("TURN server").count() >= 1 and page.get_by_text(DETECTED).count() == 0
+    except Exception:
+        page.screenshot(path=str(ARTIFACTS / "failure.png"), full_page=True)
+        raise
+    finally:
+        context.close()

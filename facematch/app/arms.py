@@ -4,6 +4,7 @@ is in the coached arm: the game as it always was, and nothing is recorded for re
 from __future__ import annotations
 
 from facematch.app.resources import get_store
+from facematch.app.signin import saving_allowed
 from facematch.errors import FacematchError
 from facematch.play.study import ShamReplay, TraceRecorder
 
@@ -44,7 +45,7 @@ class RoundFeedback:
     def finished(self, session_id: str, round_index: int, target: str) -> None:
         """A round ended: keep a coached player's recording for other players' sham replay."""
         points = self._trace.take()
-        if self.study and self.live and points:
+        if self.study and self.live and points and saving_allowed():
             try:
                 get_store().add_trace(self.player, session_id, round_index, target, points)
             except FacematchError:

@@ -58,7 +58,8 @@ def final_text(session: PlaySession) -> str:
     return f"**Duel over: {session.players[session.winner]} wins!** {tally}."
 
 
-def run(players: tuple[str, str], rules: RoundRules, coach: bool = True) -> None:
+def run(players: tuple[str, str], rules: RoundRules, coach: bool = True, saved: bool = True) -> None:
+    """saved=False (signed in, beside a guest): the rounds are neither saved nor read from anyone's history."""
     analyzer = load_analyzer_or_stop()
     model_id = analyzer.classifier.model_id
     live: LiveSession = per_browser("duel_live", lambda: LiveSession(rules, seats=SEATS))
@@ -67,7 +68,7 @@ def run(players: tuple[str, str], rules: RoundRules, coach: bool = True) -> None
     session: PlaySession = per_browser("duel", lambda: new_session(players, model_id))
     session.rename(players)
     for seat, name in enumerate(players):  # each player's calibration (made in Challenge or Practice)
-        baseline = player_baseline(name)
+        baseline = player_baseline(name) if saved else None
         live.set_neutral(seat, baseline.blendshapes if baseline else None)
 
     left, right = st.columns([3, 2])
@@ -96,7 +97,9 @@ def run(players: tuple[str, str], rules: RoundRules, coach: bool = True) -> None
 
     # The script thread polls the shared state and redraws; the callback thread does the work.
     while ctx.state.playing:
-        save_records(drive(session, live, time.monotonic()), alert)
+        finished = drive(session, live, time.monotonic())
+        if saved:
+            save_records(finished, alert)
         now = time.monotonic()
         snap = live.snapshot(now)
         presence.markdown(who_is_missing(snap, players))

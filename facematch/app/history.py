@@ -1,11 +1,15 @@
 """History: making faces (scores, levels, what held you back), reading faces (the confusion matrix),
 progress (first check-up against the latest), every round as CSV, and the leaderboard."""
 
+import json
+
 import streamlit as st
 
 from facematch.app.resources import get_store
 from facematch.app.saving import player_today
+from facematch.app.signin import saving_allowed
 from facematch.errors import FacematchError
+from facematch.play.accounts import clean_invite_code
 from facematch.play.charts import (
     average_by_emotion,
     confusion_frame,
@@ -14,7 +18,7 @@ from facematch.play.charts import (
     rounds_frame,
     scores_over_time,
 )
-from facematch.play.history import DEFAULT_PLAYER
+from facematch.play.history import DEFAULT_PLAYER, clean_player_name
 from facematch.play.levels import LEVELS, PASS_OF, PASS_WINDOW, challenge_rounds
 from facematch.play.progress import checkups, first_vs_latest
 from facematch.play.recognition import MODE as READING
@@ -91,6 +95,66 @@ def progress(rows: list[dict]) -> None:
                      hide_index=True, width="stretch")
 
 
+def your_data(store, player: str, account) -> None:
+    """Download every row of the player (JSON) and delete them all, after a confirmation."""
+    st.header("🔐 Your data" if account else "🔐 This player's data")
+    st.caption("Facematch keeps round scores, levels, reading answers, check-up scores and the coach's calibration "
+               "numbers; never video or pictures" + (", and your name, email and groups from your sign-in." if account
+                                                     else "."))
+    data = store.player_data(player)
+    st.download_button("Download my data (JSON)", json.dumps(data, indent=1, default=str).encode("utf-8"),
+                       file_name="facematch_my_data.json", mime="application/json")
+    if not st.session_state.get("confirm_delete"):
+        st.button("Delete my data…", on_click=lambda: st.session_state.update(confirm_delete=player))
+        return
+    if st.session_state.confirm_delete != player:
+        st.session_state.confirm_delete = None
+        st.rerun()
+    st.warning(f"This deletes all {sum(len(rows) for rows in data.values())} stored rows of "
+               + ("yours" if account else f"“{player}”") + " for good: rounds, levels, check-ups, calibration"
+               + (", your consent and your groups" if account else "") + ".")
+    yes, no = st.columns(2)
+    if yes.button("Yes, delete everything", type="primary"):
+        removed = store.delete_player(player)
+        st.session_state.confirm_delete = None
+        if account:
+            st.session_state.saving_off = account.key  # nothing is saved again unless they agree anew
+            st.session_state.pop("signed_in", None)
+        st.session_state.deleted = f"Deleted: {removed} rows. Nothing of " + (
+            "yours" if account else f"“{player}”") + " is stored now."
+        st.rerun()
+    if no.button("Cancel"):
+        st.session_state.confirm_delete = None
+        st.rerun()
+
+
+def groups_and_leaderboard_name(store, account) -> None:
+    """A signed-in player: the groups they joined by invite code, and whether (and as whom) they are on the
+    leaderboard."""
+    st.header("👥 Groups and leaderboard")
+    mine = store.account(account.key) or {}
+    joined = store.groups_joined(account.key)
+    st.caption("Your supervisor (a teacher, therapist or club lead) sees your levels and scores in the groups you "
+               "belong to: " + (", ".join(sorted({*account.groups, *joined})) or "none yet") + ".")
+    with st.form("join", clear_on_submit=True):
+        code = st.text_input("Invite code", max_chars=20, placeholder="XXXX-XXXX")
+        if st.form_submit_button("Join the group"):
+            clean = clean_invite_code(code)
+            group = store.join(account.key, clean) if clean else None
+            if group:
+                st.success(f"You joined {group}.")
+            else:
+                st.error("That is not an invite code here: check it with the person who gave it to you.")
+    with st.form("leaderboard"):
+        shown = st.toggle("Show me on the leaderboard", value=mine.get("leaderboard_name") is not None)
+        name = st.text_input("as", value=mine.get("leaderboard_name") or account.display_name, max_chars=40)
+        if st.form_submit_button("Save"):
+            clean, message = clean_player_name(name)
+            store.set_leaderboard_name(account.key, clean if shown else None)
+            st.success((message + " " if message else "") + (f"You are on the leaderboard as “{clean}”." if shown
+                                                              else "You are not on the leaderboard."))
+
+
 def page() -> None:
     """The History page."""
     st.title("📈 History")
@@ -99,13 +163,22 @@ def page() -> None:
     except FacematchError as exc:
         st.error(f"**The score history cannot be opened.** {exc}")
         st.stop()
-    players = store.players()
-    if not players:
-        st.info("No rounds played yet. Play a session on the main page; every finished round is saved here.")
-        st.stop()
-
-    current = st.session_state.get("player", DEFAULT_PLAYER)
-    player = st.selectbox("Player", players, index=players.index(current) if current in players else 0)
+    if st.session_state.get("deleted"):
+        st.success(st.session_state.pop("deleted"))
+    account = st.session_state.get("account")  # signed in: only their own rows, ever
+    if account is not None:
+        if not saving_allowed():
+            st.info("You are playing without saving: nothing of yours is stored, so there is no history to show. "
+                    "Sign out and in again to be asked once more.")
+            st.stop()
+        player = account.key
+    else:
+        players = store.players()
+        if not players:
+            st.info("No rounds played yet. Play a session on the main page; every finished round is saved here.")
+            st.stop()
+        current = st.session_state.get("player", DEFAULT_PLAYER)
+        player = st.selectbox("Player", players, index=players.index(current) if current in players else 0)
     rows = store.rounds(player)
     st.markdown(f"**{streak(goal_days(rows), player_today()).text()}**")
     making_faces(rows)
@@ -114,6 +187,8 @@ def page() -> None:
 
     st.header("Rounds")
     table = rounds_frame(rows).sort_values("played_at", ascending=False)
+    if account is not None:
+        table = table.drop(columns=["player"])  # all theirs: the opaque key means nothing to them
     st.dataframe(table, hide_index=True, width="stretch",
                  column_config={"played_at": st.column_config.DatetimeColumn("played at", format="YYYY-MM-DD HH:mm:ss"),
                                 "peak_probability": st.column_config.NumberColumn("peak", format="%.2f"),
@@ -123,7 +198,12 @@ def page() -> None:
                        file_name="facematch_history.csv", mime="text/csv")
 
     st.subheader("🏆 Leaderboard: best session totals")
-    board = store.leaderboard(10)
+    if account is not None:
+        st.caption("Only players who chose to be shown, under the name they chose.")
+    board = store.leaderboard(10, opted_in_only=account is not None)
     st.dataframe([{"rank": i + 1, "player": r["player"], "total": r["total"], "rounds": r["rounds"],
                    "matched": r["matched"], "started": r["started"]} for i, r in enumerate(board)],
                  hide_index=True, width="stretch")
+    if account is not None:
+        groups_and_leaderboard_name(store, account)
+    your_data(store, player, account)

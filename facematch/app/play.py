@@ -10,6 +10,7 @@ import streamlit as st
 
 from facematch.app import challenge, checkup, duel, recognition, snapshot
 from facematch.app.saving import player_streak
+from facematch.app.signin import saving_allowed
 from facematch.config import study_key
 from facematch.play.history import DEFAULT_PLAYER, clean_player_name
 from facematch.play.rules import RoundRules, default_rules
@@ -49,15 +50,26 @@ def page() -> None:
                         help="Challenge: timed rounds. Practice: free play. Duel: two players, one camera. "
                              "Read faces: name the emotion a drawn face shows. Check-up: measure your progress, "
                              "without feedback. Snapshot: no webcam stream needed.")
+        account = st.session_state.get("account")  # signed in (facematch.app.signin), or None: local play
         if mode == "Duel":
-            first = name_input("Player 1 (left)", "player", DEFAULT_PLAYER)
+            if account:
+                first = account.display_name
+                st.markdown(f"Player 1 (left): **{first}**")
+            else:
+                first = name_input("Player 1 (left)", "player", DEFAULT_PLAYER)
             second = name_input("Player 2 (right)", "player2", "player 2")
             if second == first:
                 st.info("The two players need different names; Player 2 plays as “player 2”.")
                 second = "player 2" if first != "player 2" else "player 2 (right)"
             players = (first, second)
+            if account:
+                st.caption("A duel is played for fun here: Player 2 has no sign-in on this device, so neither "
+                           "player's duel rounds are saved.")
+        elif account:
+            players = (account.key,)  # the player is their sign-in: no name to type, nobody else to be
         else:
-            players = (name_input("Your name", "player", DEFAULT_PLAYER),)  # History reads "player"
+            players = (name_input("Your name (local play)", "player", DEFAULT_PLAYER),)  # History reads "player"
+            st.caption("Local play: anyone at this computer can pick any name and see every history here.")
         # Always one element here (a stable page layout): the player's streak, or a blank.
         days = player_streak(players[0]) if mode != "Duel" else None
         st.caption(days.text() if days is not None else " ")
@@ -72,17 +84,19 @@ def page() -> None:
         coach = st.toggle("Coach", value=True, key="coach",
                           help="Live advice on which face muscles to move, with gauges; reads your face a few "
                                "times a second.")
-        st.caption("🔒 Your video is processed in memory on this server and never written to disk or sent "
-                   "anywhere. Only round scores are saved (with your answers when you read faces, and, if you "
-                   "calibrate the coach, the 52 numbers describing your resting face)"
-                   + ("; in this study, also the score and coach lines you are shown" if study_key() else "")
-                   + ". Your best moments stay in this tab's memory and are gone when you close it.")
+        saved = ("Nothing of yours is saved: you chose to play without saving" if not saving_allowed() else
+                 "Only round scores are saved (with your answers when you read faces, and, if you calibrate the "
+                 "coach, the 52 numbers describing your resting face)"
+                 + ("; in this study, also the score and coach lines you are shown" if study_key() else "")
+                 + ("; with your name, email and groups from your sign-in" if account else ""))
+        st.caption(f"🔒 Your video is processed in memory on this server and never written to disk or sent "
+                   f"anywhere. {saved}. Your best moments stay in this tab's memory and are gone when you close it.")
 
     st.title("Facematch")
     st.write(INTRO.get(mode, INTRO["Challenge"]))
 
     if mode == "Duel":
-        duel.run(players, rules, coach)
+        duel.run(players, rules, coach, saved=account is None)
     elif mode == "Read faces (no camera)":
         recognition.run(players[0])
     elif mode == "Check-up":

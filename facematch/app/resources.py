@@ -3,11 +3,13 @@ process; and each browser session's own objects (st.session_state)."""
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
 
 import streamlit as st
 
-from facematch.config import stats_file
+from facematch.config import retention_days, stats_file
 from facematch.errors import FacematchError
 from facematch.play.history import HistoryStore, open_store
 from facematch.play.vision import FrameAnalyzer
@@ -44,10 +46,30 @@ def panel_pause() -> float:
     return shared_interval(PANEL_REFRESH_S, get_worker().active_players())
 
 
+log = logging.getLogger(__name__)
+RETENTION_EVERY_S = 3600
+_retention = {"last": None}  # when this server process last applied FACEMATCH_RETENTION_DAYS (monotonic s)
+
+
 @st.cache_resource(show_spinner=False)
-def get_store() -> HistoryStore:
+def _open_store() -> HistoryStore:
     # One per server process: with PostgreSQL it holds the connection pool every session shares.
     return open_store()
+
+
+def get_store() -> HistoryStore:
+    """The history; with FACEMATCH_RETENTION_DAYS set, older rows are deleted at the first use and hourly after."""
+    store = _open_store()
+    days, now = retention_days(), time.monotonic()
+    if days and (_retention["last"] is None or now - _retention["last"] >= RETENTION_EVERY_S):
+        _retention["last"] = now
+        try:
+            removed = store.purge_older_than(days)
+        except FacematchError as exc:
+            log.warning("Retention not applied: %s", exc)
+        else:
+            log.info("Retention: %d rows older than %d days deleted", removed, days)
+    return store
 
 
 def per_browser(key: str, make):

@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 import streamlit as st
 
 from facematch.app.resources import get_store, per_browser
+from facematch.app.signin import saving_allowed
 from facematch.config import study_key
 from facematch.errors import FacematchError
 from facematch.play.calibration import Baseline
@@ -51,6 +52,8 @@ def save_baseline(player: str, baseline: Baseline, model_id: str) -> str:
             f"The judge read it as {judged} {baseline.probabilities[judged]:.0%}.")
     if judged != "neutral":
         text += " If that was not your relaxed face, calibrate again."
+    if not saving_allowed():
+        return text + " You play without saving: it lasts for this session only."
     try:
         get_store().add_baseline(stored)
     except FacematchError as exc:
@@ -81,6 +84,8 @@ def study_arm(player: str) -> str | None:
 def checkup_is_due(player: str) -> bool:
     """Whether to offer a check-up: at the player's first session, then once a day (never without a history
     database: its scores could not be kept)."""
+    if not saving_allowed():
+        return False
     try:
         rows = get_store().rounds(player)
     except FacematchError:
@@ -91,8 +96,8 @@ def checkup_is_due(player: str) -> bool:
 def save_records(records: Sequence[RoundRecord], slot=None) -> None:
     """Store finished rounds. On failure the game goes on, the rounds still count in the session, and
     `slot` (a fixed place on the page; else the end of the page) says so until a later save works."""
-    if not records:
-        return
+    if not records or not saving_allowed():
+        return  # a signed-in player who chose to play without saving: the rounds count in this session only
     today = player_today().isoformat()  # the player's own calendar day: the streak counts by it
     records = [replace(record, local_date=record.local_date or today) for record in records]
     try:

@@ -15,6 +15,13 @@ CAMERA_MESSAGES = {
                                "Choose Snapshot (no camera) mode in the sidebar.",
 }
 
+# When a video connection is tried and does not come up: ICE finds no path between browser and server.
+CONNECTION_FAILED = (
+    "📡 **The video connection is not coming up.** Your browser reached this page but not the game's video "
+    "(a school, office or hotel network often blocks it). Try another network, such as a phone's hotspot, and "
+    "press START again; or ask whoever runs Facematch here to set up a TURN server (see \"TURN\" in its "
+    "operations guide). Meanwhile **Read faces** and **Snapshot** need no video connection.")
+
 
 def target_text(target: str, remaining: float | None = None) -> str:
     timer = f" · ⏱ {remaining:0.1f} s" if remaining is not None else ""

@@ -8,9 +8,9 @@ import av
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
-from facematch.app.resources import get_worker
-from facematch.app.texts import CAMERA_MESSAGES
-from facematch.config import ice_servers
+from facematch.app.resources import get_worker, per_browser
+from facematch.app.texts import CAMERA_MESSAGES, CONNECTION_FAILED
+from facematch.config import cloudflare_turn_keys, ice_servers
 from facematch.play.frames import I420Frame
 from facematch.play.live import COACH_EVERY_S
 from facematch.play.worker import shared_interval
@@ -52,7 +52,7 @@ def webcam(key: str, analyzer, live, annotate: bool = True):
             analyzer.errors.exception(exc)
             return frame
 
-    servers, warning = ice_servers()
+    servers, warning = rtc_servers()
     if warning:
         st.warning(warning)
     ctx = webrtc_streamer(
@@ -65,7 +65,60 @@ def webcam(key: str, analyzer, live, annotate: bool = True):
         async_processing=True,
         translations=CAMERA_MESSAGES,
     )
+    with st.container():  # always here, so nothing after the component moves it
+        if connection_trouble(key, ctx.state):
+            st.warning(CONNECTION_FAILED)
+        elif ctx.state.signalling and not ctx.state.playing:
+            _watch_connection(key, ctx)
     st.caption("📷 **No camera?** If the box above says *NotFoundError*, no camera was found; "
                "*NotAllowedError* means camera access was denied: allow it in the address bar and press "
                "START again. Or play without live video: choose **Snapshot (no camera)** in the sidebar.")
     return ctx
+
+
+def rtc_servers() -> tuple[list, str | None]:
+    """(ICE servers for browser and server, a warning or None): FACEMATCH_ICE_SERVERS; else, with a Cloudflare
+    TURN key in the environment, short-lived credentials from Cloudflare (streamlit-webrtc's helper, cached an
+    hour); else none (localhost and LANs need none)."""
+    servers, warning = ice_servers()
+    keys = cloudflare_turn_keys()
+    if servers or warning or keys is None:
+        return servers, warning
+    try:
+        from streamlit_webrtc.credentials import get_cloudflare_ice_servers
+
+        return list(get_cloudflare_ice_servers(*keys)), None
+    except ValueError as exc:
+        return [], f"No TURN server: {exc}. Players outside this network may get no video."
+
+
+SLOW_CONNECTION_S = 10  # on loopback or a LAN the video is up within 1-2 s
+
+
+def connection_trouble(key: str, state, now: float | None = None) -> bool:
+    """Whether streamer `key`'s video connection is in trouble: tried (signalling) for SLOW_CONNECTION_S without
+    playing, or ended without ever playing. When ICE finds no path the browser keeps trying, or gives up and the
+    component goes back to START, either way without a word to the player."""
+    now = time.monotonic() if now is None else now
+    tries: dict = per_browser("video_connections", dict)
+    last = tries.get(key, {})
+    if state.playing:
+        tries[key] = {"status": "playing"}
+    elif state.signalling:
+        if last.get("status") != "connecting":
+            tries[key] = {"status": "connecting", "since": now}
+    elif last.get("status") == "connecting":
+        tries[key] = {"status": "failed"}
+    elif last.get("status") == "playing":
+        tries[key] = {}
+    entry = tries.get(key, {})
+    return entry.get("status") == "failed" or (
+        entry.get("status") == "connecting" and now - entry["since"] >= SLOW_CONNECTION_S)
+
+
+@st.fragment(run_every=2)
+def _watch_connection(key: str, ctx) -> None:
+    # Runs only while a connection is being tried (the page has no other reason to run then); it stops with
+    # the full run that the component's next state brings.
+    if connection_trouble(key, ctx.state):
+        st.warning(CONNECTION_FAILED)

@@ -31,10 +31,13 @@ from sqlalchemy.pool import NullPool
 
 from facematch.config import history_target
 from facematch.errors import StoreError
+from facematch.play.accounts import KEY_PREFIX, is_account_key
+from facematch.play.history_accounts import AccountRows
 from facematch.play.schema import (
     _ADDED_COLUMNS,
     PLAY_MODES,
     SCHEMA_VERSION,
+    accounts_table,
     baselines_table,
     metadata,
     rounds_table,
@@ -95,6 +98,8 @@ def clean_player_name(name: str | None) -> tuple[str, str | None]:
     if not text:
         return DEFAULT_PLAYER, None if not (name or "").strip() else "That name had no visible characters; " \
                                                                      "playing as guest."
+    if is_account_key(text):  # signed-in players' keys are never typed in
+        return DEFAULT_PLAYER, f"Names cannot start with “{KEY_PREFIX}”; playing as guest."
     if len(text) > MAX_NAME_LENGTH:
         return text[:MAX_NAME_LENGTH], f"Names are limited to {MAX_NAME_LENGTH} characters; yours was shortened."
     return text, None
@@ -110,8 +115,8 @@ def open_store(target: str | Path | None = None) -> HistoryStore:
     return HistoryStore(target if target not in (None, "") else history_target())
 
 
-class HistoryStore:
-    """Use open_store(); pages and scripts never build one directly."""
+class HistoryStore(AccountRows):
+    """Use open_store(); pages and scripts never build one directly. Sign-in's rows: AccountRows."""
 
     def __init__(self, target: str | Path):
         if is_postgres_url(str(target)):
@@ -223,16 +228,23 @@ class HistoryStore:
             .order_by(func.max(rounds_table.c.played_at).desc(), rounds_table.c.player)
         return [r["player"] for r in self._all(query)]
 
-    def leaderboard(self, limit: int = 10) -> list[dict]:
-        """Best session totals across all players."""
-        r = rounds_table.c
+    def leaderboard(self, limit: int = 10, opted_in_only: bool = False) -> list[dict]:
+        """Best session totals across all players; opted_in_only (served with sign-in): only the players who chose
+        a leaderboard name, each shown under that name."""
+        r, a = rounds_table.c, accounts_table.c
         started = func.min(r.played_at).label("started")
         total = func.sum(r.score).label("total")
         query = (select(r.player, r.session_id, total, func.count().label("rounds"),
                         func.sum(r.matched).label("matched"), started)
-                 .where(r.mode.in_(PLAY_MODES))  # sessions of making faces, not reading them or check-ups
-                 .group_by(r.session_id, r.player).order_by(total.desc(), started).limit(int(limit)))
-        return self._all(query)
+                 .where(r.mode.in_(PLAY_MODES)))  # sessions of making faces, not reading them or check-ups
+        if opted_in_only:
+            query = query.join(accounts_table, a.player == r.player).where(a.leaderboard_name.is_not(None))
+        rows = self._all(query.group_by(r.session_id, r.player).order_by(total.desc(), started).limit(int(limit)))
+        if opted_in_only:
+            names = {row["player"]: row["leaderboard_name"] for row in self._all(
+                select(a.player, a.leaderboard_name).where(a.player.in_({row["player"] for row in rows})))}
+            rows = [{**row, "player": names[row["player"]]} for row in rows]
+        return rows
 
     def count(self) -> int:
         with self._errors(), self.engine.connect() as conn:

@@ -5,8 +5,9 @@ from sqlalchemy import Column, Float, Index, Integer, MetaData, Table, Text
 
 # 1: rounds. 2: rounds.held_back (the coach's verdict) and baselines (calibration). 3: levels, local
 # dates. 4: what recognition rounds and check-ups record (answer, answer_s, intensity, distractor,
-# recipe_distance) and the feedback_traces table (study mode).
-SCHEMA_VERSION = 4
+# recipe_distance) and the feedback_traces table (study mode). 5: sign-in: accounts (consent, leaderboard
+# name, claim groups), invites and memberships (a supervisor's groups by invite code).
+SCHEMA_VERSION = 5
 # The modes a round row has: the three that make faces scored by the game's judge, then reading faces
 # (recognition: no camera, no judge) and the check-ups (scored by the independent judge).
 PLAY_MODES = ("challenge", "duel", "snapshot")
@@ -60,6 +61,30 @@ traces_table = Table(
     Column("points", Text, nullable=False),  # JSON: [[seconds, live score, coach line], ...]
 )
 Index("traces_target", traces_table.c.target)
+# Sign-in (facematch.play.accounts): one row per signed-in player; local play's names have none.
+accounts_table = Table(
+    "accounts", metadata,
+    Column("player", Text, primary_key=True),  # the rounds' player: accounts.account_key(issuer, subject)
+    Column("display_name", Text, nullable=False),  # from the ID token, refreshed at each sign-in
+    Column("email", Text),
+    Column("claim_groups", Text, nullable=False, server_default="[]"),  # JSON list: the groups claim at sign-in
+    Column("consented_at", Text),  # when they agreed to have their rounds saved (NULL: not asked or declined)
+    Column("leaderboard_name", Text),  # the name they chose to appear under; NULL: not on the leaderboard
+    Column("last_seen", Text, nullable=False),
+)
+invites_table = Table(
+    "invites", metadata,
+    Column("code", Text, primary_key=True),  # XXXX-XXXX (facematch.play.accounts.new_invite_code)
+    Column("group_name", Text, nullable=False),
+    Column("supervisor", Text, nullable=False),  # the account that made it (and sees who joins)
+    Column("created_at", Text, nullable=False),
+)
+memberships_table = Table(
+    "memberships", metadata,
+    Column("player", Text, primary_key=True),
+    Column("code", Text, primary_key=True),
+    Column("joined_at", Text, nullable=False),
+)
 version_table = Table("schema_version", metadata, Column("version", Integer, nullable=False))
 
 # What each version added to an existing database: (table, column, SQL type), applied if missing.
