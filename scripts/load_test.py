@@ -1,6 +1,6 @@
 """Many players at once, two ways.
 
-    python scripts/load_test.py --browsers 1 2 4 8 16 [--seconds 15] [--echo]
+    python scripts/load_test.py --browsers 1 2 4 8 16 [--seconds 15] [--echo] [--pin] [--profile]
     python scripts/load_test.py [--sessions 1 2 4 8] [--seconds 10] [--fps 24]
 
 --browsers: real clients. Starts the game (`facematch play`) on 127.0.0.1 (with --echo, a bare
@@ -14,6 +14,14 @@ reads how many of each player's frames the app analysed and how long a result to
 analysed fps per player (mean / min), result latency p50, and the CPU of the app process, of the
 browsers and of the whole machine. Loopback only; each level is bounded in time.
 
+--pin: the app runs on core 0 and the browsers (and this script) on the others, so the app's own cost per
+player is seen apart from the clients' (on a 2-core machine the browsers take more than half of it). Then
+each level also prints the players one app core serves at that level's cost per player.
+--profile (with py-spy installed, as `make test` does): samples the app process (Python and native frames,
+100 Hz; py-spy pauses it for each sample, a few per cent of its time) during the measured seconds, keeps the raw
+stacks in build/load_test/ and prints where its CPU goes: receiving and decoding
+the video, the analysis, drawing, encoding and sending, the rest of WebRTC, Streamlit, other.
+
 --sessions (no browser, no WebRTC): N callback threads fed by the real video, each running the
 shared FrameAnalyzer and feeding its own LiveSession: the frame step under concurrency alone.
 """
@@ -25,6 +33,7 @@ import json
 import os
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -166,8 +175,19 @@ def browsers_cpu_seconds() -> float:
     return total
 
 
-def start_app(script: Path | None, workdir: Path, stats: Path) -> tuple[subprocess.Popen, str]:
-    """The game (script None), or another Streamlit script, served as `facematch play` serves it."""
+APP_CORE = 0
+PROFILE_HZ = 100
+PROFILE_DIR = ROOT / "build" / "load_test"  # --profile's raw py-spy stacks, for a closer look (git ignores build/)
+
+
+def pin_to(cores: set[int]):
+    """A preexec_fn that pins the child process to `cores` (inherited by its threads and children)."""
+    return lambda: os.sched_setaffinity(0, cores)
+
+
+def start_app(script: Path | None, workdir: Path, stats: Path, pin: bool = False) -> tuple[subprocess.Popen, str]:
+    """The game (script None), or another Streamlit script, served as `facematch play` serves it; pin: on core
+    APP_CORE only."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -177,7 +197,8 @@ def start_app(script: Path | None, workdir: Path, stats: Path) -> tuple[subproce
     command = streamlit_command("127.0.0.1", port)
     if script is not None:
         command[command.index("run") + 1] = str(script)
-    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                            preexec_fn=pin_to({APP_CORE}) if pin else None)
     url, started = f"http://127.0.0.1:{port}", time.monotonic()
     while True:
         try:
@@ -197,7 +218,47 @@ def read_stats(path: Path) -> dict:
         return {}
 
 
-def run_browsers(n: int, seconds: float, camera: Path, echo: bool, workdir: Path) -> dict:
+# Where the app's CPU goes, from py-spy's stacks: the first rule with a marker in a stack names it.
+COST_RULES = (
+    ("drawing", ("facematch/play/drawing.py", "annotate")),
+    ("analysis", ("facematch/play/worker.py", "facematch/play/vision.py")),
+    ("receive & decode", ("decode", "rtcrtpreceiver", "jitterbuffer")),
+    ("encode & send", ("encode", "rtcrtpsender")),
+    ("rest of WebRTC", ("aiortc", "aioice", "streamlit_webrtc", "av/")),
+    ("Streamlit", ("streamlit", "tornado", "starlette", "uvicorn", "websocket")),
+)
+COST_NAMES = (*(name for name, _ in COST_RULES), "other")
+
+
+def start_profile(pid: int, seconds: float, out: Path) -> subprocess.Popen:
+    """py-spy sampling the app for `seconds` (raw stacks to `out`), on the cores that are not the app's."""
+    import shutil
+
+    spy = shutil.which("py-spy") or str(Path(sys.executable).with_name("py-spy"))
+    if not Path(spy).exists():
+        raise cli.CliError("--profile needs py-spy (pip install py-spy; `make test` installs it)")
+    return subprocess.Popen([spy, "record", "--pid", str(pid), "--duration", str(max(1, round(seconds))),
+                             "--rate", str(PROFILE_HZ), "--nonblocking", "--format", "raw", "--output", str(out)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def cost_breakdown(raw: Path) -> dict[str, float]:
+    """Share of the app's busy samples per COST_RULES category, from py-spy's raw stacks of its Python threads
+    (native calls count to the Python frame that made them: a codec's or the judge's call to its frame)."""
+    counts: dict[str, float] = {}
+    for line in raw.read_text(errors="replace").splitlines():
+        stack, _, count = line.rpartition(" ")
+        if not count.isdigit():
+            continue
+        lower = stack.lower()
+        name = next((name for name, markers in COST_RULES if any(m in lower for m in markers)), "other")
+        counts[name] = counts.get(name, 0) + int(count)
+    total = sum(counts.values()) or 1
+    return {name: counts.get(name, 0) / total for name in COST_NAMES}
+
+
+def run_browsers(n: int, seconds: float, camera: Path, echo: bool, workdir: Path, pin: bool = False,
+                 profile: bool = False) -> dict:
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
@@ -207,7 +268,8 @@ def run_browsers(n: int, seconds: float, camera: Path, echo: bool, workdir: Path
     if echo:
         script.write_text(ECHO_APP)
     stats = workdir / f"stats-{n}-{int(echo)}.json"
-    proc, url = start_app(script, workdir, stats)
+    proc, url = start_app(script, workdir, stats, pin)
+    spy, breakdown = None, None
     try:
         with sync_playwright() as playwright:
             browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(camera))
@@ -237,10 +299,19 @@ def run_browsers(n: int, seconds: float, camera: Path, echo: bool, workdir: Path
             counts0 = [read_counts(page, video) for page, video in videos]
             analysed0, app0, machine0, t0 = read_stats(stats), cpu_seconds(proc.pid), cpu_seconds(), time.monotonic()
             browsers0 = browsers_cpu_seconds()
+            if profile:
+                PROFILE_DIR.mkdir(parents=True, exist_ok=True)
+                raw = PROFILE_DIR / f"profile-{'echo' if echo else 'app'}-{n}.txt"
+                spy = start_profile(proc.pid, seconds, raw)
             time.sleep(seconds)
             counts1 = [read_counts(page, video) for page, video in videos]
             analysed1, app1, machine1, t1 = read_stats(stats), cpu_seconds(proc.pid), cpu_seconds(), time.monotonic()
             browsers1 = browsers_cpu_seconds()
+            if spy is not None:
+                _, errors = spy.communicate(timeout=seconds + 60)
+                if spy.returncode != 0 or not raw.exists():
+                    raise cli.CliError(f"py-spy could not profile the app: {errors.decode(errors='replace')[-500:]}")
+                breakdown = cost_breakdown(raw)
             browser.close()
     finally:
         proc.kill()
@@ -257,7 +328,7 @@ def run_browsers(n: int, seconds: float, camera: Path, echo: bool, workdir: Path
     latency = [analysed1[k]["latency_ms_p50"] for k in analysed1] if not echo else []
     return {"players": n, "restarts": restarts, "failed": failed, "lost": len(videos) - len(kept),
             "delivered": delivered, "sent": sent, "analysed": analysed, "latency_ms": latency,
-            "app_cpu": (app1 - app0) / wall, "browsers_cpu": (browsers1 - browsers0) / wall,
+            "app_cpu": (app1 - app0) / wall, "browsers_cpu": (browsers1 - browsers0) / wall, "breakdown": breakdown,
             "machine_cpu": (machine1 - machine0) / wall / (os.cpu_count() or 1)}
 
 
@@ -300,14 +371,23 @@ def browsers_main(args) -> int:
         camera = workdir / "camera.y4m"
         write_y4m(args.video, camera, start_s=0.0, end_s=20.0, size=(640, 480), fps=15)
         kind = "echo app (frames returned untouched)" if args.echo else "Facematch (Challenge mode)"
+        if args.pin:
+            others = set(range(os.cpu_count() or 1)) - {APP_CORE}
+            if not others:
+                raise cli.CliError("--pin needs at least 2 cores (the app on one, the browsers on the rest)")
+            os.sched_setaffinity(0, others)  # this script and the browsers it launches
+        where = f"app pinned to core {APP_CORE}, browsers to the other {os.cpu_count() - 1}" if args.pin else \
+            "app and browsers sharing the cores"
         print(f"{kind}: real Chromium players, fake 640x480 camera at 15 fps, {args.seconds:.0f} s per level, "
-              f"{os.cpu_count()} cores\n")
+              f"{os.cpu_count()} cores, {where}\n")
         print("| players | video fps shown per player (mean / min) | sent by the server | "
               "analysed fps per player (mean / min) | "
               "result latency p50 | app CPU | browsers CPU | machine CPU |")
         print("|---|---|---|---|---|---|---|---|")
+        results = []
         for n in args.browsers:
-            r = run_browsers(n, args.seconds, camera, args.echo, workdir)
+            r = run_browsers(n, args.seconds, camera, args.echo, workdir, args.pin, args.profile)
+            results.append(r)
             analysed = (f"{np.mean(r['analysed']):.1f} / {np.min(r['analysed']):.1f}" if r["analysed"] else "–")
             latency = f"{np.median(r['latency_ms']):.0f} ms" if r["latency_ms"] else "–"
             print(f"| {n} | {np.mean(r['delivered']):.1f} / {np.min(r['delivered']):.1f} | "
@@ -317,13 +397,35 @@ def browsers_main(args) -> int:
                   + (f" ({r['restarts']} restarted)" if r["restarts"] else "")
                   + (f" ({r['failed']} could not start: not counted)" if r["failed"] else "")
                   + (f" ({r['lost']} lost their video during the run: not counted)" if r["lost"] else ""), flush=True)
+        if args.pin or args.profile:
+            print_costs(results, args.pin)
     return 0
+
+
+def print_costs(results: list[dict], pinned: bool) -> None:
+    """The app's own cost per player, per level; with --profile, where it goes."""
+    names = list(COST_NAMES)
+    print("\n| players | app CPU | CPU ms per player-second | players one app core serves at this cost | "
+          + " | ".join(names) + " |")
+    print("|---|---|---|---|" + "---|" * len(names))
+    for r in results:
+        served = r["players"] - r["failed"]  # everyone who started costs the app, also one whose video was lost
+        per_player = 1000 * r["app_cpu"] / served
+        capacity = f"{1000 / per_player:.1f}" if pinned else "– (run with --pin)"
+        shares = " | ".join(f"{100 * r['breakdown'][name]:.0f}%" for name in names) if r["breakdown"] else \
+            " | ".join("–" for _ in names)
+        print(f"| {served} | {100 * r['app_cpu']:.0f}% of a core | {per_player:.0f} ms | {capacity} | {shares} |",
+              flush=True)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--browsers", type=int, nargs="+", help="real Chromium players per level (e.g. 1 2 4 8 16)")
     parser.add_argument("--echo", action="store_true", help="with --browsers: measure a bare echo app instead")
+    parser.add_argument("--pin", action="store_true", help="with --browsers: the app on core 0, the browsers on "
+                                                           "the others (the app's own cost per player)")
+    parser.add_argument("--profile", action="store_true", help="with --browsers: where the app's CPU goes "
+                                                               "(py-spy)")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--seconds", type=float, default=None, help="duration of each level (15 with --browsers, "
                                                                      "else 10)")

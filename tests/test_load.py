@@ -33,10 +33,20 @@ def test_the_real_client_load_test_measures_a_playing_browser():
 
     if not os.path.exists(CHROMIUM):
         pytest.skip("Debian chromium is not installed (make browser)")
-    result = run_script("load_test.py", "--browsers", "1", "--seconds", "4", check=True, timeout=300)
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("--pin needs 2 cores")
+    result = run_script("load_test.py", "--browsers", "1", "--seconds", "4", "--pin", "--profile", check=True,
+                        timeout=300)
     row = re.search(r"^\| 1 \| ([\d.]+) / [\d.]+ \| ([\d.]+) / [\d.]+ \| ([\d.]+) / [\d.]+ \| (\d+) ms \| "
                     r"(\d+)% of a core \| (\d+)% of a core \| (\d+)% \|", result.stdout, flags=re.M)
     assert row, result.stdout
     shown, sent, analysed = float(row.group(1)), float(row.group(2)), float(row.group(3))
     # The player's video came back (the server sent it and the page showed it), and the app analysed it.
     assert shown > 5 and sent > 5 and analysed > 3
+    # Pinned and profiled: the app's own cost per player, and where it went (shares of its samples).
+    assert "app pinned to core 0" in result.stdout
+    costs = re.search(r"^\| 1 \| \d+% of a core \| (\d+) ms \| ([\d.]+) \| (.*) \|$", result.stdout, flags=re.M)
+    assert costs, result.stdout
+    shares = [int(v.strip().rstrip("%")) for v in costs.group(3).split("|")]
+    assert len(shares) == 7 and 95 <= sum(shares) <= 105
+    assert shares[1] > 0 and shares[2] > 0  # analysis and receiving the video: never nothing
