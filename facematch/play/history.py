@@ -21,7 +21,6 @@ import time
 import unicodedata
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import Table, create_engine, event, func, inspect, select, text
@@ -32,7 +31,7 @@ from sqlalchemy.pool import NullPool
 from facematch.config import history_target
 from facematch.errors import StoreError
 from facematch.play.accounts import KEY_PREFIX, is_account_key
-from facematch.play.history_accounts import AccountRows
+from facematch.play.history_accounts import AccountRows, _now
 from facematch.play.schema import (
     _ADDED_COLUMNS,
     PLAY_MODES,
@@ -49,10 +48,6 @@ MAX_NAME_LENGTH = 40
 DEFAULT_PLAYER = "guest"
 POSTGRES_SCHEMES = ("postgresql", "postgres", "postgresql+psycopg")
 _CREATE_LOCK = 7_231_452  # PostgreSQL advisory lock: one app server creates or upgrades the schema at a time
-
-
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ PLAYER_TABLES = (rounds_table, baselines_table, traces_table, memberships_table,
 
 
 def _now() -> str:
+    """Now as the history stores times: ISO 8601, UTC, to the second (history.py stamps rounds with it too)."""
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
