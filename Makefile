@@ -13,7 +13,7 @@ RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 # does in a checkout), also when it plays from the installed copy in .venv-play.
 export FACEMATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact network benchmark load-test lock clean
+.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy network benchmark load-test lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -155,6 +155,15 @@ compact: setup
 	    $(COMPACT_RECIPE) --epochs 80 --seed 2 --output $(COMPACT2)/
 	$(BIN)/facematch train $(P)/ data/network/compact3 data/logs/compact3 \
 	    $(COMPACT_RECIPE) --epochs 80 --seed 3 --width 48 --output $(COMPACT3)/
+
+# The busy judge (facematch/play/worker.py; rule R6 in docs/model.md): a compact network of 16-32-64-128
+# channels distilled from the shipped judge (its face-and-mirror probabilities: a few minutes of LiteRT,
+# cached in the work directory), 30 epochs in float32 (~90 s an epoch on this AVX2 host, ~50 min).
+# Resumable. Writes $(BUSY); `facematch evaluate $(BUSY)/` writes its card.
+BUSY ?= data/models/fer_busy
+busy: setup
+	$(BIN)/facematch train $(P)/ data/network/busy1 data/logs/busy1 $(COMPACT_RECIPE) --width 16 \
+	    --label-smoothing 0 --teacher $(MODEL) --distill 0.7 --epochs 30 --output $(BUSY)/
 
 # Experiment (not in the pipeline; docs/model.md): train the whole network (blocks 1-4 and the head)
 # from the shipped model's weights as its .tflite stores them (int8, rebuilt by recover-keras),

@@ -1,6 +1,6 @@
 """Many players at once, two ways.
 
-    python scripts/load_test.py --browsers 1 2 4 8 16 [--seconds 15] [--echo] [--pin] [--profile]
+    python scripts/load_test.py --browsers 1 2 4 8 16 [--seconds 15] [--echo] [--pin] [--profile] [--processes 2]
     python scripts/load_test.py [--sessions 1 2 4 8] [--seconds 10] [--fps 24]
 
 --browsers: real clients. Starts the game (`facematch play`) on 127.0.0.1 (with --echo, a bare
@@ -21,6 +21,10 @@ each level also prints the players one app core serves at that level's cost per 
 100 Hz; py-spy pauses it for each sample, a few per cent of its time) during the measured seconds, keeps the raw
 stacks in build/load_test/ and prints where its CPU goes: receiving and decoding
 the video, the analysis, drawing, encoding and sending, the rest of WebRTC, Streamlit, other.
+
+--processes N (N ≥ 2): N app servers (one history file) behind the nginx recipe of docs/operations.md on
+loopback (TLS with a self-signed certificate), the players' pages opened through it: what a second app
+process adds. Each server's analyses are read from its own stats file.
 
 --sessions (no browser, no WebRTC): N callback threads fed by the real video, each running the
 shared FrameAnalyzer and feeding its own LiveSession: the frame step under concurrency alone.
@@ -185,15 +189,20 @@ def pin_to(cores: set[int]):
     return lambda: os.sched_setaffinity(0, cores)
 
 
-def start_app(script: Path | None, workdir: Path, stats: Path, pin: bool = False) -> tuple[subprocess.Popen, str]:
-    """The game (script None), or another Streamlit script, served as `facematch play` serves it; pin: on core
-    APP_CORE only."""
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+        return s.getsockname()[1]
+
+
+def start_app(script: Path | None, workdir: Path, stats: Path, pin: bool = False,
+              name: str = "app") -> tuple[subprocess.Popen, str]:
+    """The game (script None), or another Streamlit script, served as `facematch play` serves it; pin: on core
+    APP_CORE only. Its log is workdir/NAME.log; app servers started for one level share one history file."""
+    port = free_port()
     env = {**os.environ, "FACEMATCH_DB": str(workdir / "history.sqlite3"), "FACEMATCH_STATS_FILE": str(stats),
            "FACEMATCH_ROUND_SECONDS": "30", "PYTHONUNBUFFERED": "1"}
-    log = open(workdir / "app.log", "w")
+    log = open(workdir / f"{name}.log", "w")
     command = streamlit_command("127.0.0.1", port)
     if script is not None:
         command[command.index("run") + 1] = str(script)
@@ -207,15 +216,30 @@ def start_app(script: Path | None, workdir: Path, stats: Path, pin: bool = False
         except OSError:
             if proc.poll() is not None or time.monotonic() - started > 60:
                 proc.kill()
-                raise cli.CliError(f"the app did not start; see {workdir / 'app.log'}") from None
+                raise cli.CliError(f"the app did not start; see {workdir / f'{name}.log'}") from None
             time.sleep(0.3)
 
 
-def read_stats(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text())["players"]
-    except (OSError, ValueError, KeyError):
-        return {}
+def read_stats(paths: list[Path]) -> dict:
+    """Every player's stats from the app servers' stats files (keys made unique across servers)."""
+    players = {}
+    for i, path in enumerate(paths):
+        try:
+            players.update({f"{i}:{k}": v for k, v in json.loads(path.read_text())["players"].items()})
+        except (OSError, ValueError, KeyError):
+            continue
+    return players
+
+
+def busy_judge(paths: list[Path]) -> bool:
+    """Whether an app server's busy judge (facematch.play.worker) was playing at its last stats write."""
+    busy = False
+    for path in paths:
+        try:
+            busy = busy or bool(json.loads(path.read_text()).get("busy_judge"))
+        except (OSError, ValueError):
+            continue
+    return busy
 
 
 # Where the app's CPU goes, from py-spy's stacks: the first rule with a marker in a stack names it.
@@ -258,21 +282,33 @@ def cost_breakdown(raw: Path) -> dict[str, float]:
 
 
 def run_browsers(n: int, seconds: float, camera: Path, echo: bool, workdir: Path, pin: bool = False,
-                 profile: bool = False) -> dict:
+                 profile: bool = False, processes: int = 1) -> dict:
+    import contextlib
+
     from playwright.sync_api import Error as PlaywrightError
     from playwright.sync_api import sync_playwright
 
     from facematch.fake_camera import CHROMIUM, chromium_args
+    from facematch.nginx_trial import NginxTrial
 
     script = workdir / "echo_app.py" if echo else None
     if echo:
         script.write_text(ECHO_APP)
-    stats = workdir / f"stats-{n}-{int(echo)}.json"
-    proc, url = start_app(script, workdir, stats, pin)
-    spy, breakdown = None, None
+    stats = [workdir / f"stats-{n}-{int(echo)}-{i}.json" for i in range(processes)]
+    apps, procs, spy, breakdown = [], [], None, None
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=chromium_args(camera))
+        for i, path in enumerate(stats):
+            apps.append(start_app(script, workdir, path, pin, name=f"app{i}"))
+            procs.append(apps[-1][0])
+        with contextlib.ExitStack() as stack, sync_playwright() as playwright:
+            if processes == 1:
+                url, extra = apps[0][1], []
+            else:  # the docs' nginx recipe in front: sticky sessions by a random route cookie
+                upstreams = [u.removeprefix("http://") for _, u in apps]
+                url = stack.enter_context(NginxTrial(workdir / f"nginx-{n}", upstreams, free_port()))
+                extra = ["--ignore-certificate-errors"]  # its self-signed certificate
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                                 args=chromium_args(camera) + extra)
             videos, restarts, failed = [], 0, 0
             for i in range(n):
                 # One player after another, each playing before the next joins (as players arrive);
@@ -294,19 +330,20 @@ def run_browsers(n: int, seconds: float, camera: Path, echo: bool, workdir: Path
                     failed += 1
                     context.close()
             if not videos:
-                raise cli.CliError(f"no player could start; see {workdir / 'app.log'}")
+                raise cli.CliError(f"no player could start; see {workdir / 'app0.log'}")
             time.sleep(3.0)  # let every stream settle
             counts0 = [read_counts(page, video) for page, video in videos]
-            analysed0, app0, machine0, t0 = read_stats(stats), cpu_seconds(proc.pid), cpu_seconds(), time.monotonic()
+            analysed0, app0, machine0, t0 = read_stats(stats), apps_cpu(procs), cpu_seconds(), time.monotonic()
             browsers0 = browsers_cpu_seconds()
             if profile:
                 PROFILE_DIR.mkdir(parents=True, exist_ok=True)
                 raw = PROFILE_DIR / f"profile-{'echo' if echo else 'app'}-{n}.txt"
-                spy = start_profile(proc.pid, seconds, raw)
+                spy = start_profile(procs[0].pid, seconds, raw)
             time.sleep(seconds)
             counts1 = [read_counts(page, video) for page, video in videos]
-            analysed1, app1, machine1, t1 = read_stats(stats), cpu_seconds(proc.pid), cpu_seconds(), time.monotonic()
+            analysed1, app1, machine1, t1 = read_stats(stats), apps_cpu(procs), cpu_seconds(), time.monotonic()
             browsers1 = browsers_cpu_seconds()
+            busy = busy_judge(stats)
             if spy is not None:
                 _, errors = spy.communicate(timeout=seconds + 60)
                 if spy.returncode != 0 or not raw.exists():
@@ -314,22 +351,28 @@ def run_browsers(n: int, seconds: float, camera: Path, echo: bool, workdir: Path
                 breakdown = cost_breakdown(raw)
             browser.close()
     finally:
-        proc.kill()
-        proc.wait(timeout=30)
+        for proc in procs:
+            proc.kill()
+            proc.wait(timeout=30)
     wall = t1 - t0
     # A player whose video element went away meanwhile is reported as lost, not averaged in.
     kept = [(a, b) for a, b in zip(counts0, counts1) if a is not None and b is not None]
     if not kept:
-        raise cli.CliError(f"every player's video went away during the run; see {workdir / 'app.log'}")
+        raise cli.CliError(f"every player's video went away during the run; see {workdir / 'app0.log'}")
     delivered = [(b[0] - a[0]) / wall for a, b in kept]
     sent = [(b[1] - a[1]) / wall for a, b in kept]
     analysed = [(analysed1[k]["analysed"] - analysed0.get(k, {"analysed": 0})["analysed"]) / wall
                 for k in analysed1] if not echo else []
     latency = [analysed1[k]["latency_ms_p50"] for k in analysed1] if not echo else []
     return {"players": n, "restarts": restarts, "failed": failed, "lost": len(videos) - len(kept),
-            "delivered": delivered, "sent": sent, "analysed": analysed, "latency_ms": latency,
+            "delivered": delivered, "sent": sent, "analysed": analysed, "latency_ms": latency, "busy_judge": busy,
+            "per_server": [sum(1 for k in analysed1 if k.startswith(f"{i}:")) for i in range(processes)],
             "app_cpu": (app1 - app0) / wall, "browsers_cpu": (browsers1 - browsers0) / wall, "breakdown": breakdown,
             "machine_cpu": (machine1 - machine0) / wall / (os.cpu_count() or 1)}
+
+
+def apps_cpu(procs: list[subprocess.Popen]) -> float:
+    return sum(cpu_seconds(proc.pid) for proc in procs)
 
 
 def start_player(page, url: str, name: str | None):
@@ -378,6 +421,8 @@ def browsers_main(args) -> int:
             os.sched_setaffinity(0, others)  # this script and the browsers it launches
         where = f"app pinned to core {APP_CORE}, browsers to the other {os.cpu_count() - 1}" if args.pin else \
             "app and browsers sharing the cores"
+        if args.processes > 1:
+            where = f"{args.processes} app servers behind nginx (docs/operations.md), browsers on the same cores"
         print(f"{kind}: real Chromium players, fake 640x480 camera at 15 fps, {args.seconds:.0f} s per level, "
               f"{os.cpu_count()} cores, {where}\n")
         print("| players | video fps shown per player (mean / min) | sent by the server | "
@@ -386,7 +431,7 @@ def browsers_main(args) -> int:
         print("|---|---|---|---|---|---|---|---|")
         results = []
         for n in args.browsers:
-            r = run_browsers(n, args.seconds, camera, args.echo, workdir, args.pin, args.profile)
+            r = run_browsers(n, args.seconds, camera, args.echo, workdir, args.pin, args.profile, args.processes)
             results.append(r)
             analysed = (f"{np.mean(r['analysed']):.1f} / {np.min(r['analysed']):.1f}" if r["analysed"] else "–")
             latency = f"{np.median(r['latency_ms']):.0f} ms" if r["latency_ms"] else "–"
@@ -394,6 +439,8 @@ def browsers_main(args) -> int:
                   f"{np.mean(r['sent']):.1f} / {np.min(r['sent']):.1f} | {analysed} | {latency} | "
                   f"{100 * r['app_cpu']:.0f}% of a core | {100 * r['browsers_cpu']:.0f}% of a core | "
                   f"{100 * r['machine_cpu']:.0f}% |"
+                  + (" (the busy judge playing)" if r["busy_judge"] else "")
+                  + (f" (players per server: {', '.join(map(str, r['per_server']))})" if args.processes > 1 else "")
                   + (f" ({r['restarts']} restarted)" if r["restarts"] else "")
                   + (f" ({r['failed']} could not start: not counted)" if r["failed"] else "")
                   + (f" ({r['lost']} lost their video during the run: not counted)" if r["lost"] else ""), flush=True)
@@ -426,6 +473,8 @@ def main() -> int:
                                                            "the others (the app's own cost per player)")
     parser.add_argument("--profile", action="store_true", help="with --browsers: where the app's CPU goes "
                                                                "(py-spy)")
+    parser.add_argument("--processes", type=int, default=1, help="with --browsers: app servers behind the docs' "
+                                                                 "nginx recipe (default 1: no nginx)")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--seconds", type=float, default=None, help="duration of each level (15 with --browsers, "
                                                                      "else 10)")
@@ -439,6 +488,9 @@ def main() -> int:
     args.video = args.video or asset_path("sample_video")
     if not args.video.is_file():
         raise cli.CliError(f"{args.video}: no such video")
+    if args.processes < 1 or (args.processes > 1 and (args.pin or args.profile)):
+        raise cli.CliError("--processes is 1 or more, and above 1 not with --pin or --profile (one app core each "
+                           "would leave the browsers none on most machines)")
     if args.browsers:
         return browsers_main(args)
 

@@ -50,3 +50,22 @@ def test_the_real_client_load_test_measures_a_playing_browser():
     shares = [int(v.strip().rstrip("%")) for v in costs.group(3).split("|")]
     assert len(shares) == 7 and 95 <= sum(shares) <= 105
     assert shares[1] > 0 and shares[2] > 0  # analysis and receiving the video: never nothing
+
+
+@pytest.mark.browser
+@pytest.mark.skipif(not VIDEO.is_file(), reason="sample video not installed (facematch setup sample_video)")
+def test_two_app_servers_behind_the_docs_nginx_recipe_serve_the_players_through_it():
+    import os
+    import shutil
+
+    from facematch.fake_camera import CHROMIUM
+
+    if not os.path.exists(CHROMIUM) or shutil.which("nginx") is None:
+        pytest.skip("Debian chromium and nginx are needed (make browser nginx)")
+    result = run_script("load_test.py", "--browsers", "2", "--seconds", "4", "--processes", "2", check=True,
+                        timeout=400)
+    row = re.search(r"^\| 2 \| ([\d.]+) / ([\d.]+) \| [\d.]+ / [\d.]+ \| ([\d.]+) / ([\d.]+) \|.*"
+                    r"\(players per server: (\d), (\d)\)", result.stdout, flags=re.M)
+    assert row, result.stdout
+    assert float(row.group(2)) > 5 and float(row.group(4)) > 1  # every player's video came back, analysed
+    assert int(row.group(5)) + int(row.group(6)) == 2  # each player on one of the two servers (sticky, random)

@@ -306,8 +306,14 @@ def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one
     compact2 = tmp_path / "compact2"  # another seed and a narrower network: the judge's third network
     run_command("train", trained["processed"], tmp_path / "work2", tmp_path / "logs2", "--output", compact2,
                "--architecture", "compact", "--crop", "40", "--epochs", "1", "--batch-size", "16",
-               "--learning-rate", "1e-3", "--precision", "float32", "--seed", "7", "--width", "8", check=True)
+               "--learning-rate", "1e-3", "--precision", "float32", "--seed", "7", "--width", "8",
+               "--teacher", trained["model_dir"], "--distill", "0.7", check=True)
     assert "widths [8, 16, 32, 64]" in read_spec(compact2).provenance["architecture"]["backbone"]
+    # Distilled: the teacher's probabilities were computed once, for every Training face, and the card says so.
+    teacher = np.load(tmp_path / "work2" / "teacher.npz")
+    assert teacher["probs"].shape == (len(load_split(trained["processed"], "Training").labels), 7)
+    assert str(teacher["model_id"]) == load_classifier(trained["model_dir"]).model_id
+    assert "Distilled from the judge" in evaluated(compact2, trained["processed"], tmp_path)
 
     judge = tmp_path / "judge"
     result = run_command("ensemble", trained["model_dir"], compact, compact2, trained["processed"], judge,
@@ -348,3 +354,18 @@ def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one
     bad = run_command("train", trained["processed"], tmp_path / "w3", tmp_path / "l3", "--architecture",
                      "compact", "--width", "2")
     assert bad.returncode == 1 and "between 4 and 256" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_distillation_targets_mix_the_teachers_probabilities_with_the_label():
+    from facematch.pipeline.configs import NetworkConfig
+    from facematch.pipeline.network import training_dataset
+
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (8, 48, 48), dtype=np.uint8)
+    labels = np.arange(8) % 7
+    soft = rng.dirichlet(np.ones(7), 8).astype(np.float32)
+    config = NetworkConfig(architecture="compact", batch_size=8, distill=0.7, class_weight="none")
+    _, targets, _ = next(iter(training_dataset(images, labels, config, soft)))
+    expected = 0.7 * soft + 0.3 * np.eye(7)[labels]
+    distance = np.abs(targets.numpy()[:, None, :] - expected[None, :, :]).max(axis=-1)  # batch row × image
+    assert distance.min(axis=1).max() < 1e-5 and distance.min(axis=0).max() < 1e-5  # shuffled, each one there

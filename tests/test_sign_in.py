@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
 import time
 import urllib.request
 import uuid
@@ -23,7 +22,7 @@ import pytest
 import test_e2e_browser as e2e
 from test_e2e_browser import ARTIFACTS, DETECTED, AppServer, free_port, launch_chromium, open_page
 
-from conftest import OIDC_ACCOUNTS, REPO, OidcProvider, oidc_available, secrets_toml
+from conftest import OIDC_ACCOUNTS, OidcProvider, oidc_available, secrets_toml
 from facematch.play.accounts import account_key
 from facematch.play.history import RoundRecord, open_store
 from facematch.play.history_accounts import PLAYER_TABLES
@@ -316,13 +315,10 @@ def test_a_supervisor_sees_their_group_only_and_deleting_my_data_leaves_no_row(s
 
 
 # -- two app servers behind the docs' nginx recipe ------------------------------------------------------------
-def docs_nginx_site() -> str:
-    text = (REPO / "docs" / "operations.md").read_text()
-    return re.search(r"```nginx\n(.*?)```", text, re.S).group(1)
-
-
 @pytest.fixture(scope="module")
 def nginx_pair(tmp_path_factory, provider, ports, postgres_server):
+    from facematch.nginx_trial import NginxTrial
+
     if shutil.which("nginx") is None:
         pytest.skip("nginx is not installed (make test installs Debian's nginx)")
     base = tmp_path_factory.mktemp("nginx")
@@ -330,35 +326,13 @@ def nginx_pair(tmp_path_factory, provider, ports, postgres_server):
     db = postgres_server.new_database()
     backends = [free_port(), free_port()]
     servers = [start_app(base / f"app{i}", provider, origin, port, db=db) for i, port in enumerate(backends)]
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1",
-                    "-days", "1", "-keyout", base / "key.pem", "-out", base / "cert.pem"], check=True,
-                   capture_output=True)
-    site = docs_nginx_site()
-    site = re.sub(r"server 10\.0\.0\.11:8501;\n\s*server 10\.0\.0\.12:8501;",
-                  f"server 127.0.0.1:{backends[0]};\n    server 127.0.0.1:{backends[1]};", site)
-    site = site.replace("listen 443 ssl;", f"listen 127.0.0.1:{ports['nginx']} ssl;")
-    site = site.replace("/etc/ssl/facematch/fullchain.pem", str(base / "cert.pem"))
-    site = site.replace("/etc/ssl/facematch/privkey.pem", str(base / "key.pem"))
-    site = site.replace("https://id.example.org", provider.issuer)
-    # Only for the test: which app server answered.
-    site = site.replace("proxy_read_timeout 1h;", "proxy_read_timeout 1h;\n"
-                        "        add_header X-Facematch-Server $upstream_addr always;")
-    assert f"127.0.0.1:{backends[1]}" in site and str(base / "cert.pem") in site
-    (base / "nginx.conf").write_text(
-        f"daemon off;\npid {base}/nginx.pid;\nerror_log {base}/nginx_error.log;\nevents {{}}\n"
-        f"http {{\n access_log {base}/access.log;\n client_body_temp_path {base}/body;\n"
-        f" proxy_temp_path {base}/proxy;\n fastcgi_temp_path {base}/fcgi;\n uwsgi_temp_path {base}/uwsgi;\n"
-        f" scgi_temp_path {base}/scgi;\n types {{ text/html html; application/javascript js; text/css css; }}\n"
-        f"{site}\n}}\n")
-    nginx = subprocess.Popen(["nginx", "-c", str(base / "nginx.conf"), "-p", str(base)],
-                             stdout=subprocess.DEVNULL, stderr=open(base / "nginx_stderr.log", "w"))
-    time.sleep(1)
-    assert nginx.poll() is None, (base / "nginx_stderr.log").read_text()
+    upstreams = [f"127.0.0.1:{port}" for port in backends]
     try:
-        yield origin, [f"127.0.0.1:{port}" for port in backends]
+        # show_server, only for the test: which app server answered.
+        with NginxTrial(base, upstreams, ports["nginx"], issuer=provider.issuer, show_server=True) as served:
+            assert served == origin
+            yield origin, upstreams
     finally:
-        nginx.terminate()  # SIGTERM: the master stops its workers (SIGKILL would orphan them)
-        nginx.wait(timeout=10)
         for server in servers:
             server.kill()
 

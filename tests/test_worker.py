@@ -256,3 +256,42 @@ def test_the_stats_file_for_the_load_test_is_written_while_players_play(analyzer
         time.sleep(0.06)
     players = json.loads(path.read_text())["players"]
     assert len(players) == 1 and list(players.values())[0]["analysed"] >= 4
+
+
+def test_a_server_too_busy_for_the_judge_plays_the_busy_judge_until_the_crowd_has_gone(
+        models, faces, workers, monkeypatch):
+    from facematch.config import DEFAULT_MODEL_DIR
+    from facematch.play.classifier import EmotionClassifier
+
+    monkeypatch.setattr(worker_module, "ACTIVE_S", 0.3)  # players who stop count as gone sooner
+    judge = ViewsAsked(models.classifier)
+    busy = ViewsAsked(EmotionClassifier(DEFAULT_MODEL_DIR))  # stands in for the distilled network
+    analyzer = FrameAnalyzer(classifier=judge, detector=models.detector, coach=False, busy_classifier=busy)
+    # A twentieth of the time for analysis: the judge (a few ms a face on any machine) cannot give
+    # four players 7 verdicts a second within it.
+    worker = workers(analyzer, wait_s=0.0, share=0.05)
+    got, stop, marked = {f"p{k}": 0 for k in range(4)}, time.monotonic() + 3.0, []
+
+    def player(name: str):
+        while time.monotonic() < stop:
+            result = worker.analyze(name, faces["laugh"])
+            got[name] += bool(result and result.faces)
+            if result is not None:
+                marked.append(result.busy)  # what the page says: the quicker judge is scoring
+            time.sleep(1 / 15)
+
+    threads = [threading.Thread(target=player, args=(name,)) for name in got]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(busy.asked) >= 1 and set(busy.asked) == {"none"}  # the busy judge, one pass a face
+    assert all(n > 0 for n in got.values()), got  # everybody got verdicts
+    assert any(marked)
+    time.sleep(0.5)  # the crowd has gone; one player stays
+    worker.analyze("p0", faces["laugh"], wait_s=5.0)  # may share a cycle with the crowd's last frames
+    judged, busied = len(judge.asked), len(busy.asked)
+    for _ in range(5):
+        result = worker.analyze("p0", faces["laugh"], wait_s=5.0)
+        assert len(result.faces) == 1 and not result.busy
+    assert not worker.busy and len(judge.asked) == judged + 5 and len(busy.asked) == busied  # the judge again

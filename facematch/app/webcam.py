@@ -8,12 +8,15 @@ import av
 import streamlit as st
 from streamlit_webrtc import WebRtcMode, webrtc_streamer
 
+from facematch.app import video_encoder
 from facematch.app.resources import get_worker, per_browser
 from facematch.app.texts import CAMERA_MESSAGES, CONNECTION_FAILED
 from facematch.config import cloudflare_turn_keys, ice_servers
 from facematch.play.frames import I420Frame
 from facematch.play.live import COACH_EVERY_S
 from facematch.play.worker import shared_interval
+
+video_encoder.install()  # every player's returned video: VP8 without aiortc's denoiser (video_encoder.py)
 
 
 def webcam(key: str, analyzer, live, annotate: bool = True):

@@ -95,6 +95,14 @@ best epoch {training['best_epoch']}, {training['train_seconds']:.0f} s of head t
 {_finetune_text(training.get('finetune'))}""")
 
 
+def _distill_text(c: dict) -> str:
+    if not c.get("teacher"):
+        return ""
+    return (f" Distilled from the judge `{Path(c['teacher']).name}`: each image's target was {c['distill']} × the "
+            f"teacher's probabilities (the average for the face and its mirror image, the teacher's class offsets "
+            f"included) + {1 - c['distill']:.1f} × its label.")
+
+
 def network_training_text(training: dict) -> str:
     c = training["config"]
     start = "from the backbone weights above and a fresh head"
@@ -114,9 +122,10 @@ def network_training_text(training: dict) -> str:
             f"{c['weight_decay']}), learning rate warmed up to {c['learning_rate']} over {c['warmup_epochs']} "
             f"epoch(s) then cosine-decayed to 0 at epoch {c['epochs']}, batch {c['batch_size']}, label smoothing "
             f"{c['label_smoothing']}, class weights `{c['class_weight']}`, head Dense({c['hidden']}) with dropout "
-            f"{c['dropout']}, seed {c['seed']}. Precision policy `{training['precision']}` (the logits layer in "
-            f"float32); the shipped network is float32 with int8 weights. PublicTest was evaluated after every "
-            f"epoch ({training['epochs_run']} epochs, best {pct(training.get('best_publictest_accuracy'))} single "
-            f"pass before calibration); {(training.get('seconds') or 0) / 3600:.1f} h on {training['machine']} "
+            f"{c['dropout']}, seed {c['seed']}.{_distill_text(c)} Precision policy `{training['precision']}` "
+            f"(the logits layer in float32); the shipped network is float32 with int8 weights. PublicTest was "
+            f"evaluated after every epoch ({training['epochs_run']} epochs, best "
+            f"{pct(training.get('best_publictest_accuracy'))} single pass before calibration); "
+            f"{(training.get('seconds') or 0) / 3600:.1f} h on {training['machine']} "
             f"(TensorFlow {training['tensorflow']}, Keras {training['keras']})." + _weights_text(training) + "\n"
             + _learning_curve(training.get("history", []), unit="epoch"))

@@ -72,6 +72,10 @@ class NetworkConfig:
     crop: int = 40  # compact only
     width: int = 32  # compact only: the first block's channels, doubled in each next block (32: 32-64-128-256)
     init_model: str = ""  # a model directory (`facematch train-head`'s) whose backbone and head to start from
+    # Knowledge distillation: a judge's model directory whose probabilities (its face and mirror image averaged)
+    # are the targets, mixed with the true label: distill × teacher + (1 - distill) × one-hot.
+    teacher: str = ""
+    distill: float = 0.7
     precision: str = "auto"  # auto: mixed_bfloat16 where the CPU has AVX-512 BF16, else float32
     seed: int = 1234
     quantize: str = "int8"

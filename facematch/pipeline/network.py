@@ -65,8 +65,34 @@ def augmenter(config: NetworkConfig):
     ], name="augment")
 
 
-def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConfig):
-    """Endless shuffled, augmented batches (images, labels, per-example class weight)."""
+def teacher_targets(config: NetworkConfig, images: np.ndarray, cache: Path) -> np.ndarray | None:
+    """The teacher's probabilities for each Training image (None without a teacher): the average over the face
+    and its mirror image, as the teacher's LiteRT judge gives them (class offsets included). Kept in `cache`,
+    so a resumed run does not recompute them (~20 ms a face on 2 cores)."""
+    if not config.teacher:
+        return None
+    from facematch.play.classifier import EmotionClassifier  # the game's LiteRT runtime; no Keras involved
+
+    teacher = EmotionClassifier(config.teacher)
+    if cache.is_file():
+        saved = np.load(cache)
+        if str(saved["model_id"]) == teacher.model_id and len(saved["probs"]) == len(images):
+            return saved["probs"]
+    chunk = 512
+    probs = []
+    for start in range(0, len(images), chunk):
+        probs.append(teacher.predict(images[start:start + chunk], "hflip"))
+        log.info("teacher %s: %d of %d Training faces", teacher.model_id, min(start + chunk, len(images)),
+                 len(images))
+    probs = np.concatenate(probs).astype(np.float32)
+    np.savez(cache, probs=probs, model_id=teacher.model_id)
+    return probs
+
+
+def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConfig,
+                     soft: np.ndarray | None = None):
+    """Endless shuffled, augmented batches (images, targets, per-example class weight); the targets are the
+    one-hot labels, or with a teacher's probabilities `soft` the mix config.distill × soft + the rest one-hot."""
     weights = class_weights(labels, config.class_weight)
     table = tf.constant([weights[i] if weights else 1.0 for i in range(len(EMOTIONS))], tf.float32)
     augment = augmenter(config)
@@ -84,14 +110,18 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConf
                & on[:, None, None])
         return tf.where(box[..., None], tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True), x)
 
-    def load(x, y):
+    def load(x, y, p):
         x = tf.cast(x, tf.float32)[..., None]
         x = tf.clip_by_value(augment(x, training=True), 0.0, 255.0)
         if config.erase > 0:
             x = cutout(x)
-        return x, tf.one_hot(y, len(EMOTIONS)), tf.gather(table, y)
+        target = tf.one_hot(y, len(EMOTIONS))
+        if soft is not None:
+            target = config.distill * p + (1.0 - config.distill) * target
+        return x, target, tf.gather(table, y)
 
-    return (tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32)))
+    soft_rows = soft if soft is not None else np.zeros((len(labels), 1), np.float32)  # unused without a teacher
+    return (tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32), soft_rows))
             .shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True).repeat()
             .batch(config.batch_size, drop_remainder=True).map(load, num_parallel_calls=2).prefetch(4))
 
@@ -108,6 +138,8 @@ def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbo
     processed_dir, work_dir, log_dir = map(Path, (processed_dir, work_dir, log_dir))
     if config.epochs < 1 or config.batch_size < 1 or not 0 <= config.dropout < 1 or not 0 <= config.erase <= 1:
         raise ConfigError("epochs and batch_size must be positive, 0 ≤ dropout < 1 and 0 ≤ erase ≤ 1")
+    if not 0 <= config.distill <= 1:
+        raise ConfigError(f"distill is the teacher's share of the targets, between 0 and 1, got {config.distill}")
     precision = resolve_precision(config.precision)
     work_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -123,6 +155,7 @@ def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbo
 
     keras.utils.set_random_seed(config.seed)
     train, val = load_split(processed_dir, "Training"), load_split(processed_dir, "PublicTest")
+    soft = teacher_targets(config, train.images, work_dir / "teacher.npz")
     start = None
     if config.init_model:  # loaded in float32, before the mixed policy is set
         start = [part.get_weights() for part in load_start_model(Path(config.init_model))]
@@ -151,7 +184,7 @@ def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbo
         log.info("training the whole network: %d steps per epoch, %d epochs, policy %s", steps, config.epochs,
                  precision)
         model.fit(
-            training_dataset(train.images, train.labels, config), steps_per_epoch=steps, epochs=config.epochs,
+            training_dataset(train.images, train.labels, config, soft), steps_per_epoch=steps, epochs=config.epochs,
             validation_data=(val.images[..., None].astype(np.float32), keras.utils.to_categorical(
                 val.labels, len(EMOTIONS))),
             callbacks=[

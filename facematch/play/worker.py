@@ -41,11 +41,19 @@ from facematch.play.vision import FrameAnalyzer
 WAIT_S = 0.05  # how long a video callback waits for its own frame's analysis (a frame step is ~5 ms)
 IDLE_FORGET_S = 30.0  # a player whose video stopped this long ago is forgotten
 ACTIVE_S = 2.0  # a player who handed over a frame this recently counts as playing
-# The judge's budget: analyses per second per core, for all players together. A frame step takes
-# ~5 ms of one core; on a 2-core machine the browsers' WebRTC (decoding, VP8 encoding, SRTP) needs
-# most of the CPU, so analysis gets about a third: 30/s per core. One player at 15 fps stays far
-# below it (every frame analysed); 8 players share 60/s, 7.5 each, instead of starving the video.
-ANALYSES_PER_S_PER_CORE = 30.0
+# The analysis thread's share of the time of each core the app may use, while two or more players play:
+# after a cycle of d seconds it rests so that it works at most ANALYSIS_SHARE × cores of the time (all of it,
+# at 3 cores and more). The rest is the video's: receiving, decoding, encoding and sending each player's
+# video costs ~0.05 core per player (scripts/load_test.py --pin), Streamlit more. A lone player's every frame
+# is analysed, as before (there is no one else's video to keep going).
+ANALYSIS_SHARE = 0.4
+# Under load each player should still get MIN_ANALYSES_PER_S verdicts a second. When the judge (measured
+# per analysis, cycle by cycle) cannot give the waiting players that within the share, the busy judge
+# plays (FrameAnalyzer.busy_classifier: a small network distilled from the judge, ~1/10 of its cost),
+# until the judge could again give them BACK_TO_JUDGE × that rate.
+MIN_ANALYSES_PER_S = 7.0
+BACK_TO_JUDGE = 1.3
+COST_SMOOTHING = 0.2  # the weight of each new cycle in the running cost per analysis
 # The live judge's extra views, if its spec plays any (the mirror image cost +1.6 ms per face), are
 # for 1-2 players; with more, one pass per face: measured with 8 players, 2 views cut the video sent
 # from 14.4 to 12.8 fps and the analyses from 5.4 to 3.9 per player per second.
@@ -96,10 +104,14 @@ class PlayerStats:
 
 class AnalysisWorker:
     def __init__(self, analyzer: FrameAnalyzer, wait_s: float = WAIT_S, max_batch: int = 16,
-                 max_rate: float | None = None, stats_path: str | None = None):
+                 max_rate: float | None = None, stats_path: str | None = None, share: float | None = None):
         self.analyzer, self.wait_s, self.max_batch = analyzer, wait_s, max_batch
-        self.max_rate = max_rate or ANALYSES_PER_S_PER_CORE * (os.cpu_count() or 1)  # analyses/s, all players
+        self.max_rate = max_rate  # analyses per second, all players together (None: only the time share)
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        self.share = min(1.0, share if share is not None else ANALYSIS_SHARE * cores)
         self.stats_path = stats_path
+        self._judge_cost: float | None = None  # seconds per analysis with the judge (running average)
+        self.busy = False  # whether the busy judge plays now (read by the pages and the stats)
         self._slots: dict[Hashable, _Slot] = {}
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -206,15 +218,30 @@ class AnalysisWorker:
                 slot.frame = None
             return batch
 
+    def _choose_judge(self, players: int) -> bool:
+        """Whether the busy judge should play for `players` waiting players (see MIN_ANALYSES_PER_S)."""
+        if players < 2 or self._judge_cost is None or getattr(self.analyzer, "busy_classifier", None) is None:
+            return False
+        rate = self.share / (players * self._judge_cost)  # each player's verdicts per second with the judge
+        if self.max_rate is not None:
+            rate = min(rate, self.max_rate / players)
+        return rate < MIN_ANALYSES_PER_S * (BACK_TO_JUDGE if self.busy else 1.0)
+
     def _run(self) -> None:
         while (batch := self._take()) is not None:
             cycle_started = time.monotonic()
             # Outside the lock: callbacks keep handing over frames while the batch is analysed.
             # Beyond MIRROR_MAX_PLAYERS the judge plays one pass per face.
-            views = None if self.active_players() <= MIRROR_MAX_PLAYERS else "none"
+            players = self.active_players()
+            views = None if players <= MIRROR_MAX_PLAYERS else "none"
+            self.busy = self._choose_judge(max(players, len(batch)))
             results = [result for _, result in self.analyzer.results(
-                [t.frame for t in batch], [t.blendshapes for t in batch], views)]
+                [t.frame for t in batch], [t.blendshapes for t in batch], views, self.busy)]
             done = time.monotonic()
+            if not self.busy:
+                cost = (done - cycle_started) / len(batch)
+                self._judge_cost = cost if self._judge_cost is None else (
+                    COST_SMOOTHING * cost + (1 - COST_SMOOTHING) * self._judge_cost)
             for taken, result in zip(batch, results):
                 if taken.on_result is not None:
                     try:
@@ -231,11 +258,15 @@ class AnalysisWorker:
                     slot.latencies_ms.append((done - taken.submitted_at) * 1000)
                 self._write_stats_locked()
                 self._changed.notify_all()
-            # Stay within the budget: a cycle of k analyses takes at least k / max_rate seconds.
-            # Frames handed over meanwhile replace each other, so each player's newest one is analysed next.
-            rest = len(batch) / self.max_rate - (time.monotonic() - cycle_started)
-            if rest > 0:
-                time.sleep(rest)
+            # Stay within the budget: with two or more players the thread works at most `share` of the
+            # time, and a cycle of k analyses takes at least k / max_rate seconds. Frames handed over
+            # meanwhile replace each other, so each player's newest one is analysed next.
+            worked = time.monotonic() - cycle_started
+            least = worked / self.share if players >= 2 else worked
+            if self.max_rate is not None:
+                least = max(least, len(batch) / self.max_rate)
+            if least > worked:
+                time.sleep(least - worked)
 
     def _forget_idle(self) -> None:
         cutoff = time.monotonic() - IDLE_FORGET_S
@@ -251,5 +282,5 @@ class AnalysisWorker:
         data = {str(id(key)): vars(s) for key, s in self._stats_locked().items()}
         partial = f"{self.stats_path}.partial"
         with open(partial, "w") as f:
-            json.dump({"time": time.time(), "players": data}, f)
+            json.dump({"time": time.time(), "busy_judge": self.busy, "players": data}, f)
         os.replace(partial, self.stats_path)
