@@ -156,10 +156,10 @@ compact: setup
 	$(BIN)/facematch train $(P)/ data/network/compact3 data/logs/compact3 \
 	    $(COMPACT_RECIPE) --epochs 80 --seed 3 --width 48 --output $(COMPACT3)/
 
-# The busy judge (facematch/play/worker.py; rule R6 in docs/model.md): a compact network of 16-32-64-128
-# channels distilled from the shipped judge (its face-and-mirror probabilities: a few minutes of LiteRT,
-# cached in the work directory), 30 epochs in float32 (~90 s an epoch on this AVX2 host, ~50 min).
-# Resumable. Writes $(BUSY); `facematch evaluate $(BUSY)/` writes its card.
+# Experiment (rule R6 in docs/model.md; not shipped: 61.4% PublicTest): a compact network of 16-32-64-128
+# channels distilled from the shipped judge (its face-and-mirror probabilities: ~13 min of LiteRT, cached in
+# the work directory), 30 epochs in float32 (~90 s an epoch on this AVX2 host, ~45 min), as a quicker judge
+# for busy servers. Resumable. Writes $(BUSY); `facematch evaluate $(BUSY)/` writes its card.
 BUSY ?= data/models/fer_busy
 busy: setup
 	$(BIN)/facematch train $(P)/ data/network/busy1 data/logs/busy1 $(COMPACT_RECIPE) --width 16 \

@@ -31,9 +31,6 @@ DATA_DIR = Path(os.environ.get("FACEMATCH_DATA_DIR") or (ROOT / "data" if IN_CHE
 EXTERNAL_DIR = Path(os.environ.get("FACEMATCH_EXTERNAL_DIR", DATA_DIR / "external"))
 MODELS_DIR = PACKAGE_DIR / "models"  # the shipped judge is package data: it installs with the game
 DEFAULT_MODEL_DIR = Path(os.environ.get("FACEMATCH_MODEL", MODELS_DIR / "fer_vgg16"))
-# The busy judge: a small network distilled from the judge, played when a server is too busy for the judge
-# (facematch.play.worker). FACEMATCH_BUSY_MODEL=none: never.
-BUSY_MODEL_DIR = os.environ.get("FACEMATCH_BUSY_MODEL", str(MODELS_DIR / "fer_busy"))
 DEFAULT_DB_PATH = DATA_DIR / "facematch.sqlite3"
 
 IMAGE_SIZE = 48  # FER2013 faces are 48x48 grayscale

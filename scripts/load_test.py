@@ -231,17 +231,6 @@ def read_stats(paths: list[Path]) -> dict:
     return players
 
 
-def busy_judge(paths: list[Path]) -> bool:
-    """Whether an app server's busy judge (facematch.play.worker) was playing at its last stats write."""
-    busy = False
-    for path in paths:
-        try:
-            busy = busy or bool(json.loads(path.read_text()).get("busy_judge"))
-        except (OSError, ValueError):
-            continue
-    return busy
-
-
 # Where the app's CPU goes, from py-spy's stacks: the first rule with a marker in a stack names it.
 COST_RULES = (
     ("drawing", ("facematch/play/drawing.py", "annotate")),
@@ -343,7 +332,6 @@ def run_browsers(n: int, seconds: float, camera: Path, echo: bool, workdir: Path
             counts1 = [read_counts(page, video) for page, video in videos]
             analysed1, app1, machine1, t1 = read_stats(stats), apps_cpu(procs), cpu_seconds(), time.monotonic()
             browsers1 = browsers_cpu_seconds()
-            busy = busy_judge(stats)
             if spy is not None:
                 _, errors = spy.communicate(timeout=seconds + 60)
                 if spy.returncode != 0 or not raw.exists():
@@ -365,7 +353,7 @@ def run_browsers(n: int, seconds: float, camera: Path, echo: bool, workdir: Path
                 for k in analysed1] if not echo else []
     latency = [analysed1[k]["latency_ms_p50"] for k in analysed1] if not echo else []
     return {"players": n, "restarts": restarts, "failed": failed, "lost": len(videos) - len(kept),
-            "delivered": delivered, "sent": sent, "analysed": analysed, "latency_ms": latency, "busy_judge": busy,
+            "delivered": delivered, "sent": sent, "analysed": analysed, "latency_ms": latency,
             "per_server": [sum(1 for k in analysed1 if k.startswith(f"{i}:")) for i in range(processes)],
             "app_cpu": (app1 - app0) / wall, "browsers_cpu": (browsers1 - browsers0) / wall, "breakdown": breakdown,
             "machine_cpu": (machine1 - machine0) / wall / (os.cpu_count() or 1)}
@@ -439,7 +427,6 @@ def browsers_main(args) -> int:
                   f"{np.mean(r['sent']):.1f} / {np.min(r['sent']):.1f} | {analysed} | {latency} | "
                   f"{100 * r['app_cpu']:.0f}% of a core | {100 * r['browsers_cpu']:.0f}% of a core | "
                   f"{100 * r['machine_cpu']:.0f}% |"
-                  + (" (the busy judge playing)" if r["busy_judge"] else "")
                   + (f" (players per server: {', '.join(map(str, r['per_server']))})" if args.processes > 1 else "")
                   + (f" ({r['restarts']} restarted)" if r["restarts"] else "")
                   + (f" ({r['failed']} could not start: not counted)" if r["failed"] else "")

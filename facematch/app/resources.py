@@ -11,7 +11,6 @@ import streamlit as st
 
 from facematch.config import retention_days, stats_file
 from facematch.errors import FacematchError
-from facematch.play.classifier import load_busy_classifier
 from facematch.play.history import HistoryStore, open_store
 from facematch.play.vision import FrameAnalyzer
 from facematch.play.worker import AnalysisWorker, shared_interval
@@ -28,7 +27,7 @@ PANEL_REFRESH_S = 0.2  # the live panel redraws 5 times a second (1-2 players; l
 def get_analyzer():
     # One analyzer for all sessions: detector and classifier each serialise their calls with a
     # lock, and one frame step takes a few ms, so sharing costs less than a model per player.
-    return FrameAnalyzer(busy_classifier=load_busy_classifier())
+    return FrameAnalyzer()
 
 
 @st.cache_resource(show_spinner=False)

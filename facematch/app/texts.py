@@ -50,8 +50,6 @@ def detection_text(result) -> str:
         text = f"Detected: **{face.emotion} {face.confidence:.0%}**"
         if len(result.faces) > 1:
             text += f" · {len(result.faces)} faces — playing with the largest"
-        if result.busy:
-            text += " · the server is busy: a quicker, less exact judge is scoring"
     if result.error:
         text += f"  \n⚠️ This frame could not be analysed ({result.error})."
     return text

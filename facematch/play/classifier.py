@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from facematch import EMOTIONS
-from facematch.config import BUSY_MODEL_DIR, DEFAULT_MODEL_DIR
+from facematch.config import DEFAULT_MODEL_DIR
 from facematch.errors import ModelError
 from facematch.model_spec import FIX, TFLITE_NAME, read_spec, view_keys
 from facematch.play.litert import LiteRTNetwork
@@ -166,11 +166,3 @@ def load_classifier(path: str | Path | None = None) -> EmotionClassifier:
     """Load (once, then cached) the judge in `path`, or the default model (FACEMATCH_MODEL or the shipped one)."""
     return _cached(Path(path or DEFAULT_MODEL_DIR).resolve())
 
-
-def load_busy_classifier(path: str | Path | None = None) -> EmotionClassifier | None:
-    """The busy judge (FACEMATCH_BUSY_MODEL or the shipped fer_busy/), cached; None if there is none or it is
-    set to "none" (then a busy server plays the judge for everyone, less often)."""
-    path = str(path or BUSY_MODEL_DIR)
-    if path.lower() == "none" or not (Path(path) / "spec.json").is_file():
-        return None
-    return _cached(Path(path).resolve())

@@ -37,7 +37,6 @@ class FrameResult:
     faces: list[Face] = field(default_factory=list)
     error: str | None = None  # set when the frame could not be analysed
     width: int = 0  # frame width in pixels: Duel seats players by where their face is
-    busy: bool = False  # judged by the busy judge (a busy server's quicker network), not the judge itself
 
     @property
     def primary(self) -> Face | None:

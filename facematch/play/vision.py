@@ -35,10 +35,8 @@ class FrameAnalyzer:
 
     def __init__(self, classifier=None, detector: FaceDetector | None = None, margin: float = 0.15,
                  max_faces: int = 4, views: str | None = None, coach: bool = True,
-                 landmarks: FaceLandmarks | None = None, busy_classifier=None):
+                 landmarks: FaceLandmarks | None = None):
         self.classifier = classifier if classifier is not None else load_classifier()
-        # The judge a busy server plays instead (facematch.play.worker decides when; None: never).
-        self.busy_classifier = busy_classifier
         self.detector = detector or FaceDetector()
         self.margin = margin
         self.max_faces = max_faces
@@ -49,20 +47,17 @@ class FrameAnalyzer:
         self.landmarks = (landmarks or FaceLandmarks()) if coach else None
 
     def analyze_many(self, frames: Sequence[np.ndarray], blendshapes: Sequence[bool] | None = None,
-                     views: str | None = None, busy: bool = False) -> list[list[Face]]:
+                     views: str | None = None) -> list[list[Face]]:
         """Faces of several BGR frames (several players'), with every face of every frame judged
         in one batch; blendshapes[i] asks for frame i's muscles (the coach); views overrides the
-        analyzer's views for this call ("none": one pass, when the machine is busy); busy=True
-        judges with the busy judge (one pass), if the analyzer has one."""
+        analyzer's views for this call ("none": one pass, when the machine is busy)."""
         wanted = list(blendshapes) if blendshapes is not None else [False] * len(frames)
         boxes = [self.detector.detect(frame)[: self.max_faces] if min(frame.shape[:2]) >= 8 else []
                  for frame in frames]
-        judge = self.busy_classifier if busy and self.busy_classifier is not None else self.classifier
-        views = "none" if judge is not self.classifier else (views or self.views)
-        size = judge.input_size
+        size = self.classifier.input_size
         crops = [resize_gray(crop_with_margin(frame, box, self.margin), size)
                  for frame, found in zip(frames, boxes) for box, _ in found]
-        probs = iter(judge.predict(np.stack(crops), views) if crops else [])
+        probs = iter(self.classifier.predict(np.stack(crops), views or self.views) if crops else [])
         out = []
         for frame, found, measure in zip(frames, boxes, wanted):
             faces = [Face(box=box, probs=next(probs), detection_score=score,
@@ -86,7 +81,7 @@ class FrameAnalyzer:
             face.blendshapes = self.landmarks.measure_one(crop_with_margin(frame, face.box, SEAT_MARGIN))
 
     def results(self, frames: Sequence, blendshapes: Sequence[bool] | None = None,
-                views: str | None = None, busy: bool = False) -> list[tuple[np.ndarray, FrameResult]]:
+                views: str | None = None) -> list[tuple[np.ndarray, FrameResult]]:
         """(BGR image, FrameResult) per frame; never raises: an unusable frame or a failing model
         gives a result with `error` set (and is logged once per kind)."""
         images, out = [], []
@@ -101,10 +96,9 @@ class FrameAnalyzer:
         usable = [i for i, image in enumerate(images) if image is not None]
         wanted = list(blendshapes) if blendshapes is not None else [False] * len(frames)
         try:
-            faces = self.analyze_many([images[i] for i in usable], [wanted[i] for i in usable], views, busy)
-            quick = busy and self.busy_classifier is not None
+            faces = self.analyze_many([images[i] for i in usable], [wanted[i] for i in usable], views)
             for i, found in zip(usable, faces):
-                out[i] = FrameResult(faces=found, width=images[i].shape[1], busy=quick)
+                out[i] = FrameResult(faces=found, width=images[i].shape[1])
         except Exception as exc:
             self.errors.exception(exc)
             for i in usable:

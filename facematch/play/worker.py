@@ -11,7 +11,9 @@ The serving pattern of inference servers, on one machine:
   in time and the frame goes back annotated with its own analysis (as when the callback analysed
   it itself); under load it goes back at once with the player's latest result, so the video keeps
   its frame rate while each player's analyses per second degrade evenly (every waiting player is
-  served once per worker cycle: nobody starves).
+  served once per worker cycle: nobody starves);
+- with two or more players the thread works at most a share of the time (ANALYSIS_SHARE), resting
+  after each cycle: the rest is the video's.
 
 Threads: `analyze()` runs in each player's streamlit-webrtc callback thread, `_run` in the worker
 thread; they share only the slots, under one condition variable. `on_result` runs in the worker
@@ -47,13 +49,6 @@ ACTIVE_S = 2.0  # a player who handed over a frame this recently counts as playi
 # video costs ~0.05 core per player (scripts/load_test.py --pin), Streamlit more. A lone player's every frame
 # is analysed, as before (there is no one else's video to keep going).
 ANALYSIS_SHARE = 0.4
-# Under load each player should still get MIN_ANALYSES_PER_S verdicts a second. When the judge (measured
-# per analysis, cycle by cycle) cannot give the waiting players that within the share, the busy judge
-# plays (FrameAnalyzer.busy_classifier: a small network distilled from the judge, ~1/10 of its cost),
-# until the judge could again give them BACK_TO_JUDGE × that rate.
-MIN_ANALYSES_PER_S = 7.0
-BACK_TO_JUDGE = 1.3
-COST_SMOOTHING = 0.2  # the weight of each new cycle in the running cost per analysis
 # The live judge's extra views, if its spec plays any (the mirror image cost +1.6 ms per face), are
 # for 1-2 players; with more, one pass per face: measured with 8 players, 2 views cut the video sent
 # from 14.4 to 12.8 fps and the analyses from 5.4 to 3.9 per player per second.
@@ -110,8 +105,6 @@ class AnalysisWorker:
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         self.share = min(1.0, share if share is not None else ANALYSIS_SHARE * cores)
         self.stats_path = stats_path
-        self._judge_cost: float | None = None  # seconds per analysis with the judge (running average)
-        self.busy = False  # whether the busy judge plays now (read by the pages and the stats)
         self._slots: dict[Hashable, _Slot] = {}
         self._changed = threading.Condition()
         self._thread: threading.Thread | None = None
@@ -218,15 +211,6 @@ class AnalysisWorker:
                 slot.frame = None
             return batch
 
-    def _choose_judge(self, players: int) -> bool:
-        """Whether the busy judge should play for `players` waiting players (see MIN_ANALYSES_PER_S)."""
-        if players < 2 or self._judge_cost is None or getattr(self.analyzer, "busy_classifier", None) is None:
-            return False
-        rate = self.share / (players * self._judge_cost)  # each player's verdicts per second with the judge
-        if self.max_rate is not None:
-            rate = min(rate, self.max_rate / players)
-        return rate < MIN_ANALYSES_PER_S * (BACK_TO_JUDGE if self.busy else 1.0)
-
     def _run(self) -> None:
         while (batch := self._take()) is not None:
             cycle_started = time.monotonic()
@@ -234,14 +218,9 @@ class AnalysisWorker:
             # Beyond MIRROR_MAX_PLAYERS the judge plays one pass per face.
             players = self.active_players()
             views = None if players <= MIRROR_MAX_PLAYERS else "none"
-            self.busy = self._choose_judge(max(players, len(batch)))
             results = [result for _, result in self.analyzer.results(
-                [t.frame for t in batch], [t.blendshapes for t in batch], views, self.busy)]
+                [t.frame for t in batch], [t.blendshapes for t in batch], views)]
             done = time.monotonic()
-            if not self.busy:
-                cost = (done - cycle_started) / len(batch)
-                self._judge_cost = cost if self._judge_cost is None else (
-                    COST_SMOOTHING * cost + (1 - COST_SMOOTHING) * self._judge_cost)
             for taken, result in zip(batch, results):
                 if taken.on_result is not None:
                     try:
@@ -282,5 +261,5 @@ class AnalysisWorker:
         data = {str(id(key)): vars(s) for key, s in self._stats_locked().items()}
         partial = f"{self.stats_path}.partial"
         with open(partial, "w") as f:
-            json.dump({"time": time.time(), "busy_judge": self.busy, "players": data}, f)
+            json.dump({"time": time.time(), "players": data}, f)
         os.replace(partial, self.stats_path)
