@@ -3,9 +3,7 @@
 aiortc opens libvpx with `noise-sensitivity 4` (a temporal denoiser, made for raw camera pictures) and
 `cpu-used -6`. The video the game sends back has been through the browser's encoder already and only gets
 labels drawn on it, so the denoiser has nothing to do but costs; `cpu-used -10` is the next speed step
-that keeps the picture. Measured on 240 frames of the shared video at 640×480, 500 kbit/s, one core
-(scripts/encoder_benchmark.py): 3.9-4.4 → 2.5 ms a frame, PSNR 40.4 → 40.7 dB, the same bytes a frame.
-Per player at 15 fps that is ~2.5% of a core less.
+that keeps the picture (scripts/encoder_benchmark.py measures both; the figures are in docs/operations.md).
 
 `install()` makes aiortc's RTP senders use it; aiortc is pinned (requirements/), and the options below
 are the ones aiortc 1.x sets, with those two changed.
@@ -23,8 +21,9 @@ from aiortc.codecs.vpx import Vp8Encoder, number_of_threads
 OPTIONS = {"noise-sensitivity": "0", "cpu-used": "-10"}  # the two that differ from aiortc's
 
 
-def libvpx_options(bitrate: int) -> dict[str, str]:
-    """aiortc's libvpx options for `bitrate` (CBR, realtime, no lag), with OPTIONS instead of its own."""
+def libvpx_options(bitrate: int, changed: dict[str, str] = OPTIONS) -> dict[str, str]:
+    """aiortc's libvpx options for `bitrate` (CBR, realtime, no lag), with `changed` instead of its own
+    (changed={}: aiortc's as they are)."""
     return {
         "bufsize": str(bitrate),  # rc_buf_sz = 1000 ms (FFmpeg: bufsize × 1000 / bit_rate)
         "cpu-used": "-6",
@@ -37,8 +36,21 @@ def libvpx_options(bitrate: int) -> dict[str, str]:
         "partitions": "0",
         "static-thresh": "1",
         "undershoot-pct": "100",
-        **OPTIONS,
+        **changed,
     }
+
+
+def open_vp8(width: int, height: int, bitrate: int, options: dict[str, str], threads: int):
+    """A libvpx encoding context as aiortc sets one up, with `options`."""
+    codec = av.CodecContext.create("libvpx", "w")
+    codec.width, codec.height = width, height
+    codec.bit_rate = bitrate
+    codec.pix_fmt = "yuv420p"
+    codec.gop_size = 3000  # kf_max_dist: key frames only when the receiver asks
+    codec.qmin, codec.qmax = 2, 56
+    codec.options = options
+    codec.thread_count = threads
+    return codec
 
 
 class QuickVp8Encoder(Vp8Encoder):
@@ -50,19 +62,10 @@ class QuickVp8Encoder(Vp8Encoder):
         # so that aiortc's encode() finds a context of the right size and bitrate and keeps it.
         if codec is None or (codec.width, codec.height) != (frame.width, frame.height) or (
                 abs(self.target_bitrate - codec.bit_rate) / codec.bit_rate > 0.1):
-            self.codec = self._open(frame)
+            self.codec = open_vp8(frame.width, frame.height, self.target_bitrate,
+                                  libvpx_options(self.target_bitrate),
+                                  number_of_threads(frame.width * frame.height, multiprocessing.cpu_count()))
         return super().encode(frame, force_keyframe)
-
-    def _open(self, frame):
-        codec = av.CodecContext.create("libvpx", "w")
-        codec.width, codec.height = frame.width, frame.height
-        codec.bit_rate = self.target_bitrate
-        codec.pix_fmt = "yuv420p"
-        codec.gop_size = 3000  # kf_max_dist: key frames only when the receiver asks
-        codec.qmin, codec.qmax = 2, 56
-        codec.options = libvpx_options(self.target_bitrate)
-        codec.thread_count = number_of_threads(frame.width * frame.height, multiprocessing.cpu_count())
-        return codec
 
 
 def _get_encoder(codec):

@@ -165,4 +165,3 @@ def _cached(model_dir: Path) -> EmotionClassifier:
 def load_classifier(path: str | Path | None = None) -> EmotionClassifier:
     """Load (once, then cached) the judge in `path`, or the default model (FACEMATCH_MODEL or the shipped one)."""
     return _cached(Path(path or DEFAULT_MODEL_DIR).resolve())
-

@@ -46,7 +46,7 @@ ACTIVE_S = 2.0  # a player who handed over a frame this recently counts as playi
 # The analysis thread's share of the time of each core the app may use, while two or more players play:
 # after a cycle of d seconds it rests so that it works at most ANALYSIS_SHARE × cores of the time (all of it,
 # at 3 cores and more). The rest is the video's: receiving, decoding, encoding and sending each player's
-# video costs ~0.05 core per player (scripts/load_test.py --pin), Streamlit more. A lone player's every frame
+# video costs ~0.08 core per player (the echo app, docs/operations.md), Streamlit more. A lone player's every frame
 # is analysed, as before (there is no one else's video to keep going).
 ANALYSIS_SHARE = 0.4
 # The live judge's extra views, if its spec plays any (the mirror image cost +1.6 ms per face), are
