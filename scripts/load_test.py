@@ -2,6 +2,7 @@
 
     python scripts/load_test.py --browsers 1 2 4 8 16 [--seconds 15] [--echo] [--pin] [--profile] [--processes 2]
     python scripts/load_test.py [--sessions 1 2 4 8] [--seconds 10] [--fps 24]
+    taskset -c 0 python scripts/load_test.py --analysis-cpu
 
 --browsers: real clients. Starts the game (`facematch play`) on 127.0.0.1 (with --echo, a bare
 streamlit-webrtc page whose callback returns each frame untouched: the ceiling of this machine),
@@ -28,6 +29,12 @@ process adds. Each server's analyses are read from its own stats file.
 
 --sessions (no browser, no WebRTC): N callback threads fed by the real video, each running the
 shared FrameAnalyzer and feeding its own LiveSession: the frame step under concurrency alone.
+
+--analysis-cpu: what one analysis of a player's frame (detection, the judge's one pass, with and without
+the coach's landmarker on every 3rd frame, as played) costs in CPU on the cores this process may use: the
+analysis thread's own, and the whole process's (LiteRT's other threads and MediaPipe's graph threads
+included), against its wall time. Run under `taskset -c 0` for one core's cost, the figure that says how
+many analyses a second one app core can give.
 """
 
 from __future__ import annotations
@@ -35,6 +42,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -430,7 +438,10 @@ def browsers_main(args) -> int:
                   + (f" (players per server: {', '.join(map(str, r['per_server']))})" if args.processes > 1 else "")
                   + (f" ({r['restarts']} restarted)" if r["restarts"] else "")
                   + (f" ({r['failed']} could not start: not counted)" if r["failed"] else "")
-                  + (f" ({r['lost']} lost their video during the run: not counted)" if r["lost"] else ""), flush=True)
+                  + (f" ({r['lost']} lost their video during the run: not counted)" if r["lost"] else "")
+                  # Then the pages' own decoding limits what they show, not the app.
+                  + (" (the browsers' cores were full)" if args.pin and r["browsers_cpu"] > 0.9 * (os.cpu_count() - 1)
+                     else ""), flush=True)
         if args.pin or args.profile:
             print_costs(results, args.pin)
     return 0
@@ -452,6 +463,30 @@ def print_costs(results: list[dict], pinned: bool) -> None:
               flush=True)
 
 
+def analysis_cpu_main(video: Path) -> int:
+    from facematch.play.litert import usable_cores
+    from facematch.play.vision import FrameAnalyzer
+
+    frames, _ = load_frames(video, limit=60)
+    analyzer = FrameAnalyzer()
+    analyzer.results(frames[:1], [True], "none")  # warm-up, the landmarker too
+    print(f"{len(frames)} frames of the sample video at 640x480, one pass of the judge, "
+          f"{usable_cores()} core(s) usable\n")
+    print("| coach's landmarker | analysis thread's CPU | whole process's CPU | wall time | analyses a second "
+          "one core gives at this CPU |")
+    print("|---|---|---|---|---|")
+    for name, every in (("off", 0), ("every 3rd frame (as played)", 3)):
+        thread0, process0, wall0 = time.thread_time(), time.process_time(), time.monotonic()
+        for i, frame in enumerate(frames):
+            analyzer.results([frame], [every > 0 and i % every == 0], "none")
+        n = len(frames)
+        thread, process = (time.thread_time() - thread0) / n, (time.process_time() - process0) / n
+        wall = (time.monotonic() - wall0) / n
+        print(f"| {name} | {1000 * thread:.1f} ms | {1000 * process:.1f} ms | {1000 * wall:.1f} ms | "
+              f"{1 / process:.0f} |", flush=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--browsers", type=int, nargs="+", help="real Chromium players per level (e.g. 1 2 4 8 16)")
@@ -463,6 +498,7 @@ def main() -> int:
     parser.add_argument("--processes", type=int, default=1, help="with --browsers: app servers behind the docs' "
                                                                  "nginx recipe (default 1: no nginx)")
     parser.add_argument("--sessions", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--analysis-cpu", action="store_true", help="the CPU one analysis costs here (no browser)")
     parser.add_argument("--seconds", type=float, default=None, help="duration of each level (15 with --browsers, "
                                                                      "else 10)")
     parser.add_argument("--fps", type=float, default=None, help="camera frame rate (default: the video's)")
@@ -479,10 +515,15 @@ def main() -> int:
         raise cli.CliError("--processes is 1 or more, and above 1 not with --pin or --profile (one app core each "
                            "would leave the browsers none on most machines)")
     if args.browsers:
+        # A killed run (SIGTERM: a CI timeout, `kill`) still stops its app servers and browsers and removes
+        # its files, as Ctrl-C does.
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         return browsers_main(args)
 
     from facematch.play.vision import FrameAnalyzer
 
+    if args.analysis_cpu:
+        return analysis_cpu_main(args.video)
     frames, video_fps = load_frames(args.video)
     fps = args.fps or video_fps
     analyzer = FrameAnalyzer()  # shared by all sessions, as in the app

@@ -19,6 +19,17 @@ def test_load_test_prints_a_row_per_level_and_every_session_progresses():
         assert float(p50) <= float(p95)
 
 
+@pytest.mark.skipif(not VIDEO.is_file(), reason="sample video not installed (facematch setup sample_video)")
+def test_the_analysis_cpu_counts_every_thread_of_an_analysis():
+    result = run_script("load_test.py", "--analysis-cpu", check=True, timeout=300)
+    rows = re.findall(r"^\| (off|every 3rd frame \(as played\)) \| ([\d.]+) ms \| ([\d.]+) ms \| ([\d.]+) ms \| "
+                      r"(\d+) \|$", result.stdout, flags=re.M)
+    assert [r[0] for r in rows] == ["off", "every 3rd frame (as played)"], result.stdout
+    for _, thread, process, _wall, per_second in rows:
+        # The process's CPU includes the analysis thread's and the threads it waits on (LiteRT, MediaPipe).
+        assert 0 < float(thread) <= float(process) and abs(int(per_second) - 1000 / float(process)) <= 1
+
+
 def test_load_test_rejects_bad_arguments():
     result = run_script("load_test.py", "--sessions", "0")
     assert result.returncode == 1 and "positive" in result.stderr

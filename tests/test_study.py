@@ -34,7 +34,7 @@ def test_a_coached_round_is_recorded_twice_a_second_and_replayed_by_time():
     assert [p[0] for p in points[:3]] == [0.0, 0.6, 1.2] and recorder.take() == []
     replay = ShamReplay(tuple(points))
     assert replay.at(0.7) == (9, "Coach: line 3")
-    assert replay.at(-1)[0] == 0 and replay.final_score == points[-1][1]
+    assert replay.at(-1)[0] == 0 and replay.at(99.0) == points[-1][1:]  # after the trace: its last
     assert ShamReplay(()).at(3.0)[1].startswith("Coach: show me your face")
 
 

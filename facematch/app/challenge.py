@@ -82,6 +82,16 @@ def calibration_text(progress: float, readings: int) -> str:
             f"{seen}.")
 
 
+def round_status(session: PlaySession, snap, live: LiveSession, now: float, with_total: bool) -> str:
+    """The round's header (with the session's total so far when the player sees scores), its target and
+    time left, and what its level asks."""
+    target = snap.round.target_name
+    level = LEVELS[session.current_level - 1]
+    total = f" · session total **{session.total()}**" if with_total else ""
+    return (f"{round_header(session)}{total}\n\n" + target_text(target, snap.round.remaining(live.rules, now))
+            + f"\n\n**{level.ask(target, live.rules.hold_s)}**")
+
+
 def draw_without_live_feedback(panel: LivePanel, session: PlaySession, snap, live: LiveSession,
                                feedback: RoundFeedback, now: float) -> None:
     """A study's sham and silent arms: the target and the face to imitate; the sham arm also sees another
@@ -94,8 +104,7 @@ def draw_without_live_feedback(panel: LivePanel, session: PlaySession, snap, liv
         return
     target = snap.round.target_name
     level = LEVELS[session.current_level - 1]
-    status = (f"{round_header(session)}\n\n" + target_text(target, snap.round.remaining(live.rules, now))
-              + f"\n\n**{level.ask(target, live.rules.hold_s)}**")
+    status = round_status(session, snap, live, now, with_total=False)
     feedback.begin((session.session_id, session.round_index), target)
     text = "Practise the face until the round ends."
     if feedback.arm == "sham":
@@ -209,9 +218,7 @@ def run(player: str, rules: RoundRules, challenge_mode: bool, coach: bool = True
         elif snap.round is not None:
             target = snap.round.target_name
             level = LEVELS[session.current_level - 1]
-            status = (f"{round_header(session)} · session total **{session.total()}**\n\n"
-                      + target_text(target, snap.round.remaining(live.rules, now))
-                      + f"\n\n**{level.ask(target, live.rules.hold_s)}**")
+            status = round_status(session, snap, live, now, with_total=True)
             score = (f"Score now: **{round_score(snap.round, live.rules)}** · target {snap.round.smoothed:.0%} "
                      f"(smoothed), threshold {live.rules.threshold:.0%}" + (f"  \n{last}" if last else ""))
             view = snap.coach[0] if snap.coach else None

@@ -10,7 +10,7 @@ import time
 
 import streamlit as st
 
-from facematch.app.panel import coach_markdown, faces_html
+from facematch.app.panel import ChangedOnly, coach_markdown, faces_html
 from facematch.app.resources import load_analyzer_or_stop, panel_pause, per_browser
 from facematch.app.saving import player_baseline, save_records
 from facematch.app.texts import round_header, target_text
@@ -83,12 +83,7 @@ def run(players: tuple[str, str], rules: RoundRules, coach: bool = True, saved: 
         meters = [column.empty() for column in columns]
         mirrors = [column.empty() for column in columns]
         coaches = [column.empty() for column in columns]
-    shown: dict = {}  # what each slot shows now: a slot is sent again only when it changes
-
-    def put(slot, key: str, html: str) -> None:
-        if shown.get(key) != html:
-            shown[key] = html
-            slot.markdown(html, unsafe_allow_html=True)  # our own drawings and labels only
+    sent = ChangedOnly()
 
     if not ctx.state.playing:
         status.info("Two players, one camera: Player 1 stands on the left, Player 2 on the right. "
@@ -111,14 +106,14 @@ def run(players: tuple[str, str], rules: RoundRules, coach: bool = True, saved: 
             status.markdown(f"{round_header(session)} · rounds won: " +
                             " – ".join(f"{players[i]} **{wins[i]}**" for i in range(SEATS)) + "\n\n" +
                             target_text(snap.round.target_name, snap.round.remaining(live.rules, now)))
-            put(target_face, "target", faces_html(snap.round.target_name, None, coach_on=False))
+            sent.put(target_face, "target", faces_html(snap.round.target_name, None, coach_on=False), "html")
             for i, state in enumerate(snap.rounds):
                 meters[i].metric(f"{SEAT_MARKS[i]} {SEAT_NAMES[i]}: {players[i]}", f"{state.smoothed:.0%}",
                                  help=f"Smoothed probability of {state.target_name}; "
                                       f"{live.rules.threshold:.0%} held for {live.rules.hold_s:.1f} s matches")
                 view = snap.coach[i] if snap.coach else None
                 if coach:  # each player's own face as the coach reads it, under their score
-                    put(mirrors[i], f"mirror{i}", faces_html(None, view, size=110))
+                    sent.put(mirrors[i], f"mirror{i}", faces_html(None, view, size=110), "html")
                 coaches[i].markdown(coach_markdown(view, state.smoothed, live.rules.threshold),
                                     unsafe_allow_html=True)  # our labels only
         time.sleep(panel_pause())

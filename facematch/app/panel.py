@@ -117,29 +117,36 @@ def moments_strip_html(rounds: Sequence[FinishedRound], seat: int = 0, size: int
     return ('<div data-face="moments" style="display:flex;flex-wrap:wrap;gap:0.5em">' + "".join(cells) + "</div>")
 
 
-class LivePanel:
-    """Fixed slots, each redrawn with exactly one element: nothing stale lingers while the loop runs.
+class ChangedOnly:
+    """Sends a slot's content to the browser only when it changed: the pages redraw 5 times a second
+    for every player, and most of the time most of a page stays the same."""
 
-    A slot is sent to the browser only when its content changed: the loop runs 5 times a second
-    for every player, and most of the time most of the panel stays the same.
-    """
+    def __init__(self):
+        self._shown: dict[str, tuple[str, str]] = {}
+
+    def put(self, slot, key: str, text: str, kind: str = "markdown") -> None:
+        if self._shown.get(key) == (kind, text):
+            return
+        self._shown[key] = (kind, text)
+        if kind == "html":
+            slot.markdown(text, unsafe_allow_html=True)  # our own drawings, labels and numbers only
+        else:
+            getattr(slot, kind)(text)
+
+
+class LivePanel:
+    """Fixed slots, each redrawn with exactly one element (and only when it changed): nothing stale
+    lingers while the loop runs."""
 
     def __init__(self):
         self.alert = st.empty()  # a round that could not be saved
         self.status, self.faces, self.moment = st.empty(), st.empty(), st.empty()
         self.detection, self.score = st.empty(), st.empty()
         self.coach, self.chart = st.empty(), st.empty()
-        self._shown: dict[str, tuple] = {}
+        self._sent = ChangedOnly()
 
     def _put(self, name: str, text: str, kind: str = "markdown") -> None:
-        if self._shown.get(name) == (kind, text):
-            return
-        self._shown[name] = (kind, text)
-        slot = getattr(self, name)
-        if kind == "html":
-            slot.markdown(text, unsafe_allow_html=True)  # our own labels and numbers only
-        else:
-            getattr(slot, kind)(text)
+        self._sent.put(getattr(self, name), name, text, kind)
 
     def draw(self, result, target: str | None, status: str, score_text: str, over: bool = False,
              coach: CoachView | None = None, judged: float | None = None, threshold: float = 0.5,

@@ -21,8 +21,9 @@ class LiteRTNetwork:
     def __init__(self, content: bytes, num_threads: int | None = None):
         from ai_edge_litert.interpreter import Interpreter
 
-        # Calls are serialised by the lock, so each call may use every core.
-        threads = num_threads or min(4, os.cpu_count() or 1)
+        # Calls are serialised by the lock, so each call may use every core this process may run on (a
+        # server pinned to one core with taskset: one thread, not threads taking turns on it).
+        threads = num_threads or min(4, usable_cores())
         self._interpreter = Interpreter(model_content=content, num_threads=threads)
         self._interpreter.allocate_tensors()
         self._input = self._interpreter.get_input_details()[0]
@@ -51,3 +52,8 @@ class LiteRTNetwork:
                 self._interpreter.invoke()
                 outputs.append(self._interpreter.get_tensor(self._output["index"]).copy())
         return np.concatenate(outputs)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its CPU affinity where the system has one)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)

@@ -75,10 +75,6 @@ class ShamReplay:
             shown = (score, line)
         return shown
 
-    @property
-    def final_score(self) -> int:
-        return self.points[-1][1] if self.points else 0
-
 
 # -- the export ---------------------------------------------------------------------------------
 def export_rows(rows: Iterable[Mapping], key: str) -> list[dict]:

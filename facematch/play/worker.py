@@ -38,6 +38,7 @@ import numpy as np
 
 from facematch.play.faces import FrameResult
 from facematch.play.frames import I420Frame
+from facematch.play.litert import usable_cores
 from facematch.play.vision import FrameAnalyzer
 
 WAIT_S = 0.05  # how long a video callback waits for its own frame's analysis (a frame step is ~5 ms)
@@ -46,8 +47,10 @@ ACTIVE_S = 2.0  # a player who handed over a frame this recently counts as playi
 # The analysis thread's share of the time of each core the app may use, while two or more players play:
 # after a cycle of d seconds it rests so that it works at most ANALYSIS_SHARE × cores of the time (all of it,
 # at 3 cores and more). The rest is the video's: receiving, decoding, encoding and sending each player's
-# video costs ~0.08 core per player (the echo app, docs/operations.md), Streamlit more. A lone player's every frame
-# is analysed, as before (there is no one else's video to keep going).
+# video costs ~0.08 core per player (the echo app, docs/operations.md), Streamlit more. A lone player's every
+# frame is analysed, as before (there is no one else's video to keep going). Wall time, not the thread's own
+# CPU: that misses the judge's other LiteRT threads and MediaPipe's graph threads, and on a full machine
+# made both the video shown and the analyses worse (tried: docs/operations.md).
 ANALYSIS_SHARE = 0.4
 # The live judge's extra views, if its spec plays any (the mirror image cost +1.6 ms per face), are
 # for 1-2 players; with more, one pass per face: measured with 8 players, 2 views cut the video sent
@@ -102,7 +105,7 @@ class AnalysisWorker:
                  max_rate: float | None = None, stats_path: str | None = None, share: float | None = None):
         self.analyzer, self.wait_s, self.max_batch = analyzer, wait_s, max_batch
         self.max_rate = max_rate  # analyses per second, all players together (None: only the time share)
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        cores = usable_cores()
         self.share = min(1.0, share if share is not None else ANALYSIS_SHARE * cores)
         self.stats_path = stats_path
         self._slots: dict[Hashable, _Slot] = {}
