@@ -520,10 +520,11 @@ def main() -> int:
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         return browsers_main(args)
 
-    from facematch.play.vision import FrameAnalyzer
-
     if args.analysis_cpu:
         return analysis_cpu_main(args.video)
+
+    from facematch.play.vision import FrameAnalyzer
+
     frames, video_fps = load_frames(args.video)
     fps = args.fps or video_fps
     analyzer = FrameAnalyzer()  # shared by all sessions, as in the app
