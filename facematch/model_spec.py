@@ -84,6 +84,9 @@ class ModelSpec:
     live_views: str = "none"  # what the live game plays per frame: a subset of `views`, cheaper
     view_temperature: float = 1.0  # sharpens the average of several views (each is calibrated alone)
     class_offsets: Mapping[str, float] = field(default_factory=dict)  # added to log-probabilities
+    # a in the 3-tap low-pass [a, 1 - 2a, a] run along the rows and the columns of every face once it is
+    # input_size pixels (0: none): the same slight blur whatever size the crop had (docs/model.md, R7).
+    low_pass: float = 0.0
     labels: tuple[str, ...] = EMOTIONS  # column order of the output
     provenance: Mapping = field(default_factory=dict)  # how it was made: for the card, not the game
 
@@ -109,9 +112,11 @@ class ModelSpec:
 
     def judging(self) -> dict:
         """Every field that changes the judge's verdicts (all but name and provenance)."""
+        # low_pass only where set: the judges written before it keep their model ids.
         return {"format": FORMAT, "input_size": self.input_size, "views": self.views,
                 "live_views": self.live_views, "view_temperature": self.view_temperature,
-                "class_offsets": dict(self.class_offsets), "labels": list(self.labels)}
+                "class_offsets": dict(self.class_offsets), "labels": list(self.labels),
+                **({"low_pass": self.low_pass} if self.low_pass else {})}
 
     def model_id(self, network: bytes) -> str:
         """Names the judge a round was scored by (saved with it): the network's bytes and the fields
@@ -141,6 +146,9 @@ def _problem(spec: ModelSpec) -> str | None:
         return f"view_temperature: {t!r}; expected a positive number"
     if not isinstance(spec.class_offsets, Mapping):
         return "class_offsets: expected an object of class name to number"
+    a = spec.low_pass
+    if not isinstance(a, (int, float)) or isinstance(a, bool) or not 0 <= a < 1 / 3:
+        return f"low_pass: {a!r}; expected a number from 0 (none) to under 1/3 (the centre keeps the most weight)"
     if not isinstance(spec.provenance, Mapping):
         return "provenance: expected an object"
     return None

@@ -12,7 +12,7 @@ from conftest import FER_CSV
 from facematch.config import DEFAULT_MODEL_DIR
 from facematch.errors import ModelError
 from facematch.model_spec import read_spec, write_spec
-from facematch.play.classifier import EmotionClassifier, load_classifier, shift_images, view_images
+from facematch.play.classifier import EmotionClassifier, load_classifier, low_pass, shift_images, view_images
 
 
 def judge_with(tmp_path, name: str, **changes) -> EmotionClassifier:
@@ -66,6 +66,23 @@ def test_shifted_views_move_the_face_and_repeat_the_edge():
     assert len(views) == 10 and np.array_equal(views[1], faces[:, :, ::-1])
     with pytest.raises(ValueError, match="unknown views"):
         view_images(faces, "rotate")
+
+
+def test_the_low_pass_blurs_every_face_alike_whatever_its_crop_size(tmp_path):
+    edge = np.zeros((1, 48, 48), np.uint8)
+    edge[:, :, 24:] = 200
+    flat = np.full((1, 48, 48), 90, np.uint8)
+    sharp = judge_with(tmp_path, "sharp", low_pass=0.0)
+    smooth = judge_with(tmp_path, "smooth", low_pass=0.25)
+    seen = low_pass(edge.astype(np.float32), 0.25)
+    assert np.allclose(seen[0, :, 22:26], [0, 50, 150, 200]) and np.allclose(low_pass(flat * 1.0, 0.25), flat)
+    assert not np.allclose(smooth.predict(edge), sharp.predict(edge), atol=1e-3)
+    assert np.allclose(smooth.predict(flat), sharp.predict(flat), atol=1e-5)  # nothing to blur in a flat face
+    # A 96 px crop of the face made by repeating its pixels comes back to the same 48 px face, then the same blur.
+    big = np.repeat(np.repeat(edge, 2, axis=1), 2, axis=2)
+    assert np.allclose(smooth.predict(big), smooth.predict(edge), atol=1e-6)
+    with pytest.raises(ValueError, match="low_pass: 0.4"):
+        read_spec(DEFAULT_MODEL_DIR).replace(low_pass=0.4)
 
 
 def test_a_judge_averages_the_views_its_spec_names(tmp_path):

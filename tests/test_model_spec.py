@@ -15,7 +15,8 @@ from facematch.play.classifier import load_classifier
 def test_the_shipped_spec_names_the_views_offsets_and_provenance():
     spec = read_spec(DEFAULT_MODEL_DIR)
     assert spec.name == "fer_vgg16" and spec.input_size == 48 and spec.views == "hflip+shift2"
-    assert spec.live_views == "none" and dict(spec.class_offsets) == {"fear": 0.4, "sad": -0.1}
+    assert spec.live_views == "none" and dict(spec.class_offsets) == {"angry": -0.1, "fear": 0.4, "sad": 0.2}
+    assert spec.low_pass == 0.1875
     assert spec.provenance["ensemble"]["member_shares"] == (0.4, 0.2, 0.2, 0.2)
     assert read_spec(DEFAULT_MODEL_DIR) == spec  # the same file reads to an equal value
 
@@ -39,6 +40,7 @@ def test_a_spec_cannot_be_changed_only_replaced_with_a_valid_one():
     (lambda d: d.update(view_temperature=-1), "view_temperature: -1"),
     (lambda d: d.update(input_size="48"), "input_size: '48'"),
     (lambda d: d.update(labels=["happy", "sad"]), "labels"),
+    (lambda d: d.update(low_pass=0.5), "low_pass: 0.5"),
     (lambda d: d["class_offsets"].update(scared=1.0), "class_offsets: unknown class 'scared'"),
     (lambda d: d["class_offsets"].update(fear="a lot"), "class_offsets.fear: 'a lot' is not a number"),
     (lambda d: d.pop("input_size"), "input_size: missing"),
@@ -95,6 +97,6 @@ def test_the_model_id_follows_what_judges_not_what_is_recorded():
     assert spec.model_id(network) == load_classifier().model_id
     assert spec.replace(provenance={"notes": "measured again"}).model_id(network) == spec.model_id(network)
     for changed in (spec.replace(class_offsets={"fear": 0.5}), spec.replace(views="hflip"),
-                    spec.replace(view_temperature=1.0)):
+                    spec.replace(view_temperature=1.0), spec.replace(low_pass=0.1 + spec.low_pass)):
         assert changed.model_id(network) != spec.model_id(network)
     assert ModelSpec(name="x", input_size=48).model_id(b"other") != ModelSpec(name="x", input_size=48).model_id(network)

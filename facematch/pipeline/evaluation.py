@@ -84,6 +84,66 @@ def choose_live_views(model_dir, processed_dir, out_dir, candidates=("none", "hf
     return {"chosen": chosen, "publictest_accuracy": accuracy, "min_gain": min_gain}
 
 
+# How a face can reach the judge at another size: (name, size, OpenCV interpolation of the enlargement). The judge
+# brings each back to its input size with to_gray_size (pixel areas), as it does live crops.
+ENLARGEMENTS = (("96 px bilinear", 96, "INTER_LINEAR"), ("96 px bicubic", 96, "INTER_CUBIC"),
+                ("72 px bilinear", 72, "INTER_LINEAR"), ("160 px bicubic", 160, "INTER_CUBIC"))
+
+
+def enlarged(images: np.ndarray, size: int, interpolation: str) -> np.ndarray:
+    """(N, 48, 48) gray faces as (N, size, size, 3) BGR crops, enlarged with that OpenCV interpolation."""
+    import cv2
+
+    flag = getattr(cv2, interpolation)
+    return np.stack([cv2.cvtColor(cv2.resize(f, (size, size), interpolation=flag), cv2.COLOR_GRAY2BGR)
+                     for f in images])
+
+
+def resampling_agreement(clf: EmotionClassifier, images: np.ndarray, verdicts: dict[str, np.ndarray],
+                         enlargements=ENLARGEMENTS) -> dict:
+    """For each enlargement: the share of faces whose verdict on each path (`verdicts`: path → the 48 px
+    verdicts; "predict" plays the model's views, "live" its live views) stays the same."""
+    out = {}
+    for name, size, interpolation in enlargements:
+        crops = enlarged(images, size, interpolation)  # given whole to predict(): resized first, as live crops are
+        moved = {"predict": clf.predict(crops), "live": clf.predict(crops, clf.live_views)}
+        out[name] = {path: round(float((moved[path].argmax(1) == verdicts[path]).mean()), 4) for path in verdicts}
+    return out
+
+
+def choose_low_pass(model_dir, processed_dir, out_dir, candidates=(0.0625, 0.125, 0.1875),
+                    max_accuracy_drop: float = 0.003, enlargements=ENLARGEMENTS[:2]) -> dict:
+    """out_dir: model_dir with the low-pass (model_spec.low_pass) chosen on PublicTest by rule R7 (docs/model.md).
+
+    Among the candidates (and none) whose accuracy on `predict()` and on the live path (class offsets off)
+    each stays within max_accuracy_drop of none's, the one whose verdicts agree best, on average over both
+    paths and the enlargements, with those of the 48 px faces. Refit the class offsets afterwards.
+    """
+    clf = EmotionClassifier(model_dir)
+    data = load_split(processed_dir, "PublicTest")
+    scores = {}
+    for a in (0.0, *candidates):
+        judge = EmotionClassifier(model_dir)
+        judge.spec = judge.spec.replace(low_pass=a, class_offsets={})
+        judge.class_offsets = np.zeros(len(EMOTIONS))
+        views = view_probabilities(judge, data.images)
+        verdicts = {"predict": judge.combine(views).argmax(1),
+                    "live": judge.combine(live_views(views, judge.views, judge.live_views)).argmax(1)}
+        agreement = resampling_agreement(judge, data.images, verdicts, enlargements)
+        mean = float(np.mean([share for paths in agreement.values() for share in paths.values()]))
+        accuracy = {path: round(float((v == data.labels).mean()), 4) for path, v in verdicts.items()}
+        scores[str(a)] = {"accuracy": accuracy, "agreement": agreement, "mean_agreement": round(mean, 4)}
+        log.info("low-pass %s: %s", a, scores[str(a)])
+    sharp = scores["0.0"]["accuracy"]
+    allowed = [0.0] + [a for a in candidates
+                       if all(scores[str(a)]["accuracy"][p] >= sharp[p] - max_accuracy_drop for p in sharp)]
+    chosen = max(allowed, key=lambda a: (scores[str(a)]["mean_agreement"], -a))
+    metrics = {**clf.spec.provenance.get("metrics", {}),
+               "low_pass_choice": {"max_accuracy_drop": max_accuracy_drop, "by_low_pass": scores, "chosen": chosen}}
+    write_model_dir(model_dir, out_dir, clf.spec.replace(low_pass=chosen, provenance={"metrics": metrics}))
+    return {"chosen": chosen, "publictest": scores}
+
+
 def per_class_recall(probs: np.ndarray, labels: np.ndarray) -> dict:
     return split_metrics(probs, labels)["recall"]
 
@@ -124,6 +184,9 @@ def evaluate(model_dir, processed_dir, out_dir, progress: bool = True) -> dict:
                                       "recall": per_class_recall(single, data.labels),
                                       "ece": expected_calibration_error(single, data.labels),
                                       "ece_before_temperature": expected_calibration_error(raw[0], data.labels)}
+        # The same faces enlarged and shrunk back: does each path keep its verdict? (R7)
+        metrics["resampling_agreement"] = resampling_agreement(
+            clf, data.images, {"predict": probs.argmax(1), "live": live.argmax(1)})
         results["splits"][split] = metrics
         if progress:
             log.info(f"{split}: accuracy {metrics['accuracy']:.4f} on {metrics['count']} images, "

@@ -6,7 +6,9 @@
     probs = judge.predict(faces, judge.live_views) # what the live game plays per frame
 
 faces: (N, H, W) uint8 gray or (N, H, W, 3) BGR uint8 crops of any size → (N, 7) probabilities in
-EMOTIONS order. Loading reads a flatbuffer and JSON only: no code from the files is ever executed.
+EMOTIONS order. Every crop is resized to the network's input (to_gray_size) and each view of it smoothed
+by the spec's low-pass, the same whatever size the crop had. Loading reads a flatbuffer and JSON only:
+no code from the files is ever executed.
 """
 
 from __future__ import annotations
@@ -77,6 +79,19 @@ def resize_gray(face: np.ndarray, size: int) -> np.ndarray:
     return cv2.resize(face, (size, size), interpolation=interpolation)
 
 
+def low_pass(x: np.ndarray, a: float) -> np.ndarray:
+    """(N, H, W, ...) float images smoothed by the 3-tap kernel [a, 1 - 2a, a] along rows, then columns
+    (edges repeated); x itself when a is 0."""
+    if not a:
+        return x
+    for axis in (1, 2):
+        padded = np.pad(x, [(1, 1) if i == axis else (0, 0) for i in range(x.ndim)], mode="edge")
+        n = x.shape[axis]
+        x = (a * (padded.take(range(0, n), axis) + padded.take(range(2, n + 2), axis))
+             + (1 - 2 * a) * padded.take(range(1, n + 1), axis))
+    return x.astype(np.float32)
+
+
 class EmotionClassifier:
     """One LiteRT network (facematch.play.litert) and the contract it was exported with. Thread-safe."""
 
@@ -113,10 +128,6 @@ class EmotionClassifier:
         """The views the live game plays per frame (a cheaper subset, chosen on PublicTest)."""
         return self.spec.live_views
 
-    def preprocess(self, faces: np.ndarray) -> np.ndarray:
-        """Any supported batch → float32 (N, S, S, 1) gray in 0..255, as the network expects."""
-        return to_gray_size(faces, self.input_size).astype(np.float32)[..., None]
-
     def predict(self, faces: np.ndarray, views: str | None = None, offsets: bool = True) -> np.ndarray:
         """Emotion probabilities (N, 7) float32, columns in EMOTIONS order, rows summing to 1.
 
@@ -124,13 +135,14 @@ class EmotionClassifier:
         (e.g. 10 shifted and mirrored views); the live game passes `live_views`.
         offsets=False leaves the class offsets out (to fit new ones).
         """
-        x = self.preprocess(faces)
+        x = to_gray_size(faces, self.input_size).astype(np.float32)[..., None]
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         stacked = view_images(x, self.views if views is None else views)
-        # All views in one batch: one interpreter call instead of one per view.
+        # All views in one batch: one interpreter call instead of one per view. Each view is smoothed as it
+        # is, as if it were the face given alone (the pipeline scores views that way).
         batch = np.concatenate(stacked) if len(stacked) > 1 else np.ascontiguousarray(stacked[0])
-        out, n = self._run(batch), len(x)
+        out, n = self._run(low_pass(batch, self.spec.low_pass)), len(x)
         return self.combine([out[i * n:(i + 1) * n] for i in range(len(stacked))], offsets)
 
     def combine(self, view_probs: list[np.ndarray], offsets: bool = True) -> np.ndarray:
