@@ -9,11 +9,12 @@ import logging
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from facematch import EMOTIONS
 from facematch.errors import ConfigError, ModelError
-from facematch.model_spec import building_model_dir, copy_network, view_keys, write_model_dir, write_spec
+from facematch.model_spec import building_model_dir, copy_network, read_spec, view_keys, write_model_dir, write_spec
 from facematch.pipeline.calibration import expected_calibration_error, fit_class_offsets, recall, softmax
 from facematch.pipeline.card import write_model_card
 from facematch.pipeline.dataset import load_split, read_manifest
@@ -92,21 +93,20 @@ ENLARGEMENTS = (("96 px bilinear", 96, "INTER_LINEAR"), ("96 px bicubic", 96, "I
 
 def enlarged(images: np.ndarray, size: int, interpolation: str) -> np.ndarray:
     """(N, 48, 48) gray faces as (N, size, size, 3) BGR crops, enlarged with that OpenCV interpolation."""
-    import cv2
-
     flag = getattr(cv2, interpolation)
     return np.stack([cv2.cvtColor(cv2.resize(f, (size, size), interpolation=flag), cv2.COLOR_GRAY2BGR)
                      for f in images])
 
 
 def resampling_agreement(clf: EmotionClassifier, images: np.ndarray, verdicts: dict[str, np.ndarray],
-                         enlargements=ENLARGEMENTS) -> dict:
+                         enlargements=ENLARGEMENTS, offsets: bool = True) -> dict:
     """For each enlargement: the share of faces whose verdict on each path (`verdicts`: path → the 48 px
-    verdicts; "predict" plays the model's views, "live" its live views) stays the same."""
+    verdicts, with the class offsets or without them as `offsets` says; "predict" plays the model's views,
+    "live" its live views) stays the same."""
     out = {}
     for name, size, interpolation in enlargements:
         crops = enlarged(images, size, interpolation)  # given whole to predict(): resized first, as live crops are
-        moved = {"predict": clf.predict(crops), "live": clf.predict(crops, clf.live_views)}
+        moved = {"predict": clf.predict(crops, offsets=offsets), "live": clf.predict(crops, clf.live_views, offsets)}
         out[name] = {path: round(float((moved[path].argmax(1) == verdicts[path]).mean()), 4) for path in verdicts}
     return out
 
@@ -119,17 +119,15 @@ def choose_low_pass(model_dir, processed_dir, out_dir, candidates=(0.0625, 0.125
     each stays within max_accuracy_drop of none's, the one whose verdicts agree best, on average over both
     paths and the enlargements, with those of the 48 px faces. Refit the class offsets afterwards.
     """
-    clf = EmotionClassifier(model_dir)
+    spec = read_spec(model_dir)
     data = load_split(processed_dir, "PublicTest")
     scores = {}
     for a in (0.0, *candidates):
-        judge = EmotionClassifier(model_dir)
-        judge.spec = judge.spec.replace(low_pass=a, class_offsets={})
-        judge.class_offsets = np.zeros(len(EMOTIONS))
+        judge = EmotionClassifier(model_dir, spec=spec.replace(low_pass=a))
         views = view_probabilities(judge, data.images)
-        verdicts = {"predict": judge.combine(views).argmax(1),
-                    "live": judge.combine(live_views(views, judge.views, judge.live_views)).argmax(1)}
-        agreement = resampling_agreement(judge, data.images, verdicts, enlargements)
+        verdicts = {"predict": judge.combine(views, offsets=False).argmax(1),
+                    "live": judge.combine(live_views(views, judge.views, judge.live_views), offsets=False).argmax(1)}
+        agreement = resampling_agreement(judge, data.images, verdicts, enlargements, offsets=False)
         mean = float(np.mean([share for paths in agreement.values() for share in paths.values()]))
         accuracy = {path: round(float((v == data.labels).mean()), 4) for path, v in verdicts.items()}
         scores[str(a)] = {"accuracy": accuracy, "agreement": agreement, "mean_agreement": round(mean, 4)}
@@ -138,9 +136,9 @@ def choose_low_pass(model_dir, processed_dir, out_dir, candidates=(0.0625, 0.125
     allowed = [0.0] + [a for a in candidates
                        if all(scores[str(a)]["accuracy"][p] >= sharp[p] - max_accuracy_drop for p in sharp)]
     chosen = max(allowed, key=lambda a: (scores[str(a)]["mean_agreement"], -a))
-    metrics = {**clf.spec.provenance.get("metrics", {}),
+    metrics = {**spec.provenance.get("metrics", {}),
                "low_pass_choice": {"max_accuracy_drop": max_accuracy_drop, "by_low_pass": scores, "chosen": chosen}}
-    write_model_dir(model_dir, out_dir, clf.spec.replace(low_pass=chosen, provenance={"metrics": metrics}))
+    write_model_dir(model_dir, out_dir, spec.replace(low_pass=chosen, provenance={"metrics": metrics}))
     return {"chosen": chosen, "publictest": scores}
 
 

@@ -22,7 +22,7 @@ import numpy as np
 from facematch import EMOTIONS
 from facematch.config import DEFAULT_MODEL_DIR
 from facematch.errors import ModelError
-from facematch.model_spec import FIX, TFLITE_NAME, read_spec, view_keys
+from facematch.model_spec import FIX, TFLITE_NAME, ModelSpec, read_spec, view_keys
 from facematch.play.litert import LiteRTNetwork
 
 
@@ -95,9 +95,10 @@ def low_pass(x: np.ndarray, a: float) -> np.ndarray:
 class EmotionClassifier:
     """One LiteRT network (facematch.play.litert) and the contract it was exported with. Thread-safe."""
 
-    def __init__(self, model_dir: str | Path, num_threads: int | None = None):
+    def __init__(self, model_dir: str | Path, num_threads: int | None = None, spec: ModelSpec | None = None):
+        """spec: judge by this contract instead of the directory's (a pipeline step weighing a candidate)."""
         self.model_dir = Path(model_dir)
-        self.spec = read_spec(self.model_dir)
+        self.spec = read_spec(self.model_dir) if spec is None else spec
         tflite = self.model_dir / TFLITE_NAME
         if not tflite.is_file():
             raise ModelError(f"{tflite} is missing. {FIX}")
