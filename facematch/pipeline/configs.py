@@ -65,6 +65,12 @@ class NetworkConfig:
     zoom: float = 0.15
     contrast: float = 0.3
     erase: float = 0.5  # probability of blanking one random square of up to 16 px (cutout)
+    # Probability that a Training face is enlarged (bilinear or bicubic) or shrunk to a random 32-160 px and brought
+    # back to 48 px as the judge's to_gray_size would (area down, bilinear up): live crops come at every size.
+    resample: float = 0.0
+    # The judge's fixed 3-tap low-pass [a, 1 - 2a, a] (spec field low_pass), applied to every face the network
+    # trains and is evaluated on, as predict() applies it; 0: none.
+    low_pass: float = 0.0
     weights: str = "hed"
     # vgg16: HED's VGG16 to block4 + head; compact: a small VGG-style network with batch norm,
     # trained from scratch on the centre `crop` pixels (random crops come from the shifts).

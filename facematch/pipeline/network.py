@@ -49,6 +49,7 @@ from facematch.pipeline.runs import (
     view_batch,
     wall_clock_callback,
 )
+from facematch.play.classifier import low_pass
 
 log = logging.getLogger(__name__)
 
@@ -110,9 +111,27 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConf
                & on[:, None, None])
         return tf.where(box[..., None], tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True), x)
 
+    def resample(x):
+        # One random size per batch (32-160 px), applied to a random `config.resample` share of its faces: up with
+        # bilinear or bicubic, back down by area averaging (as to_gray_size shrinks a large crop), or down by area
+        # and back up bilinearly (as it enlarges a small one).
+        size = rng.uniform([], 32, 161, tf.int32)
+        bicubic = rng.uniform([]) < 0.5
+        up = tf.cond(bicubic, lambda: tf.image.resize(x, [size, size], "bicubic"),
+                     lambda: tf.image.resize(x, [size, size], "bilinear"))
+        enlarged = tf.image.resize(tf.clip_by_value(up, 0.0, 255.0), [48, 48], "area")
+        shrunk = tf.image.resize(tf.image.resize(x, [size, size], "area"), [48, 48], "bilinear")
+        moved = tf.cond(size >= 48, lambda: enlarged, lambda: shrunk)
+        on = rng.uniform([tf.shape(x)[0], 1, 1, 1]) < config.resample
+        return tf.where(on, moved, x)
+
     def load(x, y, p):
         x = tf.cast(x, tf.float32)[..., None]
         x = tf.clip_by_value(augment(x, training=True), 0.0, 255.0)
+        if config.resample > 0:
+            x = resample(x)
+        if config.low_pass:
+            x = low_pass_tf(x, config.low_pass)
         if config.erase > 0:
             x = cutout(x)
         target = tf.one_hot(y, len(EMOTIONS))
@@ -124,6 +143,19 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConf
     return (tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32), soft_rows))
             .shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True).repeat()
             .batch(config.batch_size, drop_remainder=True).map(load, num_parallel_calls=2).prefetch(4))
+
+
+def low_pass_tf(x, a: float):
+    """classifier.low_pass for a (N, H, W, 1) tensor: [a, 1 - 2a, a] along rows, then columns, edges repeated."""
+    for axis in (1, 2):
+        n = x.shape[axis]
+        first = tf.gather(x, [0], axis=axis)
+        last = tf.gather(x, [n - 1], axis=axis)
+        padded = tf.concat([first, x, last], axis=axis)
+        before = tf.gather(padded, tf.range(0, n), axis=axis)
+        after = tf.gather(padded, tf.range(2, n + 2), axis=axis)
+        x = a * (before + after) + (1 - 2 * a) * x
+    return x
 
 
 def _feature_stats(backbone, images: np.ndarray, sample: int = 4096, seed: int = 0):
@@ -185,8 +217,8 @@ def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbo
                  precision)
         model.fit(
             training_dataset(train.images, train.labels, config, soft), steps_per_epoch=steps, epochs=config.epochs,
-            validation_data=(val.images[..., None].astype(np.float32), keras.utils.to_categorical(
-                val.labels, len(EMOTIONS))),
+            validation_data=(low_pass(val.images[..., None].astype(np.float32), config.low_pass),
+                             keras.utils.to_categorical(val.labels, len(EMOTIONS))),
             callbacks=[
                 keras.callbacks.BackupAndRestore(str(work_dir / "backup"), save_freq="epoch"),
                 keras.callbacks.ModelCheckpoint(str(best), monitor="val_accuracy", mode="max", save_best_only=True,
@@ -213,7 +245,7 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
     keras.mixed_precision.set_global_policy("float32")
     network, backbone, head = build_network(config)
     val = load_split(processed_dir, "PublicTest")
-    x_val = val.images[..., None].astype(np.float32)
+    x_val = low_pass(val.images[..., None].astype(np.float32), config.low_pass)
     network.load_weights(best)
     chosen, candidates = choose_weights(network, x_val, val.labels, work_dir / SNAPSHOT_DIR, "epochs", last_k)
     log.info("PublicTest single pass: %s; using the %s",
@@ -221,7 +253,8 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
     val_logits = network.predict(x_val, batch_size=256, verbose=0)
     calibration = calibrate(val_logits, val.labels)
     tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
-        lambda key: network.predict(view_batch(val.images, key), batch_size=256, verbose=0),
+        lambda key: network.predict(low_pass(view_batch(val.images, key), config.low_pass), batch_size=256,
+                                    verbose=0),
         val.labels, calibration["temperature"])
     calibration.update(views)
     model = (assemble(backbone, head, calibration["temperature"]) if backbone is not None
@@ -271,7 +304,7 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
         "metrics": calibration,
     }
     spec = ModelSpec(name=model_dir.name, input_size=int(network.input.shape[1]), views=tta,
-                     view_temperature=views["view_temperature"], provenance=provenance)
+                     view_temperature=views["view_temperature"], low_pass=config.low_pass, provenance=provenance)
     return save_model_dir(model_dir, model, config.quantize, spec)
 
 
