@@ -393,3 +393,90 @@ def test_distillation_targets_mix_the_teachers_probabilities_with_the_label():
     expected = 0.7 * soft + 0.3 * np.eye(7)[labels]
     distance = np.abs(targets.numpy()[:, None, :] - expected[None, :, :]).max(axis=-1)  # batch row × image
     assert distance.min(axis=1).max() < 1e-5 and distance.min(axis=0).max() < 1e-5  # shuffled, each one there
+
+
+def test_training_faces_are_smoothed_as_predict_smooths_them_and_resampled_on_request():
+    from facematch.pipeline.configs import NetworkConfig
+    from facematch.pipeline.network import training_dataset
+    from facematch.play.classifier import low_pass
+
+    rng = np.random.default_rng(1)
+    images = rng.integers(0, 256, (8, 48, 48), dtype=np.uint8)
+    labels = np.arange(8) % 7
+    still = dict(architecture="compact", batch_size=8, class_weight="none", shift=0.0, rotation=0.0, zoom=0.0,
+                 contrast=0.0, erase=0.0, precision="float32")
+    smoothed = low_pass(images[..., None].astype(np.float32), 0.25)[..., 0]
+    faces = next(iter(training_dataset(images, labels, NetworkConfig(**still, low_pass=0.25))))[0].numpy()[..., 0]
+    # Each training face is one of the smoothed faces or its mirror image (the flip is the only augmentation left).
+    for face in faces:
+        distance = min(np.abs(face[None] - smoothed).max(axis=(1, 2)).min(),
+                       np.abs(face[None] - smoothed[:, :, ::-1]).max(axis=(1, 2)).min())
+        assert distance < 1e-3
+    resampled = next(iter(training_dataset(images, labels, NetworkConfig(**still, resample=1.0))))[0].numpy()[..., 0]
+    originals = np.concatenate([images, images[:, :, ::-1]]).astype(np.float32)
+    nearest = [np.abs(face[None] - originals).mean(axis=(1, 2)).min() for face in resampled]
+    assert min(nearest) > 1.0  # every face went to another size and back: none is its sharp original
+    assert resampled.min() >= 0 and resampled.max() <= 255.5
+
+
+def test_a_network_is_added_to_a_judge_that_exists_only_as_its_tflite(trained, tmp_path):
+    import keras
+
+    from facematch.pipeline.calibration import softmax
+    from facematch.pipeline.ensemble import combine
+    from facematch.pipeline.recover import rebuild_members
+    from facematch.play.classifier import low_pass
+
+    def train(name: str, *options):
+        out = tmp_path / name
+        run_command("train", trained["processed"], tmp_path / f"work_{name}", tmp_path / f"logs_{name}",
+                    "--output", out, "--architecture", "compact", "--crop", "40", "--epochs", "1", "--batch-size",
+                    "16", "--learning-rate", "1e-3", "--precision", "float32", "--width", "8", *options, check=True)
+        return out
+
+    compact, smooth = train("compact", "--seed", "3"), train("smooth", "--seed", "4", "--resample", "0.5",
+                                                              "--low-pass", "0.125")
+    assert read_spec(smooth).low_pass == 0.125
+    card = evaluated(smooth, trained["processed"], tmp_path)
+    assert "resampled to a random 32-160 px" in card and "smoothed by the judge's low-pass [0.125, 0.75, 0.125]" in card
+    two = tmp_path / "two"
+    run_command("ensemble", trained["model_dir"], compact, trained["processed"], two, check=True)
+    judge = tmp_path / "judge"  # the judge as a checkout has it: its .tflite, smoothed, no Keras files
+    write_model_dir(two, judge, read_spec(two).replace(low_pass=0.125), keep=("model.tflite",))
+    assert not (judge / "model.keras").exists()
+    # A share given, so that the network is surely in the .tflite (a tiny network's best share may be 0).
+    result = run_command("add-network", judge, smooth, trained["processed"], tmp_path / "three", "--shares", "0.4",
+                         check=True)
+    assert '"share"' in result.stdout
+    metadata = plain(read_spec(tmp_path / "three").provenance)
+    old, added = read_spec(judge).provenance["ensemble"]["member_shares"], metadata["ensemble"]["added"]
+    s = added["share"]
+    assert s == 0.4 and list(added["publictest_accuracy_by_share"]) == ["0.4"]
+    assert metadata["ensemble"]["member_shares"] == pytest.approx([(1 - s) * w for w in old] + [s], abs=1e-4)
+    assert read_spec(tmp_path / "three").low_pass == 0.125 and not read_spec(tmp_path / "three").class_offsets
+    # It judges as the three trained networks' logits, of the smoothed face, summed with those shares.
+    faces = load_split(trained["processed"], "PrivateTest").images
+    x = low_pass(faces[..., None].astype(np.float32), 0.125)
+    members = [keras.saving.load_model(d / "model.keras", safe_mode=True)
+               for d in (trained["model_dir"], compact, smooth)]
+    logits = [keras.Model(m.input, m.get_layer("temperature").output).predict(x, verbose=0) for m in members]
+    expected = softmax(sum(w * z for w, z in zip(metadata["ensemble"]["member_shares"], logits))
+                       / metadata["metrics"]["temperature"])
+    judged = load_classifier(tmp_path / "three").predict(faces, "none", offsets=False)
+    assert np.abs(judged - expected).max() < 0.02
+    # And the three-network judge rebuilds from its own .tflite again (a network can be added to it in turn).
+    networks, shares, temperature = rebuild_members(tmp_path / "three")
+    assert len(networks) == 3 and networks[2] is not None
+    assert shares == pytest.approx(metadata["ensemble"]["member_shares"])
+    assert np.abs(combine(networks, shares, temperature).predict(x, verbose=0) - judged).max() < 0.02
+    card = evaluated(tmp_path / "three", trained["processed"], tmp_path)
+    assert "The judge is three networks in one model" in card and "The third network was added later" in card
+    chosen = run_command("add-network", judge, smooth, trained["processed"], tmp_path / "searched", check=True)
+    added = plain(read_spec(tmp_path / "searched").provenance)["ensemble"]["added"]
+    scores = {float(k): v[added["views_compared"]] for k, v in added["publictest_accuracy_by_share"].items()}
+    assert len(scores) == 10 and f'"share": {added["share"]}' in chosen.stdout
+    assert added["share"] == min(k for k, v in scores.items() if v == max(scores.values()))  # PublicTest's best
+    single = run_command("add-network", trained["model_dir"], smooth, trained["processed"], tmp_path / "no")
+    assert single.returncode == 1 and "single network" in single.stderr and "Traceback" not in single.stderr
+    nested = run_command("add-network", judge, tmp_path / "three", trained["processed"], tmp_path / "no")
+    assert nested.returncode == 1 and "ensemble" in nested.stderr and "Traceback" not in nested.stderr

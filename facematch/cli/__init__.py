@@ -41,6 +41,7 @@ COMMANDS = (
     ("train", "train", "train a whole network on augmented faces, e.g. a compact one from scratch (resumable)"),
     ("recover-keras", "recover_keras", "rebuild a model directory's Keras network from its .tflite"),
     ("ensemble", "ensemble", "sum several networks' logits into one judge (share chosen on PublicTest)"),
+    ("add-network", "add_network", "add one network to an ensemble judge (share chosen on PublicTest)"),
     ("choose-views", "choose_views", "choose the views the live game plays per frame (on PublicTest)"),
     ("choose-low-pass", "choose_low_pass", "choose the low-pass every face gets at the judge's size (on PublicTest)"),
     ("fit-offsets", "fit_offsets", "fit per-class offsets on PublicTest"),

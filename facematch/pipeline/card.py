@@ -147,10 +147,21 @@ def _ensemble_text(metadata: dict) -> str:
     others = spec["members"][1:]
     sections = "".join(f"\n\n### The {_ORDINALS.get(i, f'#{i}')} network (`{m['name']}`)\n"
                        f"{network_training_text(m['training'])}" for i, m in enumerate(others, start=2))
-    whose = "The second network's share" if len(others) == 1 else "The other networks' share (split equally)"
-    return (f"{sections}\n{whose} of the summed logits, {spec['share']:.1f}, was chosen on PublicTest accuracy "
+    added = spec.get("added")
+    summed_first = len(others) - 1 if added else len(others)  # the other networks of the judge as first summed
+    whose = "The second network's share" if summed_first == 1 else "The other networks' share (split equally)"
+    text = (f"{sections}\n{whose} of the summed logits, {spec['share']:.1f}, was chosen on PublicTest accuracy "
             f"of `{mode}` (share: {shares}; a larger share had to do strictly better). Every network was trained "
-            f"before; the sum is calibrated anew (temperature and views below).\n")
+            f"before; the sum is calibrated anew (temperature and views below).")
+    if added:
+        compared = added["views_compared"]
+        by_share = ", ".join(f"{s} {pct(v[compared])}" for s, v in added["publictest_accuracy_by_share"].items())
+        ordinal = _ORDINALS.get(len(spec["members"]), f"#{len(spec['members'])}")
+        text += (f" The {ordinal} network was added later to that judge (`facematch add-network`, the networks above "
+                 f"rebuilt from its .tflite): its share, {added['share']:.1f}, was chosen the same way on `{compared}` "
+                 f"with every view smoothed by the judge's low-pass (share: {by_share}); the others' shares shrank "
+                 f"by 1 - {added['share']:.1f}.")
+    return text + "\n"
 
 
 def write_model_card(model_dir: Path, spec: ModelSpec, results: dict, manifest: dict) -> Path:

@@ -103,6 +103,17 @@ def _distill_text(c: dict) -> str:
             f"included) + {1 - c['distill']:.1f} × its label.")
 
 
+def _resample_text(c: dict) -> str:
+    text = ""
+    if c.get("resample"):
+        text += (f" With probability {c['resample']} a face was also resampled to a random 32-160 px and back to 48 "
+                 f"(bilinear or bicubic up, then area down; or area down, then bilinear up).")
+    if c.get("low_pass"):
+        text += (f" Every face, PublicTest's too, was smoothed by the judge's low-pass [{c['low_pass']}, "
+                 f"{1 - 2 * c['low_pass']}, {c['low_pass']}].")
+    return text
+
+
 def network_training_text(training: dict) -> str:
     c = training["config"]
     start = "from the backbone weights above and a fresh head"
@@ -122,7 +133,8 @@ def network_training_text(training: dict) -> str:
             f"{c['weight_decay']}), learning rate warmed up to {c['learning_rate']} over {c['warmup_epochs']} "
             f"epoch(s) then cosine-decayed to 0 at epoch {c['epochs']}, batch {c['batch_size']}, label smoothing "
             f"{c['label_smoothing']}, class weights `{c['class_weight']}`, head Dense({c['hidden']}) with dropout "
-            f"{c['dropout']}, seed {c['seed']}.{_distill_text(c)} Precision policy `{training['precision']}` "
+            f"{c['dropout']}, seed {c['seed']}.{_resample_text(c)}{_distill_text(c)} Precision policy "
+            f"`{training['precision']}` "
             f"(the logits layer in float32); the shipped network is float32 with int8 weights. PublicTest was "
             f"evaluated after every epoch ({training['epochs_run']} epochs, best "
             f"{pct(training.get('best_publictest_accuracy'))} single pass before calibration); "

@@ -22,11 +22,12 @@ import keras
 import numpy as np
 from keras import layers
 
-from facematch.errors import ModelError
+from facematch.errors import ConfigError, ModelError
 from facematch.model_spec import KERAS_NAME, VIEW_SETS, ModelSpec, plain, read_spec, view_keys
 from facematch.pipeline.calibration import calibrate, fit_temperature, softmax
 from facematch.pipeline.dataset import load_split
 from facematch.pipeline.runs import choose_tta, machine_description, save_model_dir, view_batch
+from facematch.play.classifier import low_pass
 
 log = logging.getLogger(__name__)
 
@@ -64,20 +65,40 @@ def member_shares(count: int, share: float) -> list[float]:
     return [1.0 - share] + [share / (count - 1)] * (count - 1)
 
 
-def combine(networks: list, share: float, temperature: float):
-    """(N, 48, 48, 1) → softmax(Σ_i w_i · z_i / temperature), w = member_shares(len(networks), share)."""
+def combine(networks: list, shares: list[float], temperature: float):
+    """(N, 48, 48, 1) → softmax(Σ_i w_i · z_i / temperature), w = shares (member_shares, or add_network's)."""
     inputs = keras.Input(networks[0].input.shape[1:], name="face_gray")
     # Layer names: recover_keras finds the first network's logits folded into "first_share".
     names = ["first"] + [f"member{i + 1}" for i in range(1, len(networks))]
     parts = [layers.Rescaling(w / temperature, name=f"{name}_share")(logits_of(network, name)(inputs))
-             for network, name, w in zip(networks, names, member_shares(len(networks), share)) if w > 0]
+             for network, name, w in zip(networks, names, shares) if w > 0]
     summed = layers.Add(name="sum")(parts) if len(parts) > 1 else parts[0]
     return keras.Model(inputs, layers.Softmax(name="probabilities")(summed), name="facematch_ensemble")
 
 
-def _view_logits(model, images: np.ndarray, keys) -> dict:
+def _view_logits(model, images: np.ndarray, keys, a: float = 0.0) -> dict:
+    """The network's temperature-scaled logits for each view of `images`, each view smoothed by the low-pass `a`
+    as predict() smooths it."""
     network = logits_of(model, "logits")
-    return {key: network.predict(view_batch(images, key), batch_size=256, verbose=0) for key in keys}
+    return {key: network.predict(low_pass(view_batch(images, key), a), batch_size=256, verbose=0) for key in keys}
+
+
+def choose_share(summed, keys, mode: str, labels: np.ndarray, shares=SHARES) -> tuple[dict, float]:
+    """Each share's PublicTest accuracy (a single pass and the views of `mode`, the sum `summed(share, key)`
+    calibrated by its own temperature) and the share chosen: a larger share must beat every smaller one."""
+    def scores(share: float) -> dict:
+        logits = {key: summed(share, key) for key in keys}
+        t = fit_temperature(logits[keys[0]], labels)
+        views = sum(softmax(logits[key] / t) for key in keys)
+        return {"single_pass": round(float((logits[keys[0]].argmax(1) == labels).mean()), 4),
+                mode: round(float((views.argmax(1) == labels).mean()), 4)}
+
+    by_share = {str(s): scores(s) for s in shares}
+    chosen = shares[0]
+    for s in shares:
+        if by_share[str(s)][mode] > by_share[str(chosen)][mode]:
+            chosen = s
+    return by_share, chosen
 
 
 def ensemble_models(member_dirs, processed_dir, model_dir, shares=SHARES) -> dict:
@@ -110,18 +131,7 @@ def ensemble_models(member_dirs, processed_dir, model_dir, shares=SHARES) -> dic
     def summed(share: float, key: str) -> np.ndarray:
         return sum(w * z_i[key] for w, z_i in zip(member_shares(len(z), share), z))
 
-    def scores(share: float) -> dict:
-        logits = {key: summed(share, key) for key in keys}
-        t = fit_temperature(logits[keys[0]], val.labels)
-        views = sum(softmax(logits[key] / t) for key in keys)
-        return {"single_pass": round(float((logits[keys[0]].argmax(1) == val.labels).mean()), 4),
-                mode: round(float((views.argmax(1) == val.labels).mean()), 4)}
-
-    by_share = {str(s): scores(s) for s in shares}
-    chosen = 0.0
-    for s in shares:  # a larger share must do strictly better than every smaller one
-        if by_share[str(s)][mode] > by_share[str(chosen)][mode]:
-            chosen = s
+    by_share, chosen = choose_share(summed, keys, mode, val.labels, shares)
     log.info("PublicTest %s accuracy by the other networks' share: %s; chosen %.1f", mode,
              ", ".join(f"{s} {v[mode]:.2%}" for s, v in by_share.items()), chosen)
 
@@ -129,7 +139,7 @@ def ensemble_models(member_dirs, processed_dir, model_dir, shares=SHARES) -> dic
     tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
         lambda key: summed(chosen, key), val.labels, calibration["temperature"])
     calibration.update(views)
-    model = combine(networks, chosen, calibration["temperature"])
+    model = combine(networks, member_shares(len(networks), chosen), calibration["temperature"])
     provenance = {
         **{k: v for k, v in metas[0].items() if k != "files"},
         "metrics": calibration,
@@ -153,3 +163,71 @@ def ensemble_models(member_dirs, processed_dir, model_dir, shares=SHARES) -> dic
     spec = ModelSpec(name=model_dir.name, input_size=specs[0].input_size, views=tta,
                      view_temperature=views["view_temperature"], provenance=provenance)
     return save_model_dir(model_dir, model, quantize, spec)
+
+
+def add_network(judge_dir, network_dir, processed_dir, model_dir, shares=SHARES) -> ModelSpec:
+    """Write model_dir: an ensemble judge with one more network, its share s chosen on PublicTest.
+
+    The judge's networks are rebuilt from its .tflite (recover.rebuild_members) and keep their shares times
+    1 - s; the new network (a model directory with its model.keras, e.g. from `facematch train`) gets s. The sum
+    is scored as predict() sees it: every view smoothed by the judge's low-pass, class offsets off. The judge's
+    low-pass is kept; its live views and class offsets are not (choose-views and fit-offsets fit them anew).
+    """
+    from facematch.pipeline.recover import rebuild_members
+
+    judge_dir, network_dir = Path(judge_dir), Path(network_dir)
+    processed_dir, model_dir = Path(processed_dir), Path(model_dir)
+    judge, added = read_spec(judge_dir), read_spec(network_dir)
+    meta, added_meta = plain(judge.provenance), plain(added.provenance)
+    if added_meta.get("ensemble"):
+        raise ModelError(f"{network_dir} is an ensemble; the network to add must be a single one")
+    if added.low_pass != judge.low_pass:
+        log.warning("%s trained on faces smoothed with a = %s, the judge smooths with a = %s: it will see the "
+                    "judge's", network_dir, added.low_pass, judge.low_pass)
+    if not shares or any(not 0 <= s < 1 for s in shares):
+        raise ConfigError(f"the new network's share candidates must be at least 0 and under 1, got {list(shares)}")
+    networks, old_shares, _ = rebuild_members(judge_dir)
+    network = load_network(network_dir)
+    if tuple(network.input.shape[1:]) != tuple(networks[0].input.shape[1:]):
+        raise ModelError(f"{network_dir} takes {network.input.shape}, the judge {networks[0].input.shape}")
+    val = load_split(processed_dir, "PublicTest")
+    mode, keys = judge.views, view_keys(judge.views)
+    every = list(dict.fromkeys(key for m in VIEW_SETS for key in view_keys(m)))
+    log.info("PublicTest logits of the judge's %d networks and the new one, %d views each", len(networks),
+             len(every))
+    old = [_view_logits(n, val.images, every, judge.low_pass) for n, w in zip(networks, old_shares) if w > 0]
+    old = {key: sum(w * z[key] for w, z in zip([w for w in old_shares if w > 0], old)) for key in every}
+    new = _view_logits(network, val.images, every, judge.low_pass)
+
+    def summed(share: float, key: str) -> np.ndarray:
+        return (1 - share) * old[key] + share * new[key]
+
+    by_share, chosen = choose_share(summed, keys, mode, val.labels, shares)
+    log.info("PublicTest %s accuracy by the new network's share: %s; chosen %.1f", mode,
+             ", ".join(f"{s} {v[mode]:.2%}" for s, v in by_share.items()), chosen)
+    calibration = calibrate(summed(chosen, keys[0]), val.labels)
+    tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
+        lambda key: summed(chosen, key), val.labels, calibration["temperature"])
+    calibration.update(views)
+    member_weights = [(1 - chosen) * w for w in old_shares] + [chosen]
+    model = combine(networks + [network], member_weights, calibration["temperature"])
+    ensemble = meta["ensemble"]
+    provenance = {
+        **{k: v for k, v in meta.items() if k != "files"},
+        "metrics": calibration,
+        "ensemble": {
+            **ensemble,
+            "member_shares": [round(w, 4) for w in member_weights],
+            "members": ensemble["members"] + [{"name": network_dir.name, "architecture": added_meta["architecture"],
+                                               "training": added_meta["training"], "metrics": added_meta["metrics"]}],
+            # The new network's share against the judge as it was (its own choice: the judge's stays as recorded).
+            "added": {"name": network_dir.name, "share": chosen, "publictest_accuracy_by_share": by_share,
+                      "views_compared": mode,
+                      "judge": judge_dir.name, "judge_low_pass": judge.low_pass},
+            "machine": machine_description(),
+        },
+    }
+    provenance["architecture"] = {**meta["architecture"], "parameters": int(model.count_params())}
+    spec = ModelSpec(name=model_dir.name, input_size=judge.input_size, views=tta,
+                     view_temperature=views["view_temperature"], low_pass=judge.low_pass, provenance=provenance)
+    return save_model_dir(model_dir, model, meta.get("files", {}).get("tflite_quantization", "int8"), spec)

@@ -128,6 +128,8 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConf
     def load(x, y, p):
         x = tf.cast(x, tf.float32)[..., None]
         x = tf.clip_by_value(augment(x, training=True), 0.0, 255.0)
+        if config.resample > 0 or config.low_pass:
+            x = tf.cast(x, tf.float32)  # the augmentation layers follow the mixed policy (bfloat16); resize does not
         if config.resample > 0:
             x = resample(x)
         if config.low_pass:

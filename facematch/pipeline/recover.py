@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from facematch import EMOTIONS
 from facematch.errors import ModelError
 from facematch.model_spec import KERAS_NAME, TFLITE_NAME, plain, read_spec, write_model_dir
 from facematch.pipeline.features import VGG16_CONV_LAYERS, build_backbone
@@ -100,7 +101,8 @@ def rebuild_keras(model_dir):
     spec = metadata.get("ensemble")
     if spec:
         temperature = float(spec["members"][0]["metrics"]["temperature"])
-        scale = temperature * float(metadata["metrics"]["temperature"]) / (1 - spec["share"])
+        first_share = float(spec["member_shares"][0]) if spec.get("member_shares") else 1 - spec["share"]
+        scale = temperature * float(metadata["metrics"]["temperature"]) / first_share
         folded = "first_share_1/mul"
     logits_kernel = _find(tensors, folded + "1")  # (7, hidden)
     logits_bias = _find(tensors, folded, shape=(logits_kernel.shape[0],))
@@ -108,3 +110,79 @@ def rebuild_keras(model_dir):
     if spec:
         log.info("%s: rebuilt the ensemble's first (VGG16) network only", model_dir)
     return assemble(backbone, head, temperature)
+
+
+def rebuild_compact(tensors: dict, member: str, crop: int, temperature: float, scale: float):
+    """A compact network (architectures.build_compact) rebuilt from the tensors of an ensemble's `member` (member2, …).
+
+    Its batch norm is folded into the convolutions in the flatbuffer (kernel · γ/σ, bias β - μγ/σ), so each
+    block's convolution comes back with a bias and no batch norm: the same function, not the same layers. Its
+    logits layer is folded with its own temperature and `scale` (its share over the sum's temperature), undone
+    here so that the network ends in its own `temperature` layer like a trained one.
+    """
+    import keras
+
+    from facematch.pipeline.modeling import assemble_logits
+
+    prefix = f"{member}_1/facematch_compact_logits_1/"
+
+    def kernel(name: str, rank: int = 4):
+        for key, value in tensors.items():
+            if key.endswith(f"{prefix}{name}") and value.ndim == rank:
+                return value
+        raise ModelError(f"the .tflite has no tensor {prefix}{name}; it was not written by this pipeline")
+
+    inputs = keras.Input((48, 48, 1), name="face_gray")
+    x = keras.layers.CenterCrop(crop, crop, name="centre_crop")(inputs)
+    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(x)
+    weights = []
+    for block in range(1, 5):
+        for conv in (1, 2):
+            k = kernel(f"c{block}_conv{conv}_1/convolution")  # (out, 3, 3, in)
+            b = _find(tensors, f"{prefix}c{block}_relu{conv}_1/Relu;", shape=(k.shape[0],))
+            layer = keras.layers.Conv2D(k.shape[0], 3, padding="same", activation="relu",
+                                        name=f"c{block}_conv{conv}")
+            x = layer(x)
+            weights.append((layer, [k.transpose(1, 2, 3, 0), b]))
+        x = keras.layers.MaxPooling2D(name=f"c{block}_pool")(x)
+    x = keras.layers.Flatten()(x)
+    dense_kernel = kernel("c_dense_1/MatMul", 2)  # (hidden, in)
+    dense = keras.layers.Dense(dense_kernel.shape[0], activation="relu", name="c_dense")
+    x = dense(x)
+    weights.append((dense, [dense_kernel.T, _find(tensors, f"{prefix}c_dense_1/BiasAdd",
+                                                  shape=(dense_kernel.shape[0],))]))
+    logits_kernel = _find(tensors, f"{member}_share_1/mul1", shape=(len(EMOTIONS), dense_kernel.shape[0]))
+    logits_bias = _find(tensors, f"{member}_share_1/mul", shape=(len(EMOTIONS),))
+    logits = keras.layers.Dense(len(EMOTIONS), name="logits")
+    out = logits(x)
+    weights.append((logits, [logits_kernel.T * temperature / scale, logits_bias * temperature / scale]))
+    network = keras.Model(inputs, out, name="facematch_compact_logits")
+    for layer, values in weights:
+        layer.set_weights(values)
+    return assemble_logits(network, temperature)
+
+
+def rebuild_members(model_dir) -> tuple[list, list[float], float]:
+    """Every network of an ensemble judge (ensemble.py), rebuilt from its model.tflite: the networks (each ending in
+    its own `temperature` layer; None for one whose share is 0), their shares of the sum and the sum's
+    temperature, so that ensemble.combine(networks, shares, temperature) predicts what the .tflite predicts."""
+    model_dir = Path(model_dir)
+    metadata = plain(read_spec(model_dir).provenance)
+    spec = metadata.get("ensemble")
+    if not spec:
+        raise ModelError(f"{model_dir} is a single network, not an ensemble; recover-keras rebuilds it")
+    shares, temperature = [float(w) for w in spec["member_shares"]], float(metadata["metrics"]["temperature"])
+    tensors = _tensors(model_dir / TFLITE_NAME)
+    networks = [rebuild_keras(model_dir)]
+    for i, member in enumerate(spec["members"][1:], start=2):
+        if shares[i - 1] == 0:  # a network with no share is not in the .tflite: it keeps its place, as nothing
+            networks.append(None)
+            continue
+        backbone = str(member["architecture"].get("backbone", ""))
+        if "compact" not in backbone:
+            raise ModelError(f"{model_dir}: member {i} ({member['name']}) is not a compact network; only the first "
+                             "network of an ensemble may be the VGG16 one")
+        own = float(member["metrics"]["temperature"])
+        networks.append(rebuild_compact(tensors, f"member{i}",
+                                        int(member["training"]["config"]["crop"]), own, shares[i - 1] / temperature))
+    return networks, shares, temperature
