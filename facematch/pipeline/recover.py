@@ -64,6 +64,8 @@ def recover_keras(model_dir, out_dir) -> Path:
     --init-model` needs; the compact networks are not rebuilt (their batch norm is folded away).
     """
     model = rebuild_keras(model_dir)
+    if plain(read_spec(model_dir).provenance).get("ensemble"):
+        log.info("%s: rebuilt the ensemble's first (VGG16) network only", model_dir)
     with tempfile.TemporaryDirectory() as tmp:
         model.save(Path(tmp) / KERAS_NAME)
         out = write_model_dir(model_dir, out_dir, read_spec(model_dir), extra={
@@ -107,8 +109,6 @@ def rebuild_keras(model_dir):
     logits_kernel = _find(tensors, folded + "1")  # (7, hidden)
     logits_bias = _find(tensors, folded, shape=(logits_kernel.shape[0],))
     head.get_layer("logits").set_weights([logits_kernel.T * scale, logits_bias * scale])
-    if spec:
-        log.info("%s: rebuilt the ensemble's first (VGG16) network only", model_dir)
     return assemble(backbone, head, temperature)
 
 
