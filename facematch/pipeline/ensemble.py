@@ -83,9 +83,10 @@ def _view_logits(model, images: np.ndarray, keys, a: float = 0.0) -> dict:
     return {key: network.predict(low_pass(view_batch(images, key), a), batch_size=256, verbose=0) for key in keys}
 
 
-def choose_share(summed, keys, mode: str, labels: np.ndarray, shares=SHARES) -> tuple[dict, float]:
+def choose_share(summed, keys, mode: str, labels: np.ndarray, shares, whose: str) -> tuple[dict, float, dict, str]:
     """Each share's PublicTest accuracy (a single pass and the views of `mode`, the sum `summed(share, key)`
-    calibrated by its own temperature) and the share chosen: a larger share must beat every smaller one."""
+    calibrated by its own temperature), the share chosen (a larger share must beat every smaller one), and the
+    chosen sum's calibration and test-time views."""
     def scores(share: float) -> dict:
         logits = {key: summed(share, key) for key in keys}
         t = fit_temperature(logits[keys[0]], labels)
@@ -98,7 +99,13 @@ def choose_share(summed, keys, mode: str, labels: np.ndarray, shares=SHARES) -> 
     for s in shares:
         if by_share[str(s)][mode] > by_share[str(chosen)][mode]:
             chosen = s
-    return by_share, chosen
+    log.info("PublicTest %s accuracy by %s share: %s; chosen %.1f", mode, whose,
+             ", ".join(f"{s} {v[mode]:.2%}" for s, v in by_share.items()), chosen)
+    calibration = calibrate(summed(chosen, keys[0]), labels)
+    tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
+        lambda key: summed(chosen, key), labels, calibration["temperature"])
+    calibration.update(views)
+    return by_share, chosen, calibration, tta
 
 
 def ensemble_models(member_dirs, processed_dir, model_dir, shares=SHARES) -> dict:
@@ -131,14 +138,7 @@ def ensemble_models(member_dirs, processed_dir, model_dir, shares=SHARES) -> dic
     def summed(share: float, key: str) -> np.ndarray:
         return sum(w * z_i[key] for w, z_i in zip(member_shares(len(z), share), z))
 
-    by_share, chosen = choose_share(summed, keys, mode, val.labels, shares)
-    log.info("PublicTest %s accuracy by the other networks' share: %s; chosen %.1f", mode,
-             ", ".join(f"{s} {v[mode]:.2%}" for s, v in by_share.items()), chosen)
-
-    calibration = calibrate(summed(chosen, keys[0]), val.labels)
-    tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
-        lambda key: summed(chosen, key), val.labels, calibration["temperature"])
-    calibration.update(views)
+    by_share, chosen, calibration, tta = choose_share(summed, keys, mode, val.labels, shares, "the other networks'")
     model = combine(networks, member_shares(len(networks), chosen), calibration["temperature"])
     provenance = {
         **{k: v for k, v in metas[0].items() if k != "files"},
@@ -161,7 +161,7 @@ def ensemble_models(member_dirs, processed_dir, model_dir, shares=SHARES) -> dic
         log.warning("the other networks add nothing on PublicTest; the model is the first network alone")
     quantize = metas[0].get("files", {}).get("tflite_quantization", "int8")
     spec = ModelSpec(name=model_dir.name, input_size=specs[0].input_size, views=tta,
-                     view_temperature=views["view_temperature"], provenance=provenance)
+                     view_temperature=calibration["view_temperature"], provenance=provenance)
     return save_model_dir(model_dir, model, quantize, spec)
 
 
@@ -202,13 +202,7 @@ def add_network(judge_dir, network_dir, processed_dir, model_dir, shares=SHARES)
     def summed(share: float, key: str) -> np.ndarray:
         return (1 - share) * old[key] + share * new[key]
 
-    by_share, chosen = choose_share(summed, keys, mode, val.labels, shares)
-    log.info("PublicTest %s accuracy by the new network's share: %s; chosen %.1f", mode,
-             ", ".join(f"{s} {v[mode]:.2%}" for s, v in by_share.items()), chosen)
-    calibration = calibrate(summed(chosen, keys[0]), val.labels)
-    tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
-        lambda key: summed(chosen, key), val.labels, calibration["temperature"])
-    calibration.update(views)
+    by_share, chosen, calibration, tta = choose_share(summed, keys, mode, val.labels, shares, "the new network's")
     member_weights = [(1 - chosen) * w for w in old_shares] + [chosen]
     model = combine(networks + [network], member_weights, calibration["temperature"])
     ensemble = meta["ensemble"]
@@ -229,5 +223,6 @@ def add_network(judge_dir, network_dir, processed_dir, model_dir, shares=SHARES)
     }
     provenance["architecture"] = {**meta["architecture"], "parameters": int(model.count_params())}
     spec = ModelSpec(name=model_dir.name, input_size=judge.input_size, views=tta,
-                     view_temperature=views["view_temperature"], low_pass=judge.low_pass, provenance=provenance)
+                     view_temperature=calibration["view_temperature"], low_pass=judge.low_pass,
+                     provenance=provenance)
     return save_model_dir(model_dir, model, meta.get("files", {}).get("tflite_quantization", "int8"), spec)
