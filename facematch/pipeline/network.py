@@ -32,6 +32,7 @@ from facematch import EMOTIONS
 from facematch.errors import ConfigError
 from facematch.model_spec import ModelSpec, plain, read_spec
 from facematch.pipeline.architectures import build_network, compact_widths, resolve_precision
+from facematch.pipeline.augmentation import augmenter, cutout, low_pass_tf, resample
 from facematch.pipeline.calibration import calibrate
 from facematch.pipeline.configs import NetworkConfig
 from facematch.pipeline.dataset import load_split, read_manifest
@@ -54,16 +55,6 @@ from facematch.play.classifier import low_pass
 log = logging.getLogger(__name__)
 
 BEST_WEIGHTS = "best.weights.h5"
-
-
-def augmenter(config: NetworkConfig):
-    return keras.Sequential([
-        keras.layers.RandomFlip("horizontal", seed=config.seed),
-        keras.layers.RandomTranslation(config.shift, config.shift, fill_mode="nearest", seed=config.seed + 1),
-        keras.layers.RandomRotation(config.rotation, fill_mode="nearest", seed=config.seed + 2),
-        keras.layers.RandomZoom((-config.zoom, config.zoom), fill_mode="nearest", seed=config.seed + 3),
-        keras.layers.RandomContrast(config.contrast, value_range=(0, 255), seed=config.seed + 4),
-    ], name="augment")
 
 
 def teacher_targets(config: NetworkConfig, images: np.ndarray, cache: Path) -> np.ndarray | None:
@@ -99,43 +90,17 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConf
     augment = augmenter(config)
     rng = tf.random.Generator.from_seed(config.seed)
 
-    def cutout(x):
-        n = tf.shape(x)[0]
-        size = 16
-        cy = rng.uniform([n], 0, x.shape[1], tf.int32)
-        cx = rng.uniform([n], 0, x.shape[2], tf.int32)
-        on = rng.uniform([n]) < config.erase
-        yy = tf.range(x.shape[1])[None, :, None]
-        xx = tf.range(x.shape[2])[None, None, :]
-        box = ((tf.abs(yy - cy[:, None, None]) <= size // 2) & (tf.abs(xx - cx[:, None, None]) <= size // 2)
-               & on[:, None, None])
-        return tf.where(box[..., None], tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True), x)
-
-    def resample(x):
-        # One random size per batch (32-160 px), applied to a random `config.resample` share of its faces: up with
-        # bilinear or bicubic, back down by area averaging (as to_gray_size shrinks a large crop), or down by area
-        # and back up bilinearly (as it enlarges a small one).
-        size = rng.uniform([], 32, 161, tf.int32)
-        bicubic = rng.uniform([]) < 0.5
-        up = tf.cond(bicubic, lambda: tf.image.resize(x, [size, size], "bicubic"),
-                     lambda: tf.image.resize(x, [size, size], "bilinear"))
-        enlarged = tf.image.resize(tf.clip_by_value(up, 0.0, 255.0), [48, 48], "area")
-        shrunk = tf.image.resize(tf.image.resize(x, [size, size], "area"), [48, 48], "bilinear")
-        moved = tf.cond(size >= 48, lambda: enlarged, lambda: shrunk)
-        on = rng.uniform([tf.shape(x)[0], 1, 1, 1]) < config.resample
-        return tf.where(on, moved, x)
-
     def load(x, y, p):
         x = tf.cast(x, tf.float32)[..., None]
         x = tf.clip_by_value(augment(x, training=True), 0.0, 255.0)
         if config.resample > 0 or config.low_pass:
             x = tf.cast(x, tf.float32)  # the augmentation layers follow the mixed policy (bfloat16); resize does not
         if config.resample > 0:
-            x = resample(x)
+            x = resample(x, rng, config.resample)
         if config.low_pass:
             x = low_pass_tf(x, config.low_pass)
         if config.erase > 0:
-            x = cutout(x)
+            x = cutout(x, rng, config.erase)
         target = tf.one_hot(y, len(EMOTIONS))
         if soft is not None:
             target = config.distill * p + (1.0 - config.distill) * target
@@ -145,19 +110,6 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConf
     return (tf.data.Dataset.from_tensor_slices((images, labels.astype(np.int32), soft_rows))
             .shuffle(len(labels), seed=config.seed, reshuffle_each_iteration=True).repeat()
             .batch(config.batch_size, drop_remainder=True).map(load, num_parallel_calls=2).prefetch(4))
-
-
-def low_pass_tf(x, a: float):
-    """classifier.low_pass for a (N, H, W, 1) tensor: [a, 1 - 2a, a] along rows, then columns, edges repeated."""
-    for axis in (1, 2):
-        n = x.shape[axis]
-        first = tf.gather(x, [0], axis=axis)
-        last = tf.gather(x, [n - 1], axis=axis)
-        padded = tf.concat([first, x, last], axis=axis)
-        before = tf.gather(padded, tf.range(0, n), axis=axis)
-        after = tf.gather(padded, tf.range(2, n + 2), axis=axis)
-        x = a * (before + after) + (1 - 2 * a) * x
-    return x
 
 
 def _feature_stats(backbone, images: np.ndarray, sample: int = 4096, seed: int = 0):

@@ -1,0 +1,63 @@
+"""What training does to a face before the network sees it: moves, resampling, cutout and the judge's low-pass.
+
+Each function takes and returns a float32 batch (N, 48, 48, 1) on the 0-255 scale, inside a tf.data map;
+the random ones draw from one seeded tf.random.Generator, so a run repeats.
+"""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+from facematch.pipeline.configs import NetworkConfig
+
+
+def augmenter(config: NetworkConfig):
+    return keras.Sequential([
+        keras.layers.RandomFlip("horizontal", seed=config.seed),
+        keras.layers.RandomTranslation(config.shift, config.shift, fill_mode="nearest", seed=config.seed + 1),
+        keras.layers.RandomRotation(config.rotation, fill_mode="nearest", seed=config.seed + 2),
+        keras.layers.RandomZoom((-config.zoom, config.zoom), fill_mode="nearest", seed=config.seed + 3),
+        keras.layers.RandomContrast(config.contrast, value_range=(0, 255), seed=config.seed + 4),
+    ], name="augment")
+
+
+def cutout(x, rng: tf.random.Generator, share: float, size: int = 16):
+    """A `size`-pixel square of a random `share` of the faces set to the face's mean."""
+    n = tf.shape(x)[0]
+    cy = rng.uniform([n], 0, x.shape[1], tf.int32)
+    cx = rng.uniform([n], 0, x.shape[2], tf.int32)
+    on = rng.uniform([n]) < share
+    yy = tf.range(x.shape[1])[None, :, None]
+    xx = tf.range(x.shape[2])[None, None, :]
+    box = ((tf.abs(yy - cy[:, None, None]) <= size // 2) & (tf.abs(xx - cx[:, None, None]) <= size // 2)
+           & on[:, None, None])
+    return tf.where(box[..., None], tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True), x)
+
+
+def resample(x, rng: tf.random.Generator, share: float):
+    """One random size per batch (32-160 px), applied to a random `share` of its faces: up with bilinear or
+    bicubic, back down by area averaging (as to_gray_size shrinks a large crop), or down by area and back up
+    bilinearly (as it enlarges a small one)."""
+    size = rng.uniform([], 32, 161, tf.int32)
+    bicubic = rng.uniform([]) < 0.5
+    up = tf.cond(bicubic, lambda: tf.image.resize(x, [size, size], "bicubic"),
+                 lambda: tf.image.resize(x, [size, size], "bilinear"))
+    enlarged = tf.image.resize(tf.clip_by_value(up, 0.0, 255.0), [48, 48], "area")
+    shrunk = tf.image.resize(tf.image.resize(x, [size, size], "area"), [48, 48], "bilinear")
+    moved = tf.cond(size >= 48, lambda: enlarged, lambda: shrunk)
+    on = rng.uniform([tf.shape(x)[0], 1, 1, 1]) < share
+    return tf.where(on, moved, x)
+
+
+def low_pass_tf(x, a: float):
+    """classifier.low_pass for a (N, H, W, 1) tensor: [a, 1 - 2a, a] along rows, then columns, edges repeated."""
+    for axis in (1, 2):
+        n = x.shape[axis]
+        first = tf.gather(x, [0], axis=axis)
+        last = tf.gather(x, [n - 1], axis=axis)
+        padded = tf.concat([first, x, last], axis=axis)
+        before = tf.gather(padded, tf.range(0, n), axis=axis)
+        after = tf.gather(padded, tf.range(2, n + 2), axis=axis)
+        x = a * (before + after) + (1 - 2 * a) * x
+    return x
