@@ -378,9 +378,12 @@ def test_behind_nginx_a_signed_in_player_stays_signed_in_on_either_server_and_th
         page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
         sign_in(page, origin, "ada")
         assert page.request.get(f"{origin}/_stcore/health").headers["x-facematch-server"] == first
-        # The same browser, now routed to the other server (as when a server is replaced): still signed in.
+        # The same browser, now routed to the other server (as when a server is replaced): still signed in. The
+        # page is left first: nginx answers every request with its route cookie, and an answer to a request of
+        # the page's still in flight would set the first server's route again.
+        page.goto("about:blank")
         context.add_cookies([{"name": "facematch_route", "value": routes[second], "url": origin}])
-        page.reload()
+        page.goto(origin)
         page.get_by_text("Signed in as Ada").first.wait_for(timeout=60_000)
         assert page.request.get(f"{origin}/_stcore/health").headers["x-facematch-server"] == second
         # The Content-Security-Policy still lets the WebRTC component, the video and its analysis work.

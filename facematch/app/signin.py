@@ -93,26 +93,38 @@ def saving_allowed() -> bool:
     return account is None or st.session_state.get("saving_off") != account.key
 
 
+def _sign_out() -> None:
+    """Sign the player out: gate then draws the sign-in screen and calls st.logout on every run of this session
+    until the browser has gone to /auth/logout (where the identity cookie is cleared; the navigation ends the
+    session). Why not st.logout here: a run's start clears the session's outgoing messages on the server's event
+    loop while the run goes on in its own thread, so a redirect sent first thing in a run (as a callback sends it)
+    can be dropped when the server is busy, leaving the cookie to sign the same player in at the next load. Sent
+    after the screen, the redirect reaches the browser whenever the screen does."""
+    st.session_state.signing_out = True
+
+
 def gate() -> Account | None:
     """Who plays in this browser: None in local play; signed in, their Account. Otherwise draws the sign-in (or
     consent) screen and stops the run."""
     if not configured():
         st.session_state.pop("account", None)
         return None
-    if not st.user.is_logged_in:
+    if st.session_state.get("signing_out") or not st.user.is_logged_in:
         _sign_in_screen()
+        if st.session_state.get("signing_out"):
+            st.logout()  # after the screen, on every run (see _sign_out)
         st.stop()
     try:
         account = account_from_claims(st.user.to_dict(), supervisor_rule())
     except ValueError as exc:
         st.error(f"Signing you in did not work: {exc}.")
-        st.button("Sign out", on_click=st.logout)
+        st.button("Sign out", on_click=_sign_out)
         st.stop()
     if expired(account, time.time()):
         # Streamlit keeps the identity cookie for 30 days whatever the token says: end it here.
         log.info("An ID token expired: signing the player out")
-        st.logout()
-        st.stop()
+        _sign_out()
+        st.rerun()
     st.session_state.account = account
     st.session_state.player = account.key  # what every page plays and reads as, set on every run
     if st.session_state.get("saving_off") != account.key and st.session_state.get("signed_in") != account.key:
@@ -130,5 +142,5 @@ def gate() -> Account | None:
     with st.sidebar:
         st.caption(f"Signed in as **{account.display_name}**" + (" · supervisor" if account.supervisor else "")
                    + ("" if saving_allowed() else " · playing without saving"))
-        st.button("Sign out", on_click=st.logout, key="sign_out")
+        st.button("Sign out", on_click=_sign_out, key="sign_out")
     return account
