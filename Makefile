@@ -181,10 +181,10 @@ fifth: setup
 	    --max-accuracy-drop 0.01 --maximise accuracy
 
 # Experiment (rule R11 in docs/model.md; not shipped: PublicTest predict() 70.41% after its offsets, below the
-# judge's 70.72%): a sixth network for the judge, a compact one of 48-96-192-384 channels
-# trained for 35 epochs on faces smoothed by the judge's low-pass (~1.8 min an epoch here, ~1.2 h: one session;
-# resumable), added to the shipped judge by a share chosen on PublicTest, then its live views and class offsets
-# fitted again. Writes $(WIDE)_offsets.
+# judge's 70.72%): a sixth network for the judge, a compact one of 48-96-192-384 channels trained for 35 epochs
+# on faces smoothed by the judge's low-pass (~1.8 min an epoch here, ~1.2 h: one session; resumable), added to
+# the shipped judge by a share chosen on PublicTest, then its live views and class offsets fitted again. Writes
+# $(WIDE)_offsets.
 WIDE ?= data/models/fer_ens_wide
 wide: setup
 	$(BIN)/facematch train $(P)/ data/network/compact6 data/logs/compact6 $(COMPACT_RECIPE) --epochs 35 --seed 6 \

@@ -109,9 +109,10 @@ def gate() -> Account | None:
     if not configured():
         st.session_state.pop("account", None)
         return None
-    if st.session_state.get("signing_out") or not st.user.is_logged_in:
+    signing_out = st.session_state.get("signing_out", False)
+    if signing_out or not st.user.is_logged_in:
         _sign_in_screen()
-        if st.session_state.get("signing_out"):
+        if signing_out:
             st.logout()  # after the screen, on every run (see _sign_out)
         st.stop()
     try:
