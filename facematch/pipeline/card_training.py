@@ -121,7 +121,10 @@ def network_training_text(training: dict) -> str:
         start = f"from the model `{Path(c['init_model']).name}`: the backbone above and the head trained above"
     head = head_training_text(training["init"]) + "\n\n" if training.get("init") else ""
     if c.get("architecture") == "compact":
-        opening = (f"The compact network was trained from scratch (random initialisation) on the centre {c['crop']} "
+        origin = (f"from the compact network `{Path(c['init_model']).name}`'s weights (a warm restart: a new "
+                  f"warm-up and cosine cycle; its own training is in that model's card)" if c.get("init_model")
+                  else "from scratch (random initialisation)")
+        opening = (f"The compact network was trained {origin} on the centre {c['crop']} "
                    f"px of Training images, shifted at random first (random crops) and augmented in every batch: "
                    f"mirror images, shifts ")
     else:

@@ -77,7 +77,9 @@ class NetworkConfig:
     architecture: str = "vgg16"
     crop: int = 40  # compact only
     width: int = 32  # compact only: the first block's channels, doubled in each next block (32: 32-64-128-256)
-    init_model: str = ""  # a model directory (`facematch train-head`'s) whose backbone and head to start from
+    # A model directory to start from: `facematch train-head`'s (its backbone and head) for the VGG16 network, or
+    # a compact network's (`facematch train --architecture compact`) for a warm restart of the same widths.
+    init_model: str = ""
     # Knowledge distillation: a judge's model directory whose probabilities (its face and mirror image averaged)
     # are the targets, mixed with the true label: distill × teacher + (1 - distill) × one-hot.
     teacher: str = ""

@@ -112,6 +112,20 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConf
             .batch(config.batch_size, drop_remainder=True).map(load, num_parallel_calls=2).prefetch(4))
 
 
+def compact_start_weights(model_dir: Path) -> list:
+    """The compact network's weights in a model directory that `facematch train --architecture compact` wrote
+    (its model.keras: the network, then the temperature and softmax)."""
+    path = model_dir / "model.keras"
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: no trained compact network to start from")
+    full = keras.saving.load_model(path, safe_mode=True)
+    try:
+        return full.get_layer("facematch_compact_logits").get_weights()
+    except ValueError:
+        raise ConfigError(f"{model_dir}: not a compact network's model directory (no facematch_compact_logits "
+                          "in its model.keras)") from None
+
+
 def _feature_stats(backbone, images: np.ndarray, sample: int = 4096, seed: int = 0):
     rng = np.random.default_rng(seed)
     index = np.sort(rng.choice(len(images), min(sample, len(images)), replace=False))
@@ -144,13 +158,18 @@ def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbo
     soft = teacher_targets(config, train.images, work_dir / "teacher.npz")
     start = None
     if config.init_model:  # loaded in float32, before the mixed policy is set
-        start = [part.get_weights() for part in load_start_model(Path(config.init_model))]
+        start = (compact_start_weights(Path(config.init_model)) if config.architecture == "compact"
+                 else [part.get_weights() for part in load_start_model(Path(config.init_model))])
     keras.mixed_precision.set_global_policy(precision)
     try:
         if config.architecture == "compact":
-            if start is not None:
-                raise ConfigError("--init-model starts the VGG16 network; the compact one trains from scratch")
             model, _, _ = build_network(config)
+            if start is not None:  # a warm restart: the trained weights, a new warm-up and cosine cycle
+                try:
+                    model.set_weights(start)
+                except ValueError as err:
+                    raise ConfigError(f"{config.init_model}: its compact network has other widths than "
+                                      f"--width {config.width}: {err}") from None
         elif start is None:
             _, backbone, _ = build_network(config)
             mean, variance = _feature_stats(backbone, train.images, seed=config.seed)
@@ -238,7 +257,9 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
         "training": {
             "recipe": "whole network end to end",
             # The head-only model it started from (its training, for the card).
-            "init": plain(init["training"]) if init else None,
+            "init": plain(init["training"]) if init and config.architecture != "compact" else None,
+            # A compact network's warm restart: the run it continued (the card names that model).
+            "warm_start": plain(init["training"]) if init and config.architecture == "compact" else None,
             "config": asdict(config),
             "precision": (work_dir / "precision.txt").read_text().strip()
             if (work_dir / "precision.txt").is_file() else config.precision,
