@@ -338,6 +338,19 @@ def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one
     assert teacher["probs"].shape == (len(load_split(trained["processed"], "Training").labels), 7)
     assert str(teacher["model_id"]) == load_classifier(trained["model_dir"]).model_id
     assert "Distilled from the judge" in evaluated(compact2, trained["processed"], tmp_path)
+    # A warm restart: a second cycle starts from the first network's weights (at a learning rate of ~0 it stays
+    # that network), and a network of other widths is refused in one line.
+    restarted = tmp_path / "restarted"
+    run_command("train", trained["processed"], tmp_path / "work_r", tmp_path / "logs_r", "--output", restarted,
+               "--architecture", "compact", "--crop", "40", "--epochs", "1", "--batch-size", "16",
+               "--learning-rate", "1e-12", "--precision", "float32", "--init-model", compact, check=True)
+    public = load_split(trained["processed"], "PublicTest").images
+    first, second = (load_classifier(d).predict(public, "none").argmax(1) for d in (compact, restarted))
+    assert (first == second).mean() > 0.9
+    assert "warm restart" in evaluated(restarted, trained["processed"], tmp_path)
+    bad = run_command("train", trained["processed"], tmp_path / "work_r8", tmp_path / "logs_r8", "--architecture",
+                     "compact", "--width", "8", "--epochs", "1", "--precision", "float32", "--init-model", compact)
+    assert bad.returncode == 1 and "other widths" in bad.stderr and "Traceback" not in bad.stderr
 
     judge = tmp_path / "judge"
     result = run_command("ensemble", trained["model_dir"], compact, compact2, trained["processed"], judge,
