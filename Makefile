@@ -194,9 +194,11 @@ wide: setup
 	$(BIN)/facematch fit-offsets $(WIDE)_live/ $(P)/ $(WIDE)_offsets/ --floor fear=0.57 sad=0.57 angry=0.57 \
 	    --max-accuracy-drop 0.01 --maximise accuracy
 
-# Experiment (rule R12 in docs/model.md): R11's network trained for a second cosine cycle (a warm restart from
-# its weights, peak learning rate 5e-4, 35 epochs, ~1 h here; resumable), added to the shipped judge, then R11's
-# network itself if the first got a share; live views and class offsets fitted again. Writes $(RESTART)_offsets.
+# Experiment (rule R12 in docs/model.md; not shipped: each path's accuracy rose, the resampling agreement fell):
+# R11's network trained for a second cosine cycle (a warm restart from its weights, peak learning rate 5e-4, 35
+# epochs, ~1.1 h here; resumable), added to the shipped judge, then R11's network itself (its share came out 0,
+# so $(RESTART)_both judges as $(RESTART) does); live views and class offsets fitted again.
+# Writes $(RESTART)_offsets.
 RESTART ?= data/models/fer_ens_restart
 restart: setup
 	$(BIN)/facematch train $(P)/ data/network/compact7 data/logs/compact7 $(COMPACT_RECIPE) --epochs 35 --seed 7 \

@@ -482,6 +482,13 @@ def test_a_network_is_added_to_a_judge_that_exists_only_as_its_tflite(trained, t
     assert len(networks) == 3 and networks[2] is not None
     assert shares == pytest.approx(metadata["ensemble"]["member_shares"])
     assert np.abs(combine(networks, shares, temperature).predict(x, verbose=0) - judged).max() < 0.02
+    four = tmp_path / "four"  # its rebuilt networks' weights are named otherwise in the .tflite that add-network wrote
+    run_command("add-network", tmp_path / "three", train("fourth", "--seed", "5"), trained["processed"], four,
+                "--shares", "0.3", check=True)
+    networks, shares, temperature = rebuild_members(four)
+    assert len(networks) == 4 and networks[2] is not None and networks[3] is not None
+    assert np.abs(combine(networks, shares, temperature).predict(x, verbose=0)
+                  - load_classifier(four).predict(faces, "none", offsets=False)).max() < 0.02
     card = evaluated(tmp_path / "three", trained["processed"], tmp_path)
     assert "The judge is three networks in one model" in card and "The third network was added later" in card
     chosen = run_command("add-network", judge, smooth, trained["processed"], tmp_path / "searched", check=True)

@@ -139,7 +139,7 @@ def rebuild_compact(tensors: dict, member: str, crop: int, temperature: float, s
     for block in range(1, 5):
         for conv in (1, 2):
             k = kernel(f"c{block}_conv{conv}_1/convolution")  # (out, 3, 3, in)
-            b = _find(tensors, f"{prefix}c{block}_relu{conv}_1/Relu;", shape=(k.shape[0],))
+            b = _conv_bias(tensors, prefix, block, conv, k.shape[0])
             layer = keras.layers.Conv2D(k.shape[0], 3, padding="same", activation="relu",
                                         name=f"c{block}_conv{conv}")
             x = layer(x)
@@ -160,6 +160,17 @@ def rebuild_compact(tensors: dict, member: str, crop: int, temperature: float, s
     for layer, values in weights:
         layer.set_weights(values)
     return assemble_logits(network, temperature)
+
+
+def _conv_bias(tensors: dict, prefix: str, block: int, conv: int, channels: int) -> np.ndarray:
+    """A compact network's convolution bias: its batch norm's, folded (a trained network, named after the ReLU
+    layer), or the convolution's own (a network this module rebuilt, when add-network wrote the judge)."""
+    for layer in (f"c{block}_relu{conv}", f"c{block}_conv{conv}"):
+        try:
+            return _find(tensors, f"{prefix}{layer}_1/Relu;", shape=(channels,))
+        except ModelError:
+            continue
+    raise ModelError(f"the .tflite has no bias for {prefix}c{block}_conv{conv}; it was not written by this pipeline")
 
 
 def rebuild_members(model_dir) -> tuple[list, list[float], float]:
