@@ -234,7 +234,8 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
              else assemble_logits(network, calibration["temperature"]))
     history = read_log(log_dir / "network_log.csv")
     manifest = read_manifest(processed_dir)
-    init = read_spec(config.init_model).provenance if config.init_model else None
+    init = plain(read_spec(config.init_model).provenance["training"]) if config.init_model else None
+    compact = config.architecture == "compact"
     seconds = work_dir / "seconds.txt"
     provenance = {
         "input": "float32 (N, 48, 48, 1) grayscale in 0..255; predict() converts uint8 gray or BGR crops",
@@ -257,9 +258,9 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
         "training": {
             "recipe": "whole network end to end",
             # The head-only model it started from (its training, for the card).
-            "init": plain(init["training"]) if init and config.architecture != "compact" else None,
+            "init": None if compact else init,
             # A compact network's warm restart: the run it continued (the card names that model).
-            "warm_start": plain(init["training"]) if init and config.architecture == "compact" else None,
+            "warm_start": init if compact else None,
             "config": asdict(config),
             "precision": (work_dir / "precision.txt").read_text().strip()
             if (work_dir / "precision.txt").is_file() else config.precision,
