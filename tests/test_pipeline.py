@@ -455,12 +455,14 @@ def test_a_network_is_added_to_a_judge_that_exists_only_as_its_tflite(trained, t
     two = tmp_path / "two"
     run_command("ensemble", trained["model_dir"], compact, trained["processed"], two, check=True)
     judge = tmp_path / "judge"  # the judge as a checkout has it: its .tflite, smoothed, no Keras files
-    write_model_dir(two, judge, read_spec(two).replace(low_pass=0.125), keep=("model.tflite",))
+    # Its views the dearest (hflip+shift2), which a tiny network's sum is unlikely to need: --keep-views keeps them.
+    write_model_dir(two, judge, read_spec(two).replace(low_pass=0.125, views="hflip+shift2"), keep=("model.tflite",))
     assert not (judge / "model.keras").exists()
     # A share given, so that the network is surely in the .tflite (a tiny network's best share may be 0).
     result = run_command("add-network", judge, smooth, trained["processed"], tmp_path / "three", "--shares", "0.4",
-                         check=True)
+                         "--keep-views", check=True)
     assert '"share"' in result.stdout
+    assert read_spec(tmp_path / "three").views == "hflip+shift2"
     metadata = plain(read_spec(tmp_path / "three").provenance)
     old, added = read_spec(judge).provenance["ensemble"]["member_shares"], metadata["ensemble"]["added"]
     s = added["share"]
@@ -491,10 +493,13 @@ def test_a_network_is_added_to_a_judge_that_exists_only_as_its_tflite(trained, t
                   - load_classifier(four).predict(faces, "none", offsets=False)).max() < 0.02
     card = evaluated(tmp_path / "three", trained["processed"], tmp_path)
     assert "The judge is three networks in one model" in card and "The third network was added later" in card
+    assert "`hflip+shift2`" in card and "kept from the judge the last network was added to" in card
     chosen = run_command("add-network", judge, smooth, trained["processed"], tmp_path / "searched", check=True)
     added = plain(read_spec(tmp_path / "searched").provenance)["ensemble"]["added"]
     scores = {float(k): v[added["views_compared"]] for k, v in added["publictest_accuracy_by_share"].items()}
     assert len(scores) == 10 and f'"share": {added["share"]}' in chosen.stdout
+    by_views = plain(read_spec(tmp_path / "searched").provenance)["metrics"]["publictest_accuracy_by_tta"]
+    assert read_spec(tmp_path / "searched").views == max(by_views, key=lambda m: (by_views[m], -len(view_keys(m))))
     assert added["share"] == min(k for k, v in scores.items() if v == max(scores.values()))  # PublicTest's best
     single = run_command("add-network", trained["model_dir"], smooth, trained["processed"], tmp_path / "no")
     assert single.returncode == 1 and "single network" in single.stderr and "Traceback" not in single.stderr

@@ -25,8 +25,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("output", help="model directory to write")
     parser.add_argument("--shares", type=float, nargs="+", default=list(SHARES),
                         help="the new network's share candidates, smallest first (default: 0.0 to 0.9 by 0.1)")
+    parser.add_argument("--keep-views", action="store_true",
+                        help="keep the judge's test-time views instead of choosing them again on PublicTest "
+                             "accuracy (more views: steadier when the crop's size changes)")
     args = parser.parse_args(argv)
-    spec = add_network(args.judge, args.network, args.processed, args.output, sorted(args.shares))
+    spec = add_network(args.judge, args.network, args.processed, args.output, sorted(args.shares),
+                       args.keep_views)
     ensemble = spec.provenance["ensemble"]
     print(json.dumps({"share": ensemble["added"]["share"], "member_shares": plain(ensemble["member_shares"]),
                       "publictest_accuracy_by_share": plain(ensemble["added"]["publictest_accuracy_by_share"]),

@@ -12,12 +12,16 @@ from facematch.model_spec import ModelSpec, plain
 from facematch.pipeline.card_training import head_training_text, imbalance_text, network_training_text, pct
 
 
-def _tta_text(mode: str | None, publictest: dict | None) -> str:
+def _tta_text(mode: str | None, publictest: dict | None, kept: bool = False) -> str:
     text = {None: "none (a single pass)", "none": "none (a single pass)",
             "hflip": "`hflip`, the average of the face and its mirror image",
             "hflip+shift2": "`hflip+shift2`, the average of 10 views: the face as it is and moved 2 pixels "
                             "left, right, up or down, and the mirror image of each"}.get(mode, f"`{mode}`")
-    if publictest:
+    if publictest and kept:
+        text += ("; kept from the judge the last network was added to, as more views are steadier when the crop's "
+                 "size changes (PublicTest accuracy: " +
+                 ", ".join(f"{m} {pct(a)}" for m, a in publictest.items()) + ", single-pass temperature)")
+    elif publictest:
         text += ("; chosen on PublicTest accuracy (" +
                  ", ".join(f"{m} {pct(a)}" for m, a in publictest.items()) + ", single-pass temperature)")
     return text + "."
@@ -169,6 +173,7 @@ def write_model_card(model_dir: Path, spec: ModelSpec, results: dict, manifest: 
     metadata = plain(spec.provenance)
     arch, training, metrics = metadata["architecture"], metadata["training"], metadata["metrics"]
     config = training["config"]
+    views_kept = bool((metadata.get("ensemble") or {}).get("added", {}).get("views_kept"))
     private, public = results["splits"]["PrivateTest"], results["splits"]["PublicTest"]
     counts = {split: dict(zip(manifest["emotions"], info["class_counts"]))
               for split, info in manifest["splits"].items()}
@@ -214,7 +219,7 @@ weights) for LiteRT; the pipeline also writes `model.keras` (not in git).
 
 - Backbone weights: {weights_text}.
 - Preprocessing inside the network: {preprocessing}.
-- Test-time augmentation: {_tta_text(spec.views, metrics.get('publictest_accuracy_by_tta'))}
+- Test-time augmentation: {_tta_text(spec.views, metrics.get('publictest_accuracy_by_tta'), views_kept)}
 - Probabilities are calibrated by a temperature T = {metrics['temperature']:.3f} fitted on PublicTest.{views_text}
 
 ## Data

@@ -83,10 +83,11 @@ def _view_logits(model, images: np.ndarray, keys, a: float = 0.0) -> dict:
     return {key: network.predict(low_pass(view_batch(images, key), a), batch_size=256, verbose=0) for key in keys}
 
 
-def choose_share(summed, keys, mode: str, labels: np.ndarray, shares, whose: str) -> tuple[dict, float, dict, str]:
+def choose_share(summed, keys, mode: str, labels: np.ndarray, shares, whose: str,
+                 keep_views: bool = False) -> tuple[dict, float, dict, str]:
     """Each share's PublicTest accuracy (a single pass and the views of `mode`, the sum `summed(share, key)`
     calibrated by its own temperature), the share chosen (a larger share must beat every smaller one), and the
-    chosen sum's calibration and test-time views."""
+    chosen sum's calibration and test-time views (`mode` itself if keep_views, else the most accurate)."""
     def scores(share: float) -> dict:
         logits = {key: summed(share, key) for key in keys}
         t = fit_temperature(logits[keys[0]], labels)
@@ -103,7 +104,7 @@ def choose_share(summed, keys, mode: str, labels: np.ndarray, shares, whose: str
              ", ".join(f"{s} {v[mode]:.2%}" for s, v in by_share.items()), chosen)
     calibration = calibrate(summed(chosen, keys[0]), labels)
     tta, calibration["publictest_accuracy_by_tta"], views = choose_tta(
-        lambda key: summed(chosen, key), labels, calibration["temperature"])
+        lambda key: summed(chosen, key), labels, calibration["temperature"], mode if keep_views else None)
     calibration.update(views)
     return by_share, chosen, calibration, tta
 
@@ -165,13 +166,16 @@ def ensemble_models(member_dirs, processed_dir, model_dir, shares=SHARES) -> dic
     return save_model_dir(model_dir, model, quantize, spec)
 
 
-def add_network(judge_dir, network_dir, processed_dir, model_dir, shares=SHARES) -> ModelSpec:
+def add_network(judge_dir, network_dir, processed_dir, model_dir, shares=SHARES,
+                keep_views: bool = False) -> ModelSpec:
     """Write model_dir: an ensemble judge with one more network, its share s chosen on PublicTest.
 
     The judge's networks are rebuilt from its .tflite (recover.rebuild_members) and keep their shares times
     1 - s; the new network (a model directory with its model.keras, e.g. from `facematch train`) gets s. The sum
     is scored as predict() sees it: every view smoothed by the judge's low-pass, class offsets off. The judge's
     low-pass is kept; its live views and class offsets are not (choose-views and fit-offsets fit them anew).
+    Its test-time views are chosen again on PublicTest accuracy, or kept (keep_views: more views average
+    away more of what a change of crop size does to each).
     """
     from facematch.pipeline.recover import rebuild_members
 
@@ -202,7 +206,8 @@ def add_network(judge_dir, network_dir, processed_dir, model_dir, shares=SHARES)
     def summed(share: float, key: str) -> np.ndarray:
         return (1 - share) * old[key] + share * new[key]
 
-    by_share, chosen, calibration, tta = choose_share(summed, keys, mode, val.labels, shares, "the new network's")
+    by_share, chosen, calibration, tta = choose_share(summed, keys, mode, val.labels, shares, "the new network's",
+                                                      keep_views)
     member_weights = [(1 - chosen) * w for w in old_shares] + [chosen]
     model = combine(networks + [network], member_weights, calibration["temperature"])
     ensemble = meta["ensemble"]
@@ -216,7 +221,7 @@ def add_network(judge_dir, network_dir, processed_dir, model_dir, shares=SHARES)
                                                "training": added_meta["training"], "metrics": added_meta["metrics"]}],
             # The new network's share against the judge as it was (its own choice: the judge's stays as recorded).
             "added": {"name": network_dir.name, "share": chosen, "publictest_accuracy_by_share": by_share,
-                      "views_compared": mode,
+                      "views_compared": mode, "views_kept": keep_views,
                       "judge": judge_dir.name, "judge_low_pass": judge.low_pass},
             "machine": machine_description(),
         },

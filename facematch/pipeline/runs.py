@@ -80,9 +80,10 @@ def average_weights(weight_lists: list[list[np.ndarray]]) -> list[np.ndarray]:
     return [np.mean(arrays, axis=0) for arrays in zip(*weight_lists)]
 
 
-def choose_tta(view_logits, labels: np.ndarray, temperature: float) -> tuple[str, dict, dict]:
-    """The test-time augmentation with the best PublicTest accuracy, each one's accuracy, and the
-    calibration of the chosen views' average.
+def choose_tta(view_logits, labels: np.ndarray, temperature: float, keep: str | None = None) -> tuple[str, dict, dict]:
+    """The test-time augmentation with the best PublicTest accuracy (or `keep`, when given: a mode chosen
+    before, kept for what accuracy does not measure), each one's accuracy, and the calibration of the chosen
+    views' average.
 
     view_logits maps a view's key (model_spec.view_keys) to the PublicTest logits of that view
     (e.g. `lambda key: predict(view_image(images, key))`, or logits already computed). A mode with more views must do
@@ -98,7 +99,7 @@ def choose_tta(view_logits, labels: np.ndarray, temperature: float) -> tuple[str
                 probs[key] = softmax(view_logits(key) / temperature)
         total = sum(probs[key] for key in view_keys(mode))
         accuracy[mode] = round(float((total.argmax(1) == labels).mean()), 4)
-    best = max(accuracy, key=lambda m: (accuracy[m], -len(view_keys(m))))
+    best = keep or max(accuracy, key=lambda m: (accuracy[m], -len(view_keys(m))))
     average = sum(probs[key] for key in view_keys(best)) / len(view_keys(best))
     log_average = np.log(np.maximum(average, 1e-12))
     view_temperature = fit_temperature(log_average, labels) if len(view_keys(best)) > 1 else 1.0
