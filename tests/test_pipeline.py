@@ -10,7 +10,7 @@ import pytest
 
 from conftest import run_command
 from facematch import EMOTIONS
-from facematch.model_spec import VIEW_SETS, plain, read_spec, write_model_dir
+from facematch.model_spec import VIEW_SETS, plain, read_spec, view_keys, write_model_dir
 from facematch.pipeline.dataset import load_split
 from facematch.play.classifier import load_classifier
 
