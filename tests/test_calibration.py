@@ -73,3 +73,25 @@ def test_a_recall_target_is_met_at_the_best_accuracy_on_both_paths():
     assert not fit(0.84, max_accuracy_drop=0.0, also=live, maximise="accuracy").any()
     with pytest.raises(ValueError, match="maximise"):
         fit(target, max_accuracy_drop=0.01, maximise="fun")
+
+
+def test_offsets_may_be_bound_not_to_move_verdicts_that_a_change_of_size_moves():
+    probs, labels = under_predicted(seed=4)
+    # The same faces at another size, where the judge sees class 2 less (as a blur hides fear's wide eyes):
+    # shifting class 2 up then flips more faces between the two sizes than it flips without the shift.
+    resized = probs.copy()
+    resized[:, 2] *= 0.5
+    resized /= resized.sum(1, keepdims=True)
+
+    def agreement(offsets):
+        return ((np.log(probs) + offsets).argmax(1) == (np.log(resized) + offsets).argmax(1)).mean()
+
+    free = fit_class_offsets(probs, labels, classes=[2], max_accuracy_drop=0.005)
+    assert free[2] > 0.3 and agreement(free) < agreement(np.zeros(4)) - 0.02
+    bound = fit_class_offsets(probs, labels, classes=[2], max_accuracy_drop=0.005, resampled=[[resized]])
+    assert agreement(bound) >= agreement(np.zeros(4)) and bound[2] < free[2]
+    # Where the other size changes nothing, the bound changes nothing either.
+    same = fit_class_offsets(probs, labels, classes=[2], max_accuracy_drop=0.005, resampled=[[probs.copy()]])
+    assert np.array_equal(same, free)
+    with pytest.raises(ValueError, match="one list of arrays per path"):
+        fit_class_offsets(probs, labels, classes=[2], max_accuracy_drop=0.005, resampled=[[resized], [resized]])

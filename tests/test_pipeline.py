@@ -267,6 +267,15 @@ def test_class_offsets_are_fitted_on_publictest_and_the_card_tells_them(trained,
     # What is maximised is the two paths' accuracy together: it cannot be below no shift at all.
     assert (best["accuracy_after"] + best["live"]["accuracy_after"]
             >= best["accuracy_before"] + best["live"]["accuracy_before"])
+    # Offsets bound not to move the verdicts of enlarged faces more than no offsets do, on either path.
+    steady = json.loads(run_command("fit-offsets", model_dir, trained["processed"], tmp_path / "steady",
+                                    "--classes", "fear", "--floor", "fear=0", "--maximise", "accuracy",
+                                    "--keep-agreement", check=True).stdout)
+    for path in (steady, steady["live"]):
+        assert set(path["agreement"]) == {"96 px bilinear", "96 px bicubic"}
+        assert all(a["after"] >= a["before"] for a in path["agreement"].values())
+    card = evaluated(tmp_path / "steady", trained["processed"], tmp_path)
+    assert ("96 px bicubic agreement" in card) == bool(steady["offsets"])
     floors = with_offsets({"fear": 0.4}, {
         **best, "floors": {"fear": 0.57}, "recall_before": {"fear": 0.5}, "recall_after": {"fear": 0.6},
         "live": {**best["live"], "recall_before": {"fear": 0.45}, "recall_after": {"fear": 0.58}}}, "floors")

@@ -32,6 +32,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--maximise", choices=["recall", "accuracy"], default="recall",
                         help="what the offsets buy within the bounds: the named classes' mean recall (default) "
                              "or overall accuracy (with --floor as the recall those classes must keep)")
+    parser.add_argument("--keep-agreement", action="store_true",
+                        help="the offsets may not make either path change its verdict more often when the faces "
+                             "come enlarged to 96 px (bilinear, bicubic) than without them (rule R15)")
     args = parser.parse_args(argv)
     if not 0 <= args.max_accuracy_drop < 1:
         raise cli.CliError("--max-accuracy-drop is a fraction between 0 and 1")
@@ -43,7 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         except ValueError:
             raise cli.CliError(f"--floor takes CLASS=RECALL with RECALL a fraction, got {item!r}") from None
     fitted = fit_offsets(args.model_dir, args.processed, args.output, args.classes, args.max_accuracy_drop, floors,
-                         args.maximise)
+                         args.maximise, args.keep_agreement)
     print(json.dumps(fitted, indent=2))
     return 0
 

@@ -67,9 +67,15 @@ def recall(probs: np.ndarray, labels: np.ndarray, k: int) -> float:
     return float((probs[mine].argmax(1) == k).mean()) if mine.any() else 0.0
 
 
+def agreement(a: np.ndarray, b: np.ndarray) -> float:
+    """Share of faces with the same verdict in two (N, classes) arrays of scores."""
+    return float((a.argmax(1) == b.argmax(1)).mean())
+
+
 def fit_class_offsets(probs: np.ndarray, labels: np.ndarray, classes: list[int], max_accuracy_drop: float,
                       grid: np.ndarray | None = None, floors: list[float | None] | None = None,
-                      also: np.ndarray | None = None, maximise: str = "recall") -> np.ndarray:
+                      also: np.ndarray | None = None, maximise: str = "recall",
+                      resampled: list[list[np.ndarray]] | None = None) -> np.ndarray:
     """Offsets for the log-probabilities of `classes` (the rest stay 0), fit on PublicTest, such that
     overall accuracy falls by at most `max_accuracy_drop` and none of those classes falls below its
     floor; among those, the offsets that `maximise` "recall" (the classes' mean recall) or
@@ -79,6 +85,9 @@ def fit_class_offsets(probs: np.ndarray, labels: np.ndarray, classes: list[int],
     also: the same faces' probabilities by a second path (the live game's single pass when `probs`
     averages several views): the bound and the floors must hold there too, and its figures count
     half in what is maximised.
+    resampled: for each path (`probs`, then `also`), the probabilities of the same faces given at other sizes
+    (one array per size): on each, the share of faces whose verdict holds may not fall below that share
+    without offsets, so that the offsets do not buy recall by moving the verdicts a change of size moves.
 
     A judge that is right on average can still be wrong on most fearful faces: FER2013's Training
     set has 4× more happy than fear faces, and the network learns that prior. Shifting the prior
@@ -96,23 +105,30 @@ def fit_class_offsets(probs: np.ndarray, labels: np.ndarray, classes: list[int],
     accuracy_floors = [float((p.argmax(1) == labels).mean()) - max_accuracy_drop for p in paths]
     floors = [None] * len(classes) if floors is None else list(floors)
     recall_floors = [[recall(p, labels, k) if f is None else f for k, f in zip(classes, floors)] for p in paths]
+    if resampled is not None and len(resampled) != len(paths):
+        raise ValueError(f"resampled needs one list of arrays per path ({len(paths)}), got {len(resampled)}")
+    log_resampled = [[np.log(np.maximum(r, 1e-12)) for r in sizes] for sizes in resampled or [[]] * len(paths)]
+    steady_floors = [[agreement(p, r) for r in sizes] for p, sizes in zip(log_paths, log_resampled)]
 
-    def score(shifted_paths) -> float:
+    def score(shifted_paths, offsets) -> float:
         """What the offsets buy, or -1 where a bound or a floor is broken."""
         total = 0.0
-        for shifted, accuracy_floor, path_floors in zip(shifted_paths, accuracy_floors, recall_floors):
+        for shifted, accuracy_floor, path_floors, sizes, steady in zip(shifted_paths, accuracy_floors,
+                                                                       recall_floors, log_resampled, steady_floors):
             accuracy = float((shifted.argmax(1) == labels).mean())
             recalls = [recall(shifted, labels, k) for k in classes]
             if accuracy < accuracy_floor or any(r < f for r, f in zip(recalls, path_floors)):
                 return -1.0
+            if any(agreement(shifted, r + offsets) < f for r, f in zip(sizes, steady)):
+                return -1.0
             total += accuracy if maximise == "accuracy" else float(np.mean(recalls))
         return total / len(shifted_paths)
 
-    best, offsets = score(paths), np.zeros(probs.shape[1])
+    best, offsets = score(log_paths, np.zeros(probs.shape[1])), np.zeros(probs.shape[1])
     for values in itertools.product(grid, repeat=len(classes)):
         candidate = np.zeros(probs.shape[1])
         candidate[classes] = values
-        gain = score([log_p + candidate for log_p in log_paths])
+        gain = score([log_p + candidate for log_p in log_paths], candidate)
         # Ties keep the smaller change: a shift must buy something to be taken.
         if gain >= 0 and (gain > best + 1e-12 or (gain > best - 1e-12 and
                                                   np.abs(candidate).sum() < np.abs(offsets).sum())):

@@ -47,7 +47,9 @@ def _offsets_text(spec: ModelSpec, metrics: dict) -> str:
     if fit.get("maximise") == "accuracy":
         text += ("; fitted on PublicTest for the best accuracy that keeps "
                  + ", ".join(f"{k} recall ≥ {pct(f)}" for k, f in fit["floors"].items())
-                 + (" on `predict()` and as played live" if fit.get("live") else ""))
+                 + (" on `predict()` and as played live" if fit.get("live") else "")
+                 + (" and changes no more verdicts than no offsets do when the faces come enlarged to 96 px, "
+                    "bilinear or bicubic" if fit.get("agreement") else ""))
     else:
         text += ("; fitted on PublicTest to raise those classes' recall, the training set's prior towards "
                  "happy and neutral pulled back")
@@ -61,6 +63,8 @@ def _offsets_text(spec: ModelSpec, metrics: dict) -> str:
             f"{name}: accuracy {pct(path['accuracy_before'])} → {pct(path['accuracy_after'])}, "
             + ", ".join(f"{k} recall {pct(path['recall_before'][k])} → {pct(path['recall_after'][k])}"
                         for k in path["recall_after"])
+            + "".join(f", {size} agreement {pct(a['before'])} → {pct(a['after'])}"
+                      for size, a in path.get("agreement", {}).items())
             for name, path in paths) + ")"
     return text + "."
 

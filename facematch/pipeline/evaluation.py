@@ -15,7 +15,7 @@ import numpy as np
 from facematch import EMOTIONS
 from facematch.errors import ConfigError, ModelError
 from facematch.model_spec import building_model_dir, copy_network, read_spec, view_keys, write_model_dir, write_spec
-from facematch.pipeline.calibration import expected_calibration_error, fit_class_offsets, recall, softmax
+from facematch.pipeline.calibration import agreement, expected_calibration_error, fit_class_offsets, recall, softmax
 from facematch.pipeline.card import write_model_card
 from facematch.pipeline.dataset import load_split, read_manifest
 from facematch.play.classifier import EmotionClassifier, view_images
@@ -89,6 +89,7 @@ def choose_live_views(model_dir, processed_dir, out_dir, candidates=("none", "hf
 # brings each back to its input size with to_gray_size (pixel areas), as it does live crops.
 ENLARGEMENTS = (("96 px bilinear", 96, "INTER_LINEAR"), ("96 px bicubic", 96, "INTER_CUBIC"),
                 ("72 px bilinear", 72, "INTER_LINEAR"), ("160 px bicubic", 160, "INTER_CUBIC"))
+STEADY_SIZES = ENLARGEMENTS[:2]  # what choose-low-pass and fit-offsets --keep-agreement hold steady
 
 
 def enlarged(images: np.ndarray, size: int, interpolation: str) -> np.ndarray:
@@ -112,7 +113,7 @@ def resampling_agreement(clf: EmotionClassifier, images: np.ndarray, verdicts: d
 
 
 def choose_low_pass(model_dir, processed_dir, out_dir, candidates=(0.0625, 0.125, 0.1875),
-                    max_accuracy_drop: float = 0.003, enlargements=ENLARGEMENTS[:2]) -> dict:
+                    max_accuracy_drop: float = 0.003, enlargements=STEADY_SIZES) -> dict:
     """out_dir: model_dir with the low-pass (model_spec.low_pass) chosen on PublicTest by rule R7 (docs/model.md).
 
     Among the candidates (and none) whose accuracy on `predict()` and on the live path (class offsets off)
@@ -229,9 +230,11 @@ def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
 
 def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angry"),
                 max_accuracy_drop: float = 0.0065, floors: dict[str, float] | None = None,
-                maximise: str = "recall") -> dict:
+                maximise: str = "recall", keep_agreement: bool = False) -> dict:
     """out_dir: model_dir with class offsets (calibration.fit_class_offsets) fitted on PublicTest
     through the model's own predict() views; returns what was fitted and measured.
+    keep_agreement: on each path, the verdicts of the faces enlarged to 96 px (bilinear, bicubic) must agree
+    with those at 48 px at least as often as without offsets (rule R15).
     floors: the recall a class may not fall below (e.g. the judge it replaces, or a target);
     default its own. Where the game plays fewer views live than predict() averages, the bound and
     the floors hold on that live path too: the player meets the live judge.
@@ -251,9 +254,16 @@ def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angr
         live = clf.combine(live_views(views, clf.views, clf.live_views), offsets=False)
     indices = [EMOTIONS.index(c) for c in classes]
     mine = {c: recall(probs, data.labels, EMOTIONS.index(c)) for c in classes}
+    resampled = None
+    if keep_agreement:
+        log.info("PublicTest enlarged to 96 px (%s), for the agreement bound", ", ".join(n for n, *_ in STEADY_SIZES))
+        crops = [enlarged(data.images, size, interpolation) for _, size, interpolation in STEADY_SIZES]
+        resampled = [[clf.predict(c, offsets=False) for c in crops]]
+        if live is not None:
+            resampled.append([clf.predict(c, clf.live_views, offsets=False) for c in crops])
     offsets = fit_class_offsets(probs, data.labels, indices, max_accuracy_drop,
                                 floors=[floors.get(c) for c in classes],
-                                also=live, maximise=maximise)
+                                also=live, maximise=maximise, resampled=resampled)
 
     def measured(before: np.ndarray) -> dict:
         after = softmax(np.log(np.maximum(before, 1e-12)) + offsets)
@@ -262,11 +272,22 @@ def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angr
                 "recall_before": {c: recall(before, data.labels, EMOTIONS.index(c)) for c in classes},
                 "recall_after": {c: recall(after, data.labels, EMOTIONS.index(c)) for c in classes}}
 
+    def steadiness(path: int) -> dict:
+        """Each enlargement's share of kept verdicts on one path, before and after the offsets."""
+        before, shift = (probs, live)[path], np.log(np.maximum((probs, live)[path], 1e-12)) + offsets
+        return {name: {"before": round(agreement(before, moved), 4),
+                       "after": round(agreement(shift, np.log(np.maximum(moved, 1e-12)) + offsets), 4)}
+                for (name, *_), moved in zip(STEADY_SIZES, resampled[path])}
+
     fit = {"views": f"{len(views)}-view" if len(views) > 1 else "single-pass",
            "max_accuracy_drop": max_accuracy_drop, "maximise": maximise,
            "floors": {c: floors.get(c, mine[c]) for c in classes}, **measured(probs)}
+    if keep_agreement:
+        fit["agreement"] = steadiness(0)
     if live is not None:
         fit["live"] = {"views": clf.live_views, **measured(live)}
+        if keep_agreement:
+            fit["live"]["agreement"] = steadiness(1)
     fitted = {e: round(float(v), 2) for e, v in zip(EMOTIONS, offsets) if v}
     metrics = {**clf.spec.provenance.get("metrics", {}), "class_offsets_fit": fit}
     write_model_dir(model_dir, out_dir, clf.spec.replace(class_offsets=fitted, provenance={"metrics": metrics}))
