@@ -93,5 +93,10 @@ def test_offsets_may_be_bound_not_to_move_verdicts_that_a_change_of_size_moves()
     # Where the other size changes nothing, the bound changes nothing either.
     same = fit_class_offsets(probs, labels, classes=[2], max_accuracy_drop=0.005, resampled=[[probs.copy()]])
     assert np.array_equal(same, free)
+    # A floor given (another judge's agreement) lets the offsets spend the agreement down to it, not below.
+    floor = agreement(np.zeros(4)) - 0.01
+    spent = fit_class_offsets(probs, labels, classes=[2], max_accuracy_drop=0.005, resampled=[[resized]],
+                              steady_floors=[[floor]])
+    assert bound[2] < spent[2] <= free[2] and agreement(spent) >= floor
     with pytest.raises(ValueError, match="one list of arrays per path"):
         fit_class_offsets(probs, labels, classes=[2], max_accuracy_drop=0.005, resampled=[[resized], [resized]])

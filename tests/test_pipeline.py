@@ -276,6 +276,15 @@ def test_class_offsets_are_fitted_on_publictest_and_the_card_tells_them(trained,
         assert all(a["after"] >= a["before"] for a in path["agreement"].values())
     card = evaluated(tmp_path / "steady", trained["processed"], tmp_path)
     assert ("96 px bicubic agreement" in card) == bool(steady["offsets"])
+    # Or floors of its own (another judge's agreement), for some paths: the rest keep their own.
+    floored = json.loads(run_command("fit-offsets", model_dir, trained["processed"], tmp_path / "floored",
+                                     "--classes", "fear", "--floor", "fear=0", "--maximise", "accuracy",
+                                     "--agreement-floor", "live-bicubic=0.5", check=True).stdout)
+    assert floored["live"]["agreement"]["96 px bicubic"]["floor"] == 0.5
+    assert "floor" not in floored["agreement"]["96 px bicubic"]
+    assert floored["live"]["agreement"]["96 px bicubic"]["after"] >= 0.5
+    bad = run_command("fit-offsets", model_dir, trained["processed"], tmp_path / "x", "--agreement-floor", "area=0.9")
+    assert bad.returncode == 1 and "unknown agreement floors ['area']" in bad.stderr and "Traceback" not in bad.stderr
     floors = with_offsets({"fear": 0.4}, {
         **best, "floors": {"fear": 0.57}, "recall_before": {"fear": 0.5}, "recall_after": {"fear": 0.6},
         "live": {**best["live"], "recall_before": {"fear": 0.45}, "recall_after": {"fear": 0.58}}}, "floors")

@@ -18,6 +18,18 @@ from facematch import cli
 from facematch.pipeline.evaluation import fit_offsets
 
 
+def _pairs(items: list[str], option: str, form: str) -> dict[str, float]:
+    """NAME=FRACTION items as a dict; a one-line error for anything else."""
+    pairs = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            pairs[name] = float(value)
+        except ValueError:
+            raise cli.CliError(f"{option} takes {form} with {form.split('=')[1]} a fraction, got {item!r}") from None
+    return pairs
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="facematch fit-offsets", description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -35,18 +47,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--keep-agreement", action="store_true",
                         help="the offsets may not make either path change its verdict more often when the faces "
                              "come enlarged to 96 px (bilinear, bicubic) than without them (rule R15)")
+    parser.add_argument("--agreement-floor", nargs="+", default=[], metavar="NAME=SHARE",
+                        help="as --keep-agreement, with these floors instead of the share without offsets, e.g. "
+                             "another judge's: bilinear=0.9574 bicubic=0.9852 live-bilinear=0.9454 "
+                             "live-bicubic=0.9808 (rule R16)")
     args = parser.parse_args(argv)
     if not 0 <= args.max_accuracy_drop < 1:
         raise cli.CliError("--max-accuracy-drop is a fraction between 0 and 1")
-    floors = {}
-    for item in args.floor:
-        name, _, value = item.partition("=")
-        try:
-            floors[name] = float(value)
-        except ValueError:
-            raise cli.CliError(f"--floor takes CLASS=RECALL with RECALL a fraction, got {item!r}") from None
-    fitted = fit_offsets(args.model_dir, args.processed, args.output, args.classes, args.max_accuracy_drop, floors,
-                         args.maximise, args.keep_agreement)
+    fitted = fit_offsets(args.model_dir, args.processed, args.output, args.classes, args.max_accuracy_drop,
+                         _pairs(args.floor, "--floor", "CLASS=RECALL"), args.maximise, args.keep_agreement,
+                         _pairs(args.agreement_floor, "--agreement-floor", "NAME=SHARE"))
     print(json.dumps(fitted, indent=2))
     return 0
 

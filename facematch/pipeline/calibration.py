@@ -75,7 +75,8 @@ def agreement(a: np.ndarray, b: np.ndarray) -> float:
 def fit_class_offsets(probs: np.ndarray, labels: np.ndarray, classes: list[int], max_accuracy_drop: float,
                       grid: np.ndarray | None = None, floors: list[float | None] | None = None,
                       also: np.ndarray | None = None, maximise: str = "recall",
-                      resampled: list[list[np.ndarray]] | None = None) -> np.ndarray:
+                      resampled: list[list[np.ndarray]] | None = None,
+                      steady_floors: list[list[float | None]] | None = None) -> np.ndarray:
     """Offsets for the log-probabilities of `classes` (the rest stay 0), fit on PublicTest, such that
     overall accuracy falls by at most `max_accuracy_drop` and none of those classes falls below its
     floor; among those, the offsets that `maximise` "recall" (the classes' mean recall) or
@@ -87,7 +88,8 @@ def fit_class_offsets(probs: np.ndarray, labels: np.ndarray, classes: list[int],
     half in what is maximised.
     resampled: for each path (`probs`, then `also`), the probabilities of the same faces given at other sizes
     (one array per size): on each, the share of faces whose verdict holds may not fall below that share
-    without offsets, so that the offsets do not buy recall by moving the verdicts a change of size moves.
+    without offsets, so that the offsets do not buy recall by moving the verdicts a change of size moves;
+    or below `steady_floors` (the same shape; None: that share without offsets), e.g. another judge's.
 
     A judge that is right on average can still be wrong on most fearful faces: FER2013's Training
     set has 4× more happy than fear faces, and the network learns that prior. Shifting the prior
@@ -108,7 +110,9 @@ def fit_class_offsets(probs: np.ndarray, labels: np.ndarray, classes: list[int],
     if resampled is not None and len(resampled) != len(paths):
         raise ValueError(f"resampled needs one list of arrays per path ({len(paths)}), got {len(resampled)}")
     log_resampled = [[np.log(np.maximum(r, 1e-12)) for r in sizes] for sizes in resampled or [[]] * len(paths)]
-    steady_floors = [[agreement(p, r) for r in sizes] for p, sizes in zip(log_paths, log_resampled)]
+    given = steady_floors or [[None] * len(sizes) for sizes in log_resampled]
+    steady_floors = [[agreement(p, r) if f is None else f for r, f in zip(sizes, floors)]
+                     for p, sizes, floors in zip(log_paths, log_resampled, given)]
 
     def score(shifted_paths, offsets) -> float:
         """What the offsets buy, or -1 where a bound or a floor is broken."""

@@ -230,11 +230,13 @@ def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
 
 def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angry"),
                 max_accuracy_drop: float = 0.0065, floors: dict[str, float] | None = None,
-                maximise: str = "recall", keep_agreement: bool = False) -> dict:
+                maximise: str = "recall", keep_agreement: bool = False,
+                agreement_floors: dict[str, float] | None = None) -> dict:
     """out_dir: model_dir with class offsets (calibration.fit_class_offsets) fitted on PublicTest
     through the model's own predict() views; returns what was fitted and measured.
     keep_agreement: on each path, the verdicts of the faces enlarged to 96 px (bilinear, bicubic) must agree
-    with those at 48 px at least as often as without offsets (rule R15).
+    with those at 48 px at least as often as without offsets (rule R15), or as `agreement_floors` says for
+    some of them (keys "bilinear", "bicubic", "live-bilinear", "live-bicubic"; rule R16).
     floors: the recall a class may not fall below (e.g. the judge it replaces, or a target);
     default its own. Where the game plays fewer views live than predict() averages, the bound and
     the floors hold on that live path too: the player meets the live judge.
@@ -254,8 +256,16 @@ def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angr
         live = clf.combine(live_views(views, clf.views, clf.live_views), offsets=False)
     indices = [EMOTIONS.index(c) for c in classes]
     mine = {c: recall(probs, data.labels, EMOTIONS.index(c)) for c in classes}
-    resampled = None
-    if keep_agreement:
+    resampled, steady_floors = None, None
+    agreement_floors = agreement_floors or {}
+    keys = [[name.split()[-1] for name, *_ in STEADY_SIZES]]
+    keys.append([f"live-{key}" for key in keys[0]])
+    known = keys[0] + (keys[1] if live is not None else [])  # a live path of predict()'s own views is predict()
+    unknown = sorted(set(agreement_floors) - set(known))
+    if unknown:
+        raise ConfigError(f"unknown agreement floors {unknown}; choose from {known}")
+    if keep_agreement or agreement_floors:
+        steady_floors = [[agreement_floors.get(key) for key in path] for path in keys[:1 if live is None else 2]]
         log.info("PublicTest enlarged to 96 px (%s), for the agreement bound", ", ".join(n for n, *_ in STEADY_SIZES))
         crops = [enlarged(data.images, size, interpolation) for _, size, interpolation in STEADY_SIZES]
         resampled = [[clf.predict(c, offsets=False) for c in crops]]
@@ -263,7 +273,7 @@ def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angr
             resampled.append([clf.predict(c, clf.live_views, offsets=False) for c in crops])
     offsets = fit_class_offsets(probs, data.labels, indices, max_accuracy_drop,
                                 floors=[floors.get(c) for c in classes],
-                                also=live, maximise=maximise, resampled=resampled)
+                                also=live, maximise=maximise, resampled=resampled, steady_floors=steady_floors)
 
     def measured(before: np.ndarray) -> dict:
         after = softmax(np.log(np.maximum(before, 1e-12)) + offsets)
@@ -273,20 +283,21 @@ def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angr
                 "recall_after": {c: recall(after, data.labels, EMOTIONS.index(c)) for c in classes}}
 
     def steadiness(path: int) -> dict:
-        """Each enlargement's share of kept verdicts on one path, before and after the offsets."""
+        """Each enlargement's share of kept verdicts on one path, before and after the offsets, and its floor."""
         before, shift = (probs, live)[path], np.log(np.maximum((probs, live)[path], 1e-12)) + offsets
         return {name: {"before": round(agreement(before, moved), 4),
-                       "after": round(agreement(shift, np.log(np.maximum(moved, 1e-12)) + offsets), 4)}
-                for (name, *_), moved in zip(STEADY_SIZES, resampled[path])}
+                       "after": round(agreement(shift, np.log(np.maximum(moved, 1e-12)) + offsets), 4),
+                       **({"floor": floor} if floor is not None else {})}
+                for (name, *_), moved, floor in zip(STEADY_SIZES, resampled[path], steady_floors[path])}
 
     fit = {"views": f"{len(views)}-view" if len(views) > 1 else "single-pass",
            "max_accuracy_drop": max_accuracy_drop, "maximise": maximise,
            "floors": {c: floors.get(c, mine[c]) for c in classes}, **measured(probs)}
-    if keep_agreement:
+    if resampled:
         fit["agreement"] = steadiness(0)
     if live is not None:
         fit["live"] = {"views": clf.live_views, **measured(live)}
-        if keep_agreement:
+        if resampled:
             fit["live"]["agreement"] = steadiness(1)
     fitted = {e: round(float(v), 2) for e, v in zip(EMOTIONS, offsets) if v}
     metrics = {**clf.spec.provenance.get("metrics", {}), "class_offsets_fit": fit}
