@@ -37,6 +37,16 @@ def _view_temperature_text(spec: ModelSpec, metrics: dict) -> str:
             "under-confident probabilities.")
 
 
+def _steady_text(agreement: dict | None) -> str:
+    """The agreement bound of an offset fit (rules R15, R16), as the card tells it."""
+    if not agreement:
+        return ""
+    if any("floor" in a for a in agreement.values()):
+        return (" and keeps the verdicts of the faces enlarged to 96 px, bilinear or bicubic, agreeing with those at "
+                "48 px at least as often as the floors it was given")
+    return " and changes no more verdicts than no offsets do when the faces come enlarged to 96 px, bilinear or bicubic"
+
+
 def _offsets_text(spec: ModelSpec, metrics: dict) -> str:
     offsets = dict(spec.class_offsets)
     if not offsets:
@@ -48,8 +58,7 @@ def _offsets_text(spec: ModelSpec, metrics: dict) -> str:
         text += ("; fitted on PublicTest for the best accuracy that keeps "
                  + ", ".join(f"{k} recall ≥ {pct(f)}" for k, f in fit["floors"].items())
                  + (" on `predict()` and as played live" if fit.get("live") else "")
-                 + (" and changes no more verdicts than no offsets do when the faces come enlarged to 96 px, "
-                    "bilinear or bicubic" if fit.get("agreement") else ""))
+                 + _steady_text(fit.get("agreement")))
     else:
         text += ("; fitted on PublicTest to raise those classes' recall, the training set's prior towards "
                  "happy and neutral pulled back")
