@@ -111,14 +111,14 @@ def fit_class_offsets(probs: np.ndarray, labels: np.ndarray, classes: list[int],
         raise ValueError(f"resampled needs one list of arrays per path ({len(paths)}), got {len(resampled)}")
     log_resampled = [[np.log(np.maximum(r, 1e-12)) for r in sizes] for sizes in resampled or [[]] * len(paths)]
     given = steady_floors or [[None] * len(sizes) for sizes in log_resampled]
-    steady_floors = [[agreement(p, r) if f is None else f for r, f in zip(sizes, floors)]
-                     for p, sizes, floors in zip(log_paths, log_resampled, given)]
+    agreement_floors = [[agreement(p, r) if f is None else f for r, f in zip(sizes, path_given)]
+                        for p, sizes, path_given in zip(log_paths, log_resampled, given)]
 
     def score(shifted_paths, offsets) -> float:
         """What the offsets buy, or -1 where a bound or a floor is broken."""
         total = 0.0
         for shifted, accuracy_floor, path_floors, sizes, steady in zip(shifted_paths, accuracy_floors,
-                                                                       recall_floors, log_resampled, steady_floors):
+                                                                       recall_floors, log_resampled, agreement_floors):
             accuracy = float((shifted.argmax(1) == labels).mean())
             recalls = [recall(shifted, labels, k) for k in classes]
             if accuracy < accuracy_floor or any(r < f for r, f in zip(recalls, path_floors)):

@@ -17,13 +17,10 @@ def _tta_text(mode: str | None, publictest: dict | None, kept: bool = False) -> 
             "hflip": "`hflip`, the average of the face and its mirror image",
             "hflip+shift2": "`hflip+shift2`, the average of 10 views: the face as it is and moved 2 pixels "
                             "left, right, up or down, and the mirror image of each"}.get(mode, f"`{mode}`")
-    if publictest and kept:
+    if publictest:
+        scores = ", ".join(f"{m} {pct(a)}" for m, a in publictest.items()) + ", single-pass temperature)"
         text += ("; kept from the judge the last network was added to, as more views are steadier when the crop's "
-                 "size changes (PublicTest accuracy: " +
-                 ", ".join(f"{m} {pct(a)}" for m, a in publictest.items()) + ", single-pass temperature)")
-    elif publictest:
-        text += ("; chosen on PublicTest accuracy (" +
-                 ", ".join(f"{m} {pct(a)}" for m, a in publictest.items()) + ", single-pass temperature)")
+                 "size changes (PublicTest accuracy: " if kept else "; chosen on PublicTest accuracy (") + scores
     return text + "."
 
 

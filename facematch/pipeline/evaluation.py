@@ -248,24 +248,24 @@ def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angr
     if unknown:
         raise ConfigError(f"unknown classes {unknown}; choose from {list(EMOTIONS)}")
     clf = EmotionClassifier(model_dir)
+    # A live path that plays predict()'s own views is predict(): no bound or floor of its own.
+    paths = ("", "live-") if clf.live_views != clf.views else ("",)
+    keys = [[prefix + name.split()[-1] for name, *_ in STEADY_SIZES] for prefix in paths]
+    agreement_floors = agreement_floors or {}
+    unknown = sorted(set(agreement_floors) - {key for path in keys for key in path})
+    if unknown:
+        raise ConfigError(f"unknown agreement floors {unknown}; choose from {[k for path in keys for k in path]}")
     data = load_split(processed_dir, "PublicTest")
     views = view_probabilities(clf, data.images)
     probs = clf.combine(views, offsets=False)
     live = None
-    if clf.live_views != clf.views:
+    if len(paths) == 2:
         live = clf.combine(live_views(views, clf.views, clf.live_views), offsets=False)
     indices = [EMOTIONS.index(c) for c in classes]
     mine = {c: recall(probs, data.labels, EMOTIONS.index(c)) for c in classes}
     resampled, steady_floors = None, None
-    agreement_floors = agreement_floors or {}
-    keys = [[name.split()[-1] for name, *_ in STEADY_SIZES]]
-    keys.append([f"live-{key}" for key in keys[0]])
-    known = keys[0] + (keys[1] if live is not None else [])  # a live path of predict()'s own views is predict()
-    unknown = sorted(set(agreement_floors) - set(known))
-    if unknown:
-        raise ConfigError(f"unknown agreement floors {unknown}; choose from {known}")
     if keep_agreement or agreement_floors:
-        steady_floors = [[agreement_floors.get(key) for key in path] for path in keys[:1 if live is None else 2]]
+        steady_floors = [[agreement_floors.get(key) for key in path] for path in keys]
         log.info("PublicTest enlarged to 96 px (%s), for the agreement bound", ", ".join(n for n, *_ in STEADY_SIZES))
         crops = [enlarged(data.images, size, interpolation) for _, size, interpolation in STEADY_SIZES]
         resampled = [[clf.predict(c, offsets=False) for c in crops]]
