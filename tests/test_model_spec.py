@@ -14,10 +14,10 @@ from facematch.play.classifier import load_classifier
 
 def test_the_shipped_spec_names_the_views_offsets_and_provenance():
     spec = read_spec(DEFAULT_MODEL_DIR)
-    assert spec.name == "fer_vgg16" and spec.input_size == 48 and spec.views == "hflip+shift2"
-    assert spec.live_views == "none" and dict(spec.class_offsets) == {"angry": -0.1, "fear": 0.4, "sad": 0.2}
+    assert spec.name == "fer_ens_third" and spec.input_size == 48 and spec.views == "hflip+shift2"
+    assert spec.live_views == "hflip" and dict(spec.class_offsets) == {"angry": -0.3, "fear": 0.3, "sad": 0.1}
     assert spec.low_pass == 0.1875
-    assert spec.provenance["ensemble"]["member_shares"] == (0.4, 0.2, 0.2, 0.2)
+    assert spec.provenance["ensemble"]["member_shares"] == (0.36, 0.18, 0.18, 0.18, 0.1)
     assert read_spec(DEFAULT_MODEL_DIR) == spec  # the same file reads to an equal value
 
 
@@ -29,8 +29,8 @@ def test_a_spec_cannot_be_changed_only_replaced_with_a_valid_one():
         spec.provenance["ensemble"]["share"] = 0.1  # provenance is frozen all the way down
     with pytest.raises(TypeError):
         spec.class_offsets["fear"] = 2.0
-    changed = spec.replace(live_views="hflip")
-    assert changed.live_views == "hflip" and spec.live_views == "none"
+    changed = spec.replace(live_views="none")
+    assert changed.live_views == "none" and spec.live_views == "hflip"
     with pytest.raises(ValueError, match="live_views: 'hflip' are not among the views 'none'"):
         spec.replace(views="none", live_views="hflip")
 
@@ -76,9 +76,9 @@ def test_an_unreadable_spec_is_a_model_error(tmp_path):
 
 def test_a_step_writes_a_new_directory_whole_and_never_its_input(tmp_path):
     spec = read_spec(DEFAULT_MODEL_DIR)
-    out = write_model_dir(DEFAULT_MODEL_DIR, tmp_path / "out", spec.replace(live_views="hflip"))
+    out = write_model_dir(DEFAULT_MODEL_DIR, tmp_path / "out", spec.replace(live_views="none"))
     assert sorted(p.name for p in out.iterdir()) == ["model.tflite", "spec.json"]
-    assert read_spec(out).live_views == "hflip" and read_spec(DEFAULT_MODEL_DIR).live_views == "none"
+    assert read_spec(out).live_views == "none" and read_spec(DEFAULT_MODEL_DIR).live_views == "hflip"
     # Written again, the directory is replaced whole: nothing of the earlier one lingers.
     (out / "stale.txt").write_text("from an earlier run")
     write_model_dir(DEFAULT_MODEL_DIR, out, spec)
