@@ -365,7 +365,10 @@ def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one
     public = load_split(trained["processed"], "PublicTest").images
     first, second = (load_classifier(d).predict(public, "none").argmax(1) for d in (compact, restarted))
     assert (first == second).mean() > 0.9
-    assert "warm restart" in evaluated(restarted, trained["processed"], tmp_path)
+    # Its card tells both cycles, each with its learning curve, since the first network's card does not ship.
+    card = evaluated(restarted, trained["processed"], tmp_path)
+    assert "warm restart" in card and "**The cycle before** (`compact`): " in card and "from scratch" in card
+    assert card.count("| epoch | training accuracy") == 2
     bad = run_command("train", trained["processed"], tmp_path / "work_r8", tmp_path / "logs_r8", "--architecture",
                      "compact", "--width", "8", "--epochs", "1", "--precision", "float32", "--init-model", compact)
     assert bad.returncode == 1 and "other widths" in bad.stderr and "Traceback" not in bad.stderr

@@ -121,8 +121,11 @@ def network_training_text(training: dict) -> str:
         start = f"from the model `{Path(c['init_model']).name}`: the backbone above and the head trained above"
     head = head_training_text(training["init"]) + "\n\n" if training.get("init") else ""
     if c.get("architecture") == "compact":
+        before = training.get("warm_start")
+        earlier = ("its own training is in that model's card" if not before
+                   else "the cycles before, below" if before.get("warm_start") else "the cycle before, below")
         origin = (f"from the compact network `{Path(c['init_model']).name}`'s weights (a warm restart: a new "
-                  f"warm-up and cosine cycle; its own training is in that model's card)" if c.get("init_model")
+                  f"warm-up and cosine cycle; {earlier})" if c.get("init_model")
                   else "from scratch (random initialisation)")
         opening = (f"The compact network was trained {origin} on the centre {c['crop']} "
                    f"px of Training images, shifted at random first (random crops) and augmented in every batch: "
@@ -143,4 +146,12 @@ def network_training_text(training: dict) -> str:
             f"{pct(training.get('best_publictest_accuracy'))} single pass before calibration); "
             f"{(training.get('seconds') or 0) / 3600:.1f} h on {training['machine']} "
             f"(TensorFlow {training['tensorflow']}, Keras {training['keras']})." + _weights_text(training) + "\n"
-            + _learning_curve(training.get("history", []), unit="epoch"))
+            + _learning_curve(training.get("history", []), unit="epoch") + _earlier_cycle_text(training))
+
+
+def _earlier_cycle_text(training: dict) -> str:
+    """The warm-started network's earlier cycle (and, through it, every cycle before), as the spec recorded them."""
+    before = training.get("warm_start")
+    if not before or before.get("config", {}).get("architecture") != "compact":
+        return ""
+    return f"\n**The cycle before** (`{Path(training['config']['init_model']).name}`): " + network_training_text(before)
