@@ -176,6 +176,10 @@ busy: setup
 	$(BIN)/facematch train $(P)/ data/network/busy1 data/logs/busy1 $(COMPACT_RECIPE) --width 16 \
 	    --label-smoothing 0 --teacher $(MODEL) --distill 0.7 --epochs 30 --output $(BUSY)/
 
+# The experiments below (rules R8, R11-R13) each added a network to the judge shipped before rule R19: the four
+# networks that `make pipeline` writes as $(ENS)_offsets (git: facematch/models/fer_vgg16/ at e2316d4).
+FOUR ?= $(ENS)_offsets
+
 # Experiment (rule R8 in docs/model.md; not shipped: its best share was 0): a fifth network for the judge, a
 # compact one trained on faces half of which went to another size and back, every face smoothed by the judge's
 # low-pass (~80 s an epoch in mixed_bfloat16 here, ~1.2 h), added to the shipped judge by a share chosen on
@@ -184,7 +188,7 @@ FIFTH ?= data/models/fer_ens5
 fifth: setup
 	$(BIN)/facematch train $(P)/ data/network/compact5 data/logs/compact5 $(COMPACT_RECIPE) --epochs 50 --seed 5 \
 	    --resample 0.5 --low-pass 0.1875 --output data/models/fer_compact5/
-	$(BIN)/facematch add-network $(MODEL)/ data/models/fer_compact5/ $(P)/ $(FIFTH)/
+	$(BIN)/facematch add-network $(FOUR)/ data/models/fer_compact5/ $(P)/ $(FIFTH)/
 	$(BIN)/facematch choose-views $(FIFTH)/ $(P)/ $(FIFTH)_live/
 	$(BIN)/facematch fit-offsets $(FIFTH)_live/ $(P)/ $(FIFTH)_offsets/ --floor fear=0.57 sad=0.57 angry=0.57 \
 	    --max-accuracy-drop 0.01 --maximise accuracy
@@ -212,7 +216,7 @@ compact8: compact7
 # $(WIDE)_offsets.
 WIDE ?= data/models/fer_ens_wide
 wide: compact6
-	$(BIN)/facematch add-network $(MODEL)/ data/models/fer_compact6/ $(P)/ $(WIDE)/
+	$(BIN)/facematch add-network $(FOUR)/ data/models/fer_compact6/ $(P)/ $(WIDE)/
 	$(BIN)/facematch choose-views $(WIDE)/ $(P)/ $(WIDE)_live/
 	$(BIN)/facematch fit-offsets $(WIDE)_live/ $(P)/ $(WIDE)_offsets/ --floor fear=0.57 sad=0.57 angry=0.57 \
 	    --max-accuracy-drop 0.01 --maximise accuracy
@@ -224,7 +228,7 @@ wide: compact6
 # Writes $(RESTART)_offsets.
 RESTART ?= data/models/fer_ens_restart
 restart: compact7
-	$(BIN)/facematch add-network $(MODEL)/ data/models/fer_compact7/ $(P)/ $(RESTART)/
+	$(BIN)/facematch add-network $(FOUR)/ data/models/fer_compact7/ $(P)/ $(RESTART)/
 	$(BIN)/facematch add-network $(RESTART)/ data/models/fer_compact6/ $(P)/ $(RESTART)_both/
 	$(BIN)/facematch choose-views $(RESTART)_both/ $(P)/ $(RESTART)_live/
 	$(BIN)/facematch fit-offsets $(RESTART)_live/ $(P)/ $(RESTART)_offsets/ --floor fear=0.57 sad=0.57 angry=0.57 \
@@ -237,7 +241,7 @@ restart: compact7
 # Writes $(THIRD)_offsets.
 THIRD ?= data/models/fer_ens_third
 third: compact8
-	$(BIN)/facematch add-network $(MODEL)/ data/models/fer_compact8/ $(P)/ $(THIRD)/ --keep-views
+	$(BIN)/facematch add-network $(FOUR)/ data/models/fer_compact8/ $(P)/ $(THIRD)/ --keep-views
 	$(BIN)/facematch choose-views $(THIRD)/ $(P)/ $(THIRD)_live/
 	$(BIN)/facematch fit-offsets $(THIRD)_live/ $(P)/ $(THIRD)_offsets/ --floor fear=0.57 sad=0.57 angry=0.57 \
 	    --max-accuracy-drop 0.01 --maximise accuracy
