@@ -275,30 +275,34 @@ def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angr
                                 floors=[floors.get(c) for c in classes],
                                 also=live, maximise=maximise, resampled=resampled, steady_floors=steady_floors)
 
+    def with_offsets(probabilities: np.ndarray) -> np.ndarray:
+        """The probabilities as predict() will give them: the fitted offsets added to their logarithms."""
+        return softmax(np.log(np.maximum(probabilities, 1e-12)) + offsets)
+
     def measured(before: np.ndarray) -> dict:
-        after = softmax(np.log(np.maximum(before, 1e-12)) + offsets)
+        after = with_offsets(before)
         return {"accuracy_before": float((before.argmax(1) == data.labels).mean()),
                 "accuracy_after": float((after.argmax(1) == data.labels).mean()),
                 "recall_before": {c: recall(before, data.labels, EMOTIONS.index(c)) for c in classes},
                 "recall_after": {c: recall(after, data.labels, EMOTIONS.index(c)) for c in classes}}
 
-    def steadiness(path: int) -> dict:
+    def steadiness(before: np.ndarray, sizes: list[np.ndarray], size_floors: list[float | None]) -> dict:
         """Each enlargement's share of kept verdicts on one path, before and after the offsets, and its floor."""
-        before, shift = (probs, live)[path], np.log(np.maximum((probs, live)[path], 1e-12)) + offsets
+        after = with_offsets(before)
         return {name: {"before": round(agreement(before, moved), 4),
-                       "after": round(agreement(shift, np.log(np.maximum(moved, 1e-12)) + offsets), 4),
+                       "after": round(agreement(after, with_offsets(moved)), 4),
                        **({"floor": floor} if floor is not None else {})}
-                for (name, *_), moved, floor in zip(STEADY_SIZES, resampled[path], steady_floors[path])}
+                for (name, *_), moved, floor in zip(STEADY_SIZES, sizes, size_floors)}
 
     fit = {"views": f"{len(views)}-view" if len(views) > 1 else "single-pass",
            "max_accuracy_drop": max_accuracy_drop, "maximise": maximise,
            "floors": {c: floors.get(c, mine[c]) for c in classes}, **measured(probs)}
     if resampled:
-        fit["agreement"] = steadiness(0)
+        fit["agreement"] = steadiness(probs, resampled[0], steady_floors[0])
     if live is not None:
         fit["live"] = {"views": clf.live_views, **measured(live)}
         if resampled:
-            fit["live"]["agreement"] = steadiness(1)
+            fit["live"]["agreement"] = steadiness(live, resampled[1], steady_floors[1])
     fitted = {e: round(float(v), 2) for e, v in zip(EMOTIONS, offsets) if v}
     metrics = {**clf.spec.provenance.get("metrics", {}), "class_offsets_fit": fit}
     write_model_dir(model_dir, out_dir, clf.spec.replace(class_offsets=fitted, provenance={"metrics": metrics}))
