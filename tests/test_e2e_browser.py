@@ -239,6 +239,12 @@ def two_face_browser(playwright):
     browser.close()
 
 
+def choose_mode(page, mode: str) -> None:
+    """Click `mode` in the sidebar's Mode radio (the page's tips name modes too, e.g. the camera tip's
+    "Snapshot (no camera)", so a bare text locator can match two elements once the page has drawn)."""
+    page.get_by_test_id("stSidebar").get_by_role("radiogroup").get_by_text(mode, exact=True).click()
+
+
 def enter_name(page, name: str, label: str = "Your name") -> None:
     box = page.get_by_label(label)
     box.fill(name)
@@ -456,7 +462,7 @@ def test_a_damaged_model_shows_a_clear_message_not_a_traceback(browser, tmp_path
 def test_snapshot_mode_scores_a_round_from_a_photo(app_server, browser):
     with open_page(browser, app_server) as page:
         page.goto(app_server.url)
-        page.get_by_text("Snapshot (no camera)").click()
+        choose_mode(page, "Snapshot (no camera)")
         page.get_by_text(re.compile(r"Make this face: .*HAPPY")).first.wait_for(timeout=60_000)
         # Take the photo only once the camera shows frames (a click before that captures nothing).
         page.wait_for_function("""() => [...document.querySelectorAll('[data-testid="stCameraInput"] video')]
@@ -473,7 +479,7 @@ def test_snapshot_mode_scores_a_round_from_a_photo(app_server, browser):
 def test_duel_tracks_two_players_and_records_a_round_for_each(app_server, two_face_browser):
     with open_page(two_face_browser, app_server) as page:
         page.goto(app_server.url)
-        page.get_by_text("Duel").first.click()
+        choose_mode(page, "Duel")
         for label, name in (("Player 1 (left)", "Lefty"), ("Player 2 (right)", "Righty")):
             enter_name(page, name, label)
         press_start(page, playing="Both players are in the picture.")
@@ -500,7 +506,7 @@ def test_duel_tracks_two_players_and_records_a_round_for_each(app_server, two_fa
 def test_calibrating_the_coach_stores_the_players_resting_face(app_server, browser):
     with open_page(browser, app_server) as page:
         page.goto(app_server.url)
-        page.get_by_text("Practice").first.click()
+        choose_mode(page, "Practice")
         enter_name(page, "Cal")
         page.get_by_text("Tip: calibrate the coach once").first.wait_for()
         press_start(page)
@@ -569,7 +575,7 @@ def test_reading_faces_needs_no_camera_saves_each_answer_and_history_shows_the_c
         with open_page(browser, app_server) as page:
             page.goto(app_server.url)
             enter_name(page, reader)
-            page.get_by_text("Read faces (no camera)").click()
+            choose_mode(page, "Read faces (no camera)")
             answers = []
             for i in range(10):
                 page.get_by_text(re.compile(rf"Face {i + 1} of 10")).wait_for()
@@ -654,7 +660,7 @@ def test_a_checkup_shows_no_feedback_until_it_ends_and_progress_compares_it_with
     with open_page(browser, app_server) as page:
         page.goto(app_server.url)
         enter_name(page, player)
-        page.get_by_text("Check-up", exact=True).click()
+        choose_mode(page, "Check-up")
         page.get_by_text("Press START to turn on your webcam and begin").wait_for(timeout=60_000)
         press_start(page, playing=re.compile(r"Trial 1 of 14"))
         seen, started = set(), time.time()
@@ -734,7 +740,7 @@ def test_in_a_crowd_both_duel_seats_get_their_own_coach(app_server, playwright):
     try:
         with open_page(browser, app_server) as page:
             page.goto(app_server.url)
-            page.get_by_text("Duel").first.click()
+            choose_mode(page, "Duel")
             for label, name in (("Player 1 (left)", "Crowd L"), ("Player 2 (right)", "Crowd R")):
                 enter_name(page, name, label)
             press_start(page, playing="Both players are in the picture.")

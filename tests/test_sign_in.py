@@ -156,7 +156,7 @@ def test_each_player_sees_only_their_own_rounds_and_no_url_cookie_or_name_reache
         # Attack: Duel's second name box, given Bo's key: refused (and duel rounds of a signed-in player are
         # never saved under any typed name).
         page_a.goto(url)
-        page_a.get_by_text("Duel", exact=True).click()
+        e2e.choose_mode(page_a, "Duel")
         refused = page_a.get_by_text("Names cannot start with").first
         for attempt in range(3):  # an entry that lands during the mode switch's rerun can be lost: type it again
             box = page_a.get_by_label("Player 2 (right)")
@@ -237,7 +237,7 @@ def test_a_player_who_declines_plays_and_nothing_of_theirs_is_stored(signed_app,
         page.get_by_text("never saves video or pictures").first.wait_for()
         page.get_by_role("button", name="Play without saving").click()
         page.get_by_text("playing without saving").first.wait_for(timeout=60_000)
-        page.get_by_text("Read faces (no camera)").click()
+        e2e.choose_mode(page, "Read faces (no camera)")
         page.get_by_text(re.compile(r"Face 1 of 10")).wait_for(timeout=60_000)
         page.get_by_role("button", name=re.compile("surprise")).click()
         page.get_by_text(re.compile(r"^(✅ Right: |❌ It was )")).first.wait_for(timeout=30_000)
