@@ -46,6 +46,12 @@ VIEW_SETS: dict[str, tuple[tuple[int, int], ...] | None] = {
     "hflip+shift2": ((0, 0), (2, 0), (-2, 0), (0, 2), (0, -2)),
 }
 
+# How a crop larger than the network's input is shrunk to it (classifier.resize_gray): "area" averages pixel
+# areas in one step (a box filter); the others average areas down to twice the input size, then interpolate the
+# last halving with OpenCV's bicubic or Lanczos kernel, which blurs less (docs/model.md, R21). Smaller crops
+# are enlarged bilinearly whatever the spec says.
+DOWNSCALES = ("area", "area2x-cubic", "area2x-lanczos")
+
 
 def view_keys(views: str) -> tuple[tuple[int, int, bool], ...]:
     """(dx, dy, mirrored) of each view in the set named `views`, in the order the judge stacks them."""
@@ -87,6 +93,7 @@ class ModelSpec:
     # a in the 3-tap low-pass [a, 1 - 2a, a] run along the rows and the columns of every face once it is
     # input_size pixels (0: none): the same slight blur whatever size the crop had (docs/model.md, R7).
     low_pass: float = 0.0
+    downscale: str = "area"  # a DOWNSCALES name: how crops larger than input_size are shrunk
     labels: tuple[str, ...] = EMOTIONS  # column order of the output
     provenance: Mapping = field(default_factory=dict)  # how it was made: for the card, not the game
 
@@ -112,11 +119,12 @@ class ModelSpec:
 
     def judging(self) -> dict:
         """Every field that changes the judge's verdicts (all but name and provenance)."""
-        # low_pass only where set: the judges written before it keep their model ids.
+        # low_pass and downscale only where set: the judges written before them keep their model ids.
         return {"format": FORMAT, "input_size": self.input_size, "views": self.views,
                 "live_views": self.live_views, "view_temperature": self.view_temperature,
                 "class_offsets": dict(self.class_offsets), "labels": list(self.labels),
-                **({"low_pass": self.low_pass} if self.low_pass else {})}
+                **({"low_pass": self.low_pass} if self.low_pass else {}),
+                **({"downscale": self.downscale} if self.downscale != "area" else {})}
 
     def model_id(self, network: bytes) -> str:
         """Names the judge a round was scored by (saved with it): the network's bytes and the fields
@@ -149,6 +157,8 @@ def _problem(spec: ModelSpec) -> str | None:
     a = spec.low_pass
     if not isinstance(a, (int, float)) or isinstance(a, bool) or not 0 <= a < 1 / 3:
         return f"low_pass: {a!r}; expected a number from 0 (none) to under 1/3 (the centre keeps the most weight)"
+    if spec.downscale not in DOWNSCALES:
+        return f"downscale: {spec.downscale!r}; this version of Facematch knows {list(DOWNSCALES)}"
     if not isinstance(spec.provenance, Mapping):
         return "provenance: expected an object"
     return None

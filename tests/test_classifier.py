@@ -11,8 +11,15 @@ import facematch
 from conftest import FER_CSV
 from facematch.config import DEFAULT_MODEL_DIR
 from facematch.errors import ModelError
-from facematch.model_spec import read_spec, write_spec
-from facematch.play.classifier import EmotionClassifier, load_classifier, low_pass, shift_images, view_images
+from facematch.model_spec import DOWNSCALES, read_spec, write_spec
+from facematch.play.classifier import (
+    EmotionClassifier,
+    load_classifier,
+    low_pass,
+    resize_gray,
+    shift_images,
+    view_images,
+)
 
 
 def judge_with(tmp_path, name: str, **changes) -> EmotionClassifier:
@@ -47,8 +54,7 @@ def test_colour_crops_of_any_size_match_their_gray_48px_version():
     rng = np.random.default_rng(1)
     bgr = cv2.GaussianBlur(rng.integers(0, 256, (3, 120, 90, 3), dtype=np.uint8).reshape(-1, 90, 3), (9, 9), 0)
     bgr = bgr.reshape(3, 120, 90, 3)
-    gray48 = np.stack([cv2.resize(cv2.cvtColor(b, cv2.COLOR_BGR2GRAY), (48, 48), interpolation=cv2.INTER_AREA)
-                       for b in bgr])
+    gray48 = np.stack([clf.resize(cv2.cvtColor(b, cv2.COLOR_BGR2GRAY)) for b in bgr])
     assert np.allclose(clf.predict(bgr), clf.predict(gray48), atol=1e-5)
     assert clf.predict(np.zeros((0, 48, 48), np.uint8)).shape == (0, 7)
     assert clf.predict(np.zeros((130, 48, 48), np.uint8)).shape == (130, 7)  # more than one chunk
@@ -83,6 +89,28 @@ def test_the_low_pass_blurs_every_face_alike_whatever_its_crop_size(tmp_path):
     assert np.allclose(smooth.predict(big), smooth.predict(edge), atol=1e-6)
     with pytest.raises(ValueError, match="low_pass: 0.4"):
         read_spec(DEFAULT_MODEL_DIR).replace(low_pass=0.4)
+
+
+def test_a_face_enlarged_and_brought_back_keeps_more_of_itself_with_an_interpolated_last_step(tmp_path):
+    face = cv2.GaussianBlur(np.random.default_rng(3).integers(0, 256, (48, 48), dtype=np.uint8), (5, 5), 0)
+    for interpolation in (cv2.INTER_LINEAR, cv2.INTER_CUBIC):
+        big = cv2.resize(face, (96, 96), interpolation=interpolation)
+        error = {d: np.abs(resize_gray(big, 48, d).astype(float) - face).mean() for d in DOWNSCALES}
+        assert error["area2x-cubic"] < 0.8 * error["area"] and error["area2x-lanczos"] < 0.8 * error["area"]
+    # Stripes far finer than 48 px turn gray with every downscale (pixel areas are averaged first), not into
+    # coarse false stripes, which an interpolating kernel alone would make of them.
+    stripes = np.zeros((480, 480), np.uint8)
+    stripes[:, ::2] = 255
+    for d in DOWNSCALES:
+        assert resize_gray(stripes, 48, d).std() < 3 and abs(resize_gray(stripes, 48, d).mean() - 127.5) < 3
+    assert resize_gray(face[:20, :20], 48, "area2x-cubic").shape == (48, 48)  # small crops are enlarged
+    # The judge shrinks crops as its spec says, on every path.
+    crops = np.stack([cv2.resize(f, (150, 150), interpolation=cv2.INTER_LINEAR) for f in blurred_faces(3, 4)])
+    judge = judge_with(tmp_path, "cubic", downscale="area2x-cubic")
+    shrunk = np.stack([resize_gray(c, 48, "area2x-cubic") for c in crops])
+    assert np.array_equal(np.stack([judge.resize(c) for c in crops]), shrunk)
+    assert np.allclose(judge.predict(crops), judge.predict(shrunk), atol=1e-6)
+    assert np.allclose(judge.predict(crops, "hflip"), judge.predict(shrunk, "hflip"), atol=1e-6)
 
 
 def test_a_judge_averages_the_views_its_spec_names(tmp_path):

@@ -41,6 +41,7 @@ def test_a_spec_cannot_be_changed_only_replaced_with_a_valid_one():
     (lambda d: d.update(input_size="48"), "input_size: '48'"),
     (lambda d: d.update(labels=["happy", "sad"]), "labels"),
     (lambda d: d.update(low_pass=0.5), "low_pass: 0.5"),
+    (lambda d: d.update(downscale="nearest"), "downscale: 'nearest'"),
     (lambda d: d["class_offsets"].update(scared=1.0), "class_offsets: unknown class 'scared'"),
     (lambda d: d["class_offsets"].update(fear="a lot"), "class_offsets.fear: 'a lot' is not a number"),
     (lambda d: d.pop("input_size"), "input_size: missing"),
@@ -95,8 +96,11 @@ def test_the_model_id_follows_what_judges_not_what_is_recorded():
     spec = read_spec(DEFAULT_MODEL_DIR)
     network = (DEFAULT_MODEL_DIR / "model.tflite").read_bytes()
     assert spec.model_id(network) == load_classifier().model_id
+    # The id its card was measured under: a field added to the contract since does not rename a judge.
+    assert json.loads((DEFAULT_MODEL_DIR / "evaluation.json").read_text())["model_id"] == spec.model_id(network)
     assert spec.replace(provenance={"notes": "measured again"}).model_id(network) == spec.model_id(network)
     for changed in (spec.replace(class_offsets={"fear": 0.5}), spec.replace(views="hflip"),
-                    spec.replace(view_temperature=1.0), spec.replace(low_pass=0.1 + spec.low_pass)):
+                    spec.replace(view_temperature=1.0), spec.replace(low_pass=0.1 + spec.low_pass),
+                    spec.replace(downscale="area2x-lanczos" if spec.downscale != "area2x-lanczos" else "area")):
         assert changed.model_id(network) != spec.model_id(network)
     assert ModelSpec(name="x", input_size=48).model_id(b"other") != ModelSpec(name="x", input_size=48).model_id(network)

@@ -7,8 +7,9 @@ import shutil
 
 import numpy as np
 import pytest
+from test_e2e_browser import write_still_y4m
 
-from conftest import run_command
+from conftest import VIDEO, needs_video, run_command
 from facematch import EMOTIONS
 from facematch.model_spec import VIEW_SETS, plain, read_spec, view_keys, write_model_dir
 from facematch.pipeline.dataset import load_split
@@ -332,6 +333,32 @@ def test_the_low_pass_is_chosen_on_publictest_and_the_card_tells_it_and_the_resa
     assert set(private) == {"96 px bilinear", "96 px bicubic", "72 px bilinear", "160 px bicubic"}
     assert all(0 <= v <= 1 for e in private.values() for v in (e["predict"], e["live"]))
     assert "| PrivateTest | " + f"{100 * private['96 px bilinear']['predict']:.1f}%" in card
+
+
+@needs_video
+def test_the_downscale_is_chosen_on_publictest_and_the_card_states_the_interpolation(trained, tmp_path):
+    model_dir, out = trained["model_dir"], tmp_path / "downscaled"
+    chosen = json.loads(run_command("choose-downscale", model_dir, trained["processed"], out, "--candidates", "area",
+                                    "area2x-cubic", "--video", VIDEO, check=True).stdout)
+    scores = chosen["publictest"]
+    assert set(scores) == {"area", "area2x-cubic"} and chosen["real_faces"] > 10
+    best = max(v["mean_agreement"] for v in scores.values())
+    assert scores[chosen["chosen"]]["mean_agreement"] == best
+    assert scores["area"]["real_faces_live_same_as_area"] == 1.0  # the record's baseline is area itself
+    assert 0 <= scores["area2x-cubic"]["real_faces_live_same_as_area"] <= 1
+    assert read_spec(out).downscale == chosen["chosen"] and read_spec(model_dir).downscale == "area"
+    forced = tmp_path / "forced"
+    write_model_dir(out, forced, read_spec(out).replace(downscale="area2x-cubic"))
+    card = evaluated(forced, trained["processed"], tmp_path)
+    assert ("A crop larger than 48 px is shrunk by pixel-area averaging (OpenCV `INTER_AREA`) to 96 px where it is "
+            "larger, then bicubic (`INTER_CUBIC`) to 48 px") in card and "rule R21" in card
+    assert f"faces of {VIDEO.name})" in card  # the record of how the judge changes for real players
+    assert "is shrunk by pixel-area averaging (OpenCV `INTER_AREA`); a smaller one" in evaluated(
+        model_dir, trained["processed"], tmp_path / "plain")
+    nothing = tmp_path / "no_face.y4m"
+    write_still_y4m(np.full((480, 640, 3), 128, np.uint8), nothing, frames=10)
+    failed = run_command("choose-downscale", model_dir, trained["processed"], tmp_path / "x", "--video", nothing)
+    assert failed.returncode != 0 and "no face found in" in failed.stderr and not (tmp_path / "x").exists()
 
 
 def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one_judge(trained, tmp_path):

@@ -6,6 +6,7 @@ import pytest
 
 from conftest import CROWD_TILES, crowd_frame, needs_video, video_frames
 from facematch import EMOTIONS
+from facematch.play.classifier import resize_gray
 from facematch.play.drawing import draw, draw_i420
 from facematch.play.faces import Face, FrameResult
 from facematch.play.frames import I420Frame, crop_with_margin, to_bgr_uint8
@@ -107,7 +108,8 @@ def test_to_bgr_and_crop_helpers():
 @needs_video
 def test_a_failing_classifier_is_reported_on_the_frame_and_logged_once_per_kind(analyzer, caplog):
     class BrokenClassifier:  # a model that fails on every call, as a damaged interpreter would
-        input_size = 48
+        def resize(self, face):
+            return resize_gray(face, 48)
 
         def predict(self, faces, views=None):
             raise RuntimeError("interpreter failed")

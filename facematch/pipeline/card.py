@@ -80,7 +80,7 @@ def _low_pass_text(spec: ModelSpec, metrics: dict) -> str:
     if not spec.low_pass and not choice:
         return ""
     a = spec.low_pass
-    text = ("\n- Every face, once resized to 48 px (pixel areas down, bilinear up), is smoothed by the 3-tap kernel "
+    text = ("\n- Every face, once resized to 48 px, is smoothed by the 3-tap kernel "
             f"[{a:g}, {1 - 2 * a:g}, {a:g}] along its rows and its columns (the same for every crop size, on every "
             "path), so the networks see faces as slightly blurred as the augmented ones they learned from" if a
             else "\n- No low-pass after resizing")
@@ -92,6 +92,31 @@ def _low_pass_text(spec: ModelSpec, metrics: dict) -> str:
                  "without it; class offsets off): " + "; ".join(
                      f"a = {k}: accuracy {pct(v['accuracy']['predict'])} / {pct(v['accuracy']['live'])} live, "
                      f"agreement {pct(v['mean_agreement'])}" for k, v in rows.items()))
+    return text + "."
+
+
+_LAST_STEP_WORDS = {"area2x-cubic": "bicubic (`INTER_CUBIC`)", "area2x-lanczos": "Lanczos (`INTER_LANCZOS4`)"}
+
+
+def _downscale_text(spec: ModelSpec, metrics: dict) -> str:
+    """How a crop of another size reaches 48 px (model_spec.DOWNSCALES), and how that was chosen."""
+    n = spec.input_size
+    how = ("by pixel-area averaging (OpenCV `INTER_AREA`)" if spec.downscale == "area" else
+           f"by pixel-area averaging (OpenCV `INTER_AREA`) to {2 * n} px where it is larger, then "
+           f"{_LAST_STEP_WORDS[spec.downscale]} to {n} px")
+    text = f"\n- A crop larger than {n} px is shrunk {how}; a smaller one is enlarged bilinearly (`INTER_LINEAR`)"
+    choice = metrics.get("downscale_choice")
+
+    def scored(name: str, v: dict) -> str:
+        same = v.get("real_faces_live_same_as_area")
+        real = "" if same is None else (f" (live verdict as with area for {pct(same)} of the {choice['real_faces']} "
+                                        f"faces of {choice['video']})")
+        return f"{name} {pct(v['mean_agreement'])}{real}"
+
+    if choice:
+        text += ("; chosen on PublicTest (rule R21: the best mean agreement, both paths, between the face at "
+                 f"{n} px and enlarged to {', '.join(choice['enlargements'])}): "
+                 + "; ".join(scored(name, v) for name, v in choice["by_downscale"].items()))
     return text + "."
 
 
@@ -212,7 +237,8 @@ def write_model_card(model_dir: Path, spec: ModelSpec, results: dict, manifest: 
     preprocessing = ("gray replicated to 3 channels, VGG16's BGR means subtracted" if "VGG16" in preprocessing
                      else preprocessing.removeprefix("in-network: "))
     live_text = _live_text(private, metrics)
-    views_text = _view_temperature_text(spec, metrics) + _offsets_text(spec, metrics) + _low_pass_text(spec, metrics)
+    views_text = (_view_temperature_text(spec, metrics) + _offsets_text(spec, metrics) + _downscale_text(spec, metrics)
+                  + _low_pass_text(spec, metrics))
     result_header = ("| split | accuracy | ECE (15 bins), before → after temperature | single pass accuracy "
                      "| single pass ECE, before → after |")
     card = f"""# Model card: {spec.name}

@@ -49,10 +49,10 @@ def view_images(x: np.ndarray, views: str) -> list[np.ndarray]:
     return [view_image(x, key) for key in view_keys(views)]
 
 
-def to_gray_size(faces: np.ndarray, size: int) -> np.ndarray:
+def to_gray_size(faces: np.ndarray, size: int, downscale: str = "area") -> np.ndarray:
     """Any supported batch of crops → (N, size, size) uint8 gray: the one resampling every path uses.
 
-    Larger crops are shrunk with pixel-area averaging (INTER_AREA), smaller ones enlarged bilinearly.
+    Larger crops are shrunk as `downscale` says (model_spec.DOWNSCALES), smaller ones enlarged bilinearly.
     """
     faces = np.asarray(faces)
     if faces.dtype != np.uint8:
@@ -67,16 +67,28 @@ def to_gray_size(faces: np.ndarray, size: int) -> np.ndarray:
         return faces
     out = np.empty((len(faces), size, size), np.uint8)
     for i, face in enumerate(faces):
-        out[i] = resize_gray(face, size)
+        out[i] = resize_gray(face, size, downscale)
     return out
 
 
-def resize_gray(face: np.ndarray, size: int) -> np.ndarray:
-    """One (H, W) gray or (H, W, 3) BGR crop as (size, size) gray."""
+# The last halving of model_spec's "area2x-…" downscales.
+_LAST_STEP = {"area2x-cubic": cv2.INTER_CUBIC, "area2x-lanczos": cv2.INTER_LANCZOS4}
+
+
+def resize_gray(face: np.ndarray, size: int, downscale: str = "area") -> np.ndarray:
+    """One (H, W) gray or (H, W, 3) BGR crop as (size, size) gray (downscale: a model_spec.DOWNSCALES name)."""
     if face.ndim == 3:
         face = cv2.cvtColor(face, cv2.COLOR_BGR2GRAY)
-    interpolation = cv2.INTER_AREA if min(face.shape) >= size else cv2.INTER_LINEAR
-    return cv2.resize(face, (size, size), interpolation=interpolation)
+    if min(face.shape) < size:
+        return cv2.resize(face, (size, size), interpolation=cv2.INTER_LINEAR)
+    if downscale == "area":
+        return cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA)
+    # Averaging pixel areas is a box filter: a face enlarged 2x bilinearly comes back blurred by [1/8, 3/4, 1/8].
+    # Areas are averaged down to twice the size only (it keeps any aliasing out), and an interpolating kernel,
+    # sharper than the box, takes the last step.
+    if min(face.shape) > 2 * size:
+        face = cv2.resize(face, (2 * size, 2 * size), interpolation=cv2.INTER_AREA)
+    return cv2.resize(face, (size, size), interpolation=_LAST_STEP[downscale])
 
 
 def low_pass(x: np.ndarray, a: float) -> np.ndarray:
@@ -129,6 +141,10 @@ class EmotionClassifier:
         """The views the live game plays per frame (a cheaper subset, chosen on PublicTest)."""
         return self.spec.live_views
 
+    def resize(self, face: np.ndarray) -> np.ndarray:
+        """One crop of any size as the (input_size, input_size) gray face predict() would judge."""
+        return resize_gray(face, self.input_size, self.spec.downscale)
+
     def predict(self, faces: np.ndarray, views: str | None = None, offsets: bool = True) -> np.ndarray:
         """Emotion probabilities (N, 7) float32, columns in EMOTIONS order, rows summing to 1.
 
@@ -136,7 +152,7 @@ class EmotionClassifier:
         (e.g. 10 shifted and mirrored views); the live game passes `live_views`.
         offsets=False leaves the class offsets out (to fit new ones).
         """
-        x = to_gray_size(faces, self.input_size).astype(np.float32)[..., None]
+        x = to_gray_size(faces, self.input_size, self.spec.downscale).astype(np.float32)[..., None]
         if len(x) == 0:
             return np.zeros((0, len(EMOTIONS)), np.float32)
         stacked = view_images(x, self.views if views is None else views)

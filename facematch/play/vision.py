@@ -15,7 +15,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from facematch.play.classifier import load_classifier, resize_gray
+from facematch.play.classifier import load_classifier
 from facematch.play.drawing import draw, draw_i420
 from facematch.play.faces import Face, FrameResult, attach_blendshapes
 from facematch.play.frames import crop_with_margin, to_bgr_uint8
@@ -30,7 +30,7 @@ class FrameAnalyzer:
 
     Safe to share between threads: the detector, landmarker and judge each hold their own lock.
     `views` are the judge's views per face (model_spec.VIEW_SETS): by default the ones its spec
-    plays live (a judge without `live_views`, any object with predict and input_size, plays "none").
+    plays live (a judge without `live_views`, any object with predict and resize, plays "none").
     """
 
     def __init__(self, classifier=None, detector: FaceDetector | None = None, margin: float = 0.15,
@@ -54,8 +54,7 @@ class FrameAnalyzer:
         wanted = list(blendshapes) if blendshapes is not None else [False] * len(frames)
         boxes = [self.detector.detect(frame)[: self.max_faces] if min(frame.shape[:2]) >= 8 else []
                  for frame in frames]
-        size = self.classifier.input_size
-        crops = [resize_gray(crop_with_margin(frame, box, self.margin), size)
+        crops = [self.classifier.resize(crop_with_margin(frame, box, self.margin))
                  for frame, found in zip(frames, boxes) for box, _ in found]
         probs = iter(self.classifier.predict(np.stack(crops), views or self.views) if crops else [])
         out = []
