@@ -78,13 +78,14 @@ def test_the_low_pass_blurs_every_face_alike_whatever_its_crop_size(tmp_path):
     edge = np.zeros((1, 48, 48), np.uint8)
     edge[:, :, 24:] = 200
     flat = np.full((1, 48, 48), 90, np.uint8)
-    sharp = judge_with(tmp_path, "sharp", low_pass=0.0)
-    smooth = judge_with(tmp_path, "smooth", low_pass=0.25)
+    sharp = judge_with(tmp_path, "sharp", low_pass=0.0, downscale="area")
+    smooth = judge_with(tmp_path, "smooth", low_pass=0.25, downscale="area")
     seen = low_pass(edge.astype(np.float32), 0.25)
     assert np.allclose(seen[0, :, 22:26], [0, 50, 150, 200]) and np.allclose(low_pass(flat * 1.0, 0.25), flat)
     assert not np.allclose(smooth.predict(edge), sharp.predict(edge), atol=1e-3)
     assert np.allclose(smooth.predict(flat), sharp.predict(flat), atol=1e-5)  # nothing to blur in a flat face
-    # A 96 px crop of the face made by repeating its pixels comes back to the same 48 px face, then the same blur.
+    # A 96 px crop of the face made by repeating its pixels comes back (pixel areas) to the same 48 px face, then
+    # the same blur.
     big = np.repeat(np.repeat(edge, 2, axis=1), 2, axis=2)
     assert np.allclose(smooth.predict(big), smooth.predict(edge), atol=1e-6)
     with pytest.raises(ValueError, match="low_pass: 0.4"):

@@ -352,7 +352,7 @@ def test_the_downscale_is_chosen_on_publictest_and_the_card_states_the_interpola
     card = evaluated(forced, trained["processed"], tmp_path)
     assert ("A crop larger than 48 px is shrunk by pixel-area averaging (OpenCV `INTER_AREA`) to 96 px where it is "
             "larger, then bicubic (`INTER_CUBIC`) to 48 px") in card and "rule R21" in card
-    assert f"faces of {VIDEO.name})" in card  # the record of how the judge changes for real players
+    assert f"faces of {VIDEO.name} (real camera crops)" in card  # how the judge changes for real players
     assert "is shrunk by pixel-area averaging (OpenCV `INTER_AREA`); a smaller one" in evaluated(
         model_dir, trained["processed"], tmp_path / "plain")
     nothing = tmp_path / "no_face.y4m"

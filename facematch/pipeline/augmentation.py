@@ -37,8 +37,8 @@ def cutout(x, rng: tf.random.Generator, share: float, size: int = 16):
 
 def resample(x, rng: tf.random.Generator, share: float):
     """One random size per batch (32-160 px), applied to a random `share` of its faces: up with bilinear or
-    bicubic, back down by area averaging (as to_gray_size shrinks a large crop), or down by area and back up
-    bilinearly (as it enlarges a small one)."""
+    bicubic, back down by area averaging (as to_gray_size's `area` downscale shrinks a large crop), or down by
+    area and back up bilinearly (as it enlarges a small one)."""
     size = rng.uniform([], 32, 161, tf.int32)
     bicubic = rng.uniform([]) < 0.5
     up = tf.cond(bicubic, lambda: tf.image.resize(x, [size, size], "bicubic"),

@@ -106,17 +106,15 @@ def _downscale_text(spec: ModelSpec, metrics: dict) -> str:
            f"{_LAST_STEP_WORDS[spec.downscale]} to {n} px")
     text = f"\n- A crop larger than {n} px is shrunk {how}; a smaller one is enlarged bilinearly (`INTER_LINEAR`)"
     choice = metrics.get("downscale_choice")
-
-    def scored(name: str, v: dict) -> str:
-        same = v.get("real_faces_live_same_as_area")
-        real = "" if same is None else (f" (live verdict as with area for {pct(same)} of the {choice['real_faces']} "
-                                        f"faces of {choice['video']})")
-        return f"{name} {pct(v['mean_agreement'])}{real}"
-
     if choice:
+        rows = choice["by_downscale"]
         text += ("; chosen on PublicTest (rule R21: the best mean agreement, both paths, between the face at "
                  f"{n} px and enlarged to {', '.join(choice['enlargements'])}): "
-                 + "; ".join(scored(name, v) for name, v in choice["by_downscale"].items()))
+                 + ", ".join(f"{name} {pct(v['mean_agreement'])}" for name, v in rows.items()))
+        if "video" in choice:
+            text += (f"; the live verdict on the {choice['real_faces']} faces of {choice['video']} (real camera crops) "
+                     "stayed the one area gives for " + ", ".join(
+                         f"{pct(v['real_faces_live_same_as_area'])} ({name})" for name, v in rows.items()))
     return text + "."
 
 

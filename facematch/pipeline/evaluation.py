@@ -94,7 +94,7 @@ def choose_live_views(model_dir, processed_dir, out_dir, candidates=("none", "hf
 
 
 # How a face can reach the judge at another size: (name, size, OpenCV interpolation of the enlargement). The judge
-# brings each back to its input size with to_gray_size (pixel areas), as it does live crops.
+# brings each back to its input size with to_gray_size (its spec's downscale), as it does live crops.
 ENLARGEMENTS = (("96 px bilinear", 96, "INTER_LINEAR"), ("96 px bicubic", 96, "INTER_CUBIC"),
                 ("72 px bilinear", 72, "INTER_LINEAR"), ("160 px bicubic", 160, "INTER_CUBIC"))
 STEADY_SIZES = ENLARGEMENTS[:2]  # what choose-low-pass and fit-offsets --keep-agreement hold steady
