@@ -195,7 +195,7 @@ class ViewsAsked:
 
     def __init__(self, real):
         self.real, self.asked = real, []
-        self.live_views, self.input_size = real.live_views, real.input_size
+        self.live_views, self.resize = real.live_views, real.resize
 
     def predict(self, faces, views=None):
         self.asked.append(views)
