@@ -1,7 +1,7 @@
 """Choose on PublicTest how the judge shrinks crops larger than its input (rule R21).
 
-    facematch choose-downscale data/models/fer_r19_offsets/ data/processed/fer2013/ data/models/fer_r21/ \
-        --video ../shared/data/video/WolfgangLanger_Pexels.mp4
+    facematch choose-downscale data/models/fer_ens_third_steady/ data/processed/fer2013/ \
+        data/models/fer_ens_third_sharp/ --video data/external/WolfgangLanger_Pexels.mp4
 
 Writes OUTPUT: the model directory with `downscale` (model_spec.DOWNSCALES) chosen in its spec: the
 candidate whose verdicts best survive the PublicTest faces being enlarged (96 px bilinear and bicubic,
