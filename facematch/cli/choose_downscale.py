@@ -15,7 +15,7 @@ import argparse
 import json
 
 from facematch.model_spec import DOWNSCALES
-from facematch.pipeline.evaluation import choose_downscale
+from facematch.pipeline.steadiness import choose_downscale
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -12,7 +12,7 @@ is only read; PrivateTest is not read.
 import argparse
 import json
 
-from facematch.pipeline.evaluation import choose_low_pass
+from facematch.pipeline.steadiness import choose_low_pass
 
 
 def main(argv: list[str] | None = None) -> int:

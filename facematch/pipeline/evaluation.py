@@ -14,15 +14,7 @@ import numpy as np
 
 from facematch import EMOTIONS
 from facematch.errors import ConfigError, ModelError
-from facematch.model_spec import (
-    DOWNSCALES,
-    building_model_dir,
-    copy_network,
-    read_spec,
-    view_keys,
-    write_model_dir,
-    write_spec,
-)
+from facematch.model_spec import building_model_dir, copy_network, view_keys, write_model_dir, write_spec
 from facematch.pipeline.calibration import agreement, expected_calibration_error, fit_class_offsets, recall, softmax
 from facematch.pipeline.card import write_model_card
 from facematch.pipeline.dataset import load_split, read_manifest
@@ -118,94 +110,6 @@ def resampling_agreement(clf: EmotionClassifier, images: np.ndarray, verdicts: d
         moved = {"predict": clf.predict(crops, offsets=offsets), "live": clf.predict(crops, clf.live_views, offsets)}
         out[name] = {path: round(float((moved[path].argmax(1) == verdicts[path]).mean()), 4) for path in verdicts}
     return out
-
-
-def choose_low_pass(model_dir, processed_dir, out_dir, candidates=(0.0625, 0.125, 0.1875),
-                    max_accuracy_drop: float = 0.003, enlargements=STEADY_SIZES) -> dict:
-    """out_dir: model_dir with the low-pass (model_spec.low_pass) chosen on PublicTest by rule R7 (docs/model.md).
-
-    Among the candidates (and none) whose accuracy on `predict()` and on the live path (class offsets off)
-    each stays within max_accuracy_drop of none's, the one whose verdicts agree best, on average over both
-    paths and the enlargements, with those of the 48 px faces. Refit the class offsets afterwards.
-    """
-    spec = read_spec(model_dir)
-    data = load_split(processed_dir, "PublicTest")
-    scores = {}
-    for a in (0.0, *candidates):
-        judge = EmotionClassifier(model_dir, spec=spec.replace(low_pass=a))
-        views = view_probabilities(judge, data.images)
-        verdicts = {"predict": judge.combine(views, offsets=False).argmax(1),
-                    "live": judge.combine(live_views(views, judge.views, judge.live_views), offsets=False).argmax(1)}
-        agreement = resampling_agreement(judge, data.images, verdicts, enlargements, offsets=False)
-        mean = float(np.mean([share for paths in agreement.values() for share in paths.values()]))
-        accuracy = {path: round(float((v == data.labels).mean()), 4) for path, v in verdicts.items()}
-        scores[str(a)] = {"accuracy": accuracy, "agreement": agreement, "mean_agreement": round(mean, 4)}
-        log.info("low-pass %s: %s", a, scores[str(a)])
-    sharp = scores["0.0"]["accuracy"]
-    allowed = [0.0] + [a for a in candidates
-                       if all(scores[str(a)]["accuracy"][p] >= sharp[p] - max_accuracy_drop for p in sharp)]
-    chosen = max(allowed, key=lambda a: (scores[str(a)]["mean_agreement"], -a))
-    metrics = {**spec.provenance.get("metrics", {}),
-               "low_pass_choice": {"max_accuracy_drop": max_accuracy_drop, "by_low_pass": scores, "chosen": chosen}}
-    write_model_dir(model_dir, out_dir, spec.replace(low_pass=chosen, provenance={"metrics": metrics}))
-    return {"chosen": chosen, "publictest": scores}
-
-
-def video_face_crops(video, every: int = 5, frame_size=(640, 480), margin: float = 0.15) -> list[np.ndarray]:
-    """The faces of every `every`-th frame of a video as the game crops them (BGR, their own size): the frame
-    brought to the game's camera size, each face found by the game's detector, cropped with its margin."""
-    import av
-
-    from facematch.play.frames import crop_with_margin
-    from facematch.play.mediapipe_tasks import FaceDetector
-
-    detector, crops = FaceDetector(), []
-    with av.open(str(video)) as container:
-        for i, frame in enumerate(container.decode(container.streams.video[0])):
-            if i % every == 0:
-                image = cv2.resize(frame.to_ndarray(format="bgr24"), frame_size, interpolation=cv2.INTER_AREA)
-                crops += [crop_with_margin(image, box, margin) for box, _ in detector.detect(image)]
-    return crops
-
-
-def choose_downscale(model_dir, processed_dir, out_dir, candidates=DOWNSCALES, video=None,
-                     enlargements=ENLARGEMENTS) -> dict:
-    """out_dir: model_dir with its downscale (model_spec.DOWNSCALES) chosen on PublicTest by rule R21 (docs/model.md).
-
-    The candidate whose verdicts agree best, on average over both paths and the enlargements (class offsets
-    on), with those of the 48 px faces, which no downscale touches; a tie keeps model_dir's. With a video
-    (real camera crops, every one larger than 48 px), each candidate's live verdicts on its faces are compared
-    with those of pixel-area averaging too, for the record: how much the judge changes for real players.
-    """
-    spec = read_spec(model_dir)
-    data = load_split(processed_dir, "PublicTest")
-    judge = EmotionClassifier(model_dir, spec=spec)
-    views = view_probabilities(judge, data.images)
-    verdicts = {"predict": judge.combine(views).argmax(1),
-                "live": judge.combine(live_views(views, judge.views, judge.live_views)).argmax(1)}
-    crops = video_face_crops(video) if video else []
-    if video and not crops:
-        raise ConfigError(f"no face found in {video}: give a video of a face, or leave --video out")
-
-    def real_live(judge):  # the live verdicts of the video's faces
-        return judge.predict(np.stack([judge.resize(c) for c in crops]), judge.live_views).argmax(1)
-
-    by_area = real_live(EmotionClassifier(model_dir, spec=spec.replace(downscale="area"))) if crops else None
-    scores = {}
-    for name in candidates:
-        judge = EmotionClassifier(model_dir, spec=spec.replace(downscale=name))
-        steady = resampling_agreement(judge, data.images, verdicts, enlargements)
-        mean = float(np.mean([share for paths in steady.values() for share in paths.values()]))
-        scores[name] = {"agreement": steady, "mean_agreement": round(mean, 4)}
-        if crops:
-            scores[name]["real_faces_live_same_as_area"] = round(float((real_live(judge) == by_area).mean()), 4)
-        log.info("downscale %s: %s", name, scores[name])
-    chosen = max(candidates, key=lambda n: (scores[n]["mean_agreement"], n == spec.downscale))
-    choice = {"by_downscale": scores, "chosen": chosen, "enlargements": [e[0] for e in enlargements],
-              **({"video": Path(video).name, "real_faces": len(crops)} if video else {})}
-    metrics = {**spec.provenance.get("metrics", {}), "downscale_choice": choice}
-    write_model_dir(model_dir, out_dir, spec.replace(downscale=chosen, provenance={"metrics": metrics}))
-    return {"chosen": chosen, "publictest": scores, **({"real_faces": len(crops)} if video else {})}
 
 
 def per_class_recall(probs: np.ndarray, labels: np.ndarray) -> dict:
