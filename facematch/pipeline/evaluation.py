@@ -112,6 +112,11 @@ def resampling_agreement(clf: EmotionClassifier, images: np.ndarray, verdicts: d
     return out
 
 
+def mean_agreement(agreement: dict) -> float:
+    """The mean share of kept verdicts over every enlargement and path of a resampling_agreement result."""
+    return round(float(np.mean([share for paths in agreement.values() for share in paths.values()])), 4)
+
+
 def per_class_recall(probs: np.ndarray, labels: np.ndarray) -> dict:
     return split_metrics(probs, labels)["recall"]
 

@@ -17,6 +17,7 @@ from facematch.pipeline.evaluation import (
     ENLARGEMENTS,
     STEADY_SIZES,
     live_views,
+    mean_agreement,
     resampling_agreement,
     view_probabilities,
 )
@@ -42,9 +43,8 @@ def choose_low_pass(model_dir, processed_dir, out_dir, candidates=(0.0625, 0.125
         verdicts = {"predict": judge.combine(views, offsets=False).argmax(1),
                     "live": judge.combine(live_views(views, judge.views, judge.live_views), offsets=False).argmax(1)}
         agreement = resampling_agreement(judge, data.images, verdicts, enlargements, offsets=False)
-        mean = float(np.mean([share for paths in agreement.values() for share in paths.values()]))
         accuracy = {path: round(float((v == data.labels).mean()), 4) for path, v in verdicts.items()}
-        scores[str(a)] = {"accuracy": accuracy, "agreement": agreement, "mean_agreement": round(mean, 4)}
+        scores[str(a)] = {"accuracy": accuracy, "agreement": agreement, "mean_agreement": mean_agreement(agreement)}
         log.info("low-pass %s: %s", a, scores[str(a)])
     sharp = scores["0.0"]["accuracy"]
     allowed = [0.0] + [a for a in candidates
@@ -100,8 +100,7 @@ def choose_downscale(model_dir, processed_dir, out_dir, candidates=DOWNSCALES, v
     for name in candidates:
         judge = EmotionClassifier(model_dir, spec=spec.replace(downscale=name))
         steady = resampling_agreement(judge, data.images, verdicts, enlargements)
-        mean = float(np.mean([share for paths in steady.values() for share in paths.values()]))
-        scores[name] = {"agreement": steady, "mean_agreement": round(mean, 4)}
+        scores[name] = {"agreement": steady, "mean_agreement": mean_agreement(steady)}
         if crops:
             scores[name]["real_faces_live_same_as_area"] = round(float((real_live(judge) == by_area).mean()), 4)
         log.info("downscale %s: %s", name, scores[name])
