@@ -94,6 +94,9 @@ class ModelSpec:
     # input_size pixels (0: none): the same slight blur whatever size the crop had (docs/model.md, R7).
     low_pass: float = 0.0
     downscale: str = "area"  # a DOWNSCALES name: how crops larger than input_size are shrunk
+    # s in the 3-tap kernel [-s, 1 + 2s, -s] run along the rows and the columns of a crop once it is shrunk
+    # (0: none; a face given at input_size is not touched): the detail shrinking softens (docs/model.md, R24).
+    sharpen: float = 0.0
     labels: tuple[str, ...] = EMOTIONS  # column order of the output
     provenance: Mapping = field(default_factory=dict)  # how it was made: for the card, not the game
 
@@ -119,12 +122,13 @@ class ModelSpec:
 
     def judging(self) -> dict:
         """Every field that changes the judge's verdicts (all but name and provenance)."""
-        # low_pass and downscale only where set: the judges written before them keep their model ids.
+        # low_pass, downscale and sharpen only where set: the judges written before them keep their model ids.
         return {"format": FORMAT, "input_size": self.input_size, "views": self.views,
                 "live_views": self.live_views, "view_temperature": self.view_temperature,
                 "class_offsets": dict(self.class_offsets), "labels": list(self.labels),
                 **({"low_pass": self.low_pass} if self.low_pass else {}),
-                **({"downscale": self.downscale} if self.downscale != "area" else {})}
+                **({"downscale": self.downscale} if self.downscale != "area" else {}),
+                **({"sharpen": self.sharpen} if self.sharpen else {})}
 
     def model_id(self, network: bytes) -> str:
         """Names the judge a round was scored by (saved with it): the network's bytes and the fields
@@ -159,6 +163,9 @@ def _problem(spec: ModelSpec) -> str | None:
         return f"low_pass: {a!r}; expected a number from 0 (none) to under 1/3 (the centre keeps the most weight)"
     if spec.downscale not in DOWNSCALES:
         return f"downscale: {spec.downscale!r}; this version of Facematch knows {list(DOWNSCALES)}"
+    s = spec.sharpen
+    if not isinstance(s, (int, float)) or isinstance(s, bool) or not 0 <= s <= 0.25:
+        return f"sharpen: {s!r}; expected a number from 0 (none) to 0.25"
     if not isinstance(spec.provenance, Mapping):
         return "provenance: expected an object"
     return None

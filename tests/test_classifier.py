@@ -114,6 +114,26 @@ def test_a_face_enlarged_and_brought_back_keeps_more_of_itself_with_an_interpola
     assert np.allclose(judge.predict(crops, "hflip"), judge.predict(shrunk, "hflip"), atol=1e-6)
 
 
+
+def test_sharpening_gives_back_what_shrinking_blurs_and_never_touches_a_face_at_the_judges_size(tmp_path):
+    face = cv2.GaussianBlur(np.random.default_rng(5).integers(0, 256, (48, 48), dtype=np.uint8), (5, 5), 0)
+    big = cv2.resize(face, (96, 96), interpolation=cv2.INTER_LINEAR)
+    error = {s: np.abs(resize_gray(big, 48, "area2x-cubic", s).astype(float) - face).mean() for s in (0.0, 0.1)}
+    assert error[0.1] < 0.7 * error[0.0]
+    # A face already at 48 px (gray or colour) is judged as it is, and a small one is only enlarged.
+    assert np.array_equal(resize_gray(face, 48, "area2x-cubic", 0.2), face)
+    assert np.array_equal(resize_gray(cv2.cvtColor(face, cv2.COLOR_GRAY2BGR), 48, "area2x-cubic", 0.2), face)
+    assert np.array_equal(resize_gray(face[:30, :30], 48, "area2x-cubic", 0.2), resize_gray(face[:30, :30], 48))
+    # The judge sharpens as its spec says, on every path.
+    judge = judge_with(tmp_path, "sharp", downscale="area2x-cubic", sharpen=0.1)
+    crops = np.stack([cv2.cvtColor(big, cv2.COLOR_GRAY2BGR)] * 2)
+    sharp = np.stack([resize_gray(c, 48, "area2x-cubic", 0.1) for c in crops])
+    assert np.array_equal(judge.resize(crops[0]), sharp[0])
+    assert np.allclose(judge.predict(crops, "hflip"), judge.predict(sharp, "hflip"), atol=1e-6)
+    assert not np.allclose(judge.predict(crops), judge.predict(np.stack([resize_gray(c, 48, "area2x-cubic")
+                                                                         for c in crops])), atol=1e-4)
+
+
 def test_a_judge_averages_the_views_its_spec_names(tmp_path):
     clf = judge_with(tmp_path, "ten_views", views="hflip+shift2", view_temperature=1.0, class_offsets={})
     faces = blurred_faces(4, 2)

@@ -42,6 +42,7 @@ def test_a_spec_cannot_be_changed_only_replaced_with_a_valid_one():
     (lambda d: d.update(labels=["happy", "sad"]), "labels"),
     (lambda d: d.update(low_pass=0.5), "low_pass: 0.5"),
     (lambda d: d.update(downscale="nearest"), "downscale: 'nearest'"),
+    (lambda d: d.update(sharpen=0.5), "sharpen: 0.5"),
     (lambda d: d["class_offsets"].update(scared=1.0), "class_offsets: unknown class 'scared'"),
     (lambda d: d["class_offsets"].update(fear="a lot"), "class_offsets.fear: 'a lot' is not a number"),
     (lambda d: d.pop("input_size"), "input_size: missing"),
@@ -101,6 +102,7 @@ def test_the_model_id_follows_what_judges_not_what_is_recorded():
     assert spec.replace(provenance={"notes": "measured again"}).model_id(network) == spec.model_id(network)
     for changed in (spec.replace(class_offsets={"fear": 0.5}), spec.replace(views="hflip"),
                     spec.replace(view_temperature=1.0), spec.replace(low_pass=0.1 + spec.low_pass),
-                    spec.replace(downscale="area2x-lanczos" if spec.downscale != "area2x-lanczos" else "area")):
+                    spec.replace(downscale="area2x-lanczos" if spec.downscale != "area2x-lanczos" else "area"),
+                    spec.replace(sharpen=0.01 + spec.sharpen)):
         assert changed.model_id(network) != spec.model_id(network)
     assert ModelSpec(name="x", input_size=48).model_id(b"other") != ModelSpec(name="x", input_size=48).model_id(network)

@@ -339,19 +339,24 @@ def test_the_low_pass_is_chosen_on_publictest_and_the_card_tells_it_and_the_resa
 def test_the_downscale_is_chosen_on_publictest_and_the_card_states_the_interpolation(trained, tmp_path):
     model_dir, out = trained["model_dir"], tmp_path / "downscaled"
     chosen = json.loads(run_command("choose-downscale", model_dir, trained["processed"], out, "--candidates", "area",
-                                    "area2x-cubic", "--video", VIDEO, check=True).stdout)
+                                    "area2x-cubic", "--sharpen", "0", "0.05", "--rank", "worst", "--video", VIDEO,
+                                    check=True).stdout)
     scores = chosen["publictest"]
-    assert set(scores) == {"area", "area2x-cubic"} and chosen["real_faces"] > 10
-    best = max(v["mean_agreement"] for v in scores.values())
-    assert scores[chosen["chosen"]]["mean_agreement"] == best
+    assert set(scores) == {"area", "area2x-cubic", "area, sharpen 0.05", "area2x-cubic, sharpen 0.05"}
+    assert chosen["real_faces"] > 10
+    best = max((v["worst_agreement"], v["mean_agreement"]) for v in scores.values())
+    assert (scores[chosen["chosen"]]["worst_agreement"], scores[chosen["chosen"]]["mean_agreement"]) == best
     assert scores["area"]["real_faces_live_same_as_area"] == 1.0  # the record's baseline is area itself
-    assert 0 <= scores["area2x-cubic"]["real_faces_live_same_as_area"] <= 1
-    assert read_spec(out).downscale == chosen["chosen"] and read_spec(model_dir).downscale == "area"
+    assert 0 <= scores["area2x-cubic, sharpen 0.05"]["real_faces_live_same_as_area"] <= 1
+    spec = read_spec(out)
+    assert (spec.downscale, spec.sharpen) == (chosen["downscale"], chosen["sharpen"])
+    assert read_spec(model_dir).downscale == "area" and read_spec(model_dir).sharpen == 0
     forced = tmp_path / "forced"
-    write_model_dir(out, forced, read_spec(out).replace(downscale="area2x-cubic"))
+    write_model_dir(out, forced, spec.replace(downscale="area2x-cubic", sharpen=0.05))
     card = evaluated(forced, trained["processed"], tmp_path)
     assert ("A crop larger than 48 px is shrunk by pixel-area averaging (OpenCV `INTER_AREA`) to 96 px where it is "
-            "larger, then bicubic (`INTER_CUBIC`) to 48 px") in card and "rule R21" in card
+            "larger, then bicubic (`INTER_CUBIC`) to 48 px, then sharpened by the 3-tap kernel [-0.05, 1.1, -0.05]"
+            ) in card and "rule R24: the best lowest agreement" in card
     assert f"faces of {VIDEO.name} (real camera crops)" in card  # how the judge changes for real players
     assert "is shrunk by pixel-area averaging (OpenCV `INTER_AREA`); a smaller one" in evaluated(
         model_dir, trained["processed"], tmp_path / "plain")
@@ -359,6 +364,8 @@ def test_the_downscale_is_chosen_on_publictest_and_the_card_states_the_interpola
     write_still_y4m(np.full((480, 640, 3), 128, np.uint8), nothing, frames=10)
     failed = run_command("choose-downscale", model_dir, trained["processed"], tmp_path / "x", "--video", nothing)
     assert failed.returncode != 0 and "no face found in" in failed.stderr and not (tmp_path / "x").exists()
+    failed = run_command("choose-downscale", model_dir, trained["processed"], tmp_path / "y", "--sharpen", "0.5")
+    assert failed.returncode != 0 and "sharpen: 0.5" in failed.stderr and not (tmp_path / "y").exists()
 
 
 def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one_judge(trained, tmp_path):

@@ -104,13 +104,19 @@ def _downscale_text(spec: ModelSpec, metrics: dict) -> str:
     how = ("by pixel-area averaging (OpenCV `INTER_AREA`)" if spec.downscale == "area" else
            f"by pixel-area averaging (OpenCV `INTER_AREA`) to {2 * n} px where it is larger, then "
            f"{_LAST_STEP_WORDS[spec.downscale]} to {n} px")
+    if spec.sharpen:
+        how += (f", then sharpened by the 3-tap kernel [-{spec.sharpen:g}, {1 + 2 * spec.sharpen:g}, "
+                f"-{spec.sharpen:g}] along the rows and the columns")
     text = f"\n- A crop larger than {n} px is shrunk {how}; a smaller one is enlarged bilinearly (`INTER_LINEAR`)"
     choice = metrics.get("downscale_choice")
     if choice:
         rows = choice["by_downscale"]
-        text += ("; chosen on PublicTest (rule R21: the best mean agreement, both paths, between the face at "
-                 f"{n} px and enlarged to {', '.join(choice['enlargements'])}): "
-                 + ", ".join(f"{name} {pct(v['mean_agreement'])}" for name, v in rows.items()))
+        worst = choice.get("rank") == "worst"
+        text += (f"; chosen on PublicTest (rule {'R24: the best lowest' if worst else 'R21: the best mean'} "
+                 f"agreement, both paths, between the face at {n} px and enlarged to "
+                 f"{', '.join(choice['enlargements'])}{', then the best mean' if worst else ''}): "
+                 + ", ".join(f"{name} {pct(v['mean_agreement'])}"
+                             + (f" (lowest {pct(v['worst_agreement'])})" if worst else "") for name, v in rows.items()))
         if "video" in choice:
             text += (f"; the live verdict on the {choice['real_faces']} faces of {choice['video']} (real camera crops) "
                      "stayed the one area gives for " + ", ".join(
