@@ -216,6 +216,13 @@ compact9: third
 	$(BIN)/facematch train $(P)/ data/network/compact9 data/logs/compact9 $(COMPACT_RECIPE) --epochs 30 --seed 9 \
 	    --width 48 --low-pass 0.1875 --resample 0.5 --init-model data/models/fer_compact8/ --learning-rate 5e-4 \
 	    --teacher $(THIRD)_offsets/ --distill 0.5 --label-smoothing 0 --output data/models/fer_compact9/
+# Experiment (rule R25 in docs/model.md): a fifth cycle from the fourth, 8 epochs, each face paired with its
+# resized twin (--consistency: the loss asks both for one verdict), for the verdict to hold when a crop changes
+# size (~2x an epoch's time: ~40-60 min here, resumable).
+compact10: compact9
+	$(BIN)/facematch train $(P)/ data/network/compact10 data/logs/compact10 $(COMPACT_RECIPE) --epochs 8 --seed 10 \
+	    --width 48 --low-pass 0.1875 --consistency 1.0 --init-model data/models/fer_compact9/ --learning-rate 3e-4 \
+	    --teacher $(THIRD)_offsets/ --distill 0.5 --label-smoothing 0 --output data/models/fer_compact10/
 
 # Experiment (rule R11 in docs/model.md; not shipped: PublicTest predict() 70.41% after its offsets, below the
 # judge's 70.72%): a sixth network for the judge, a compact one of 48-96-192-384 channels trained for 35 epochs

@@ -393,9 +393,11 @@ def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one
     # A warm restart: a second cycle starts from the first network's weights (at a learning rate of ~0 it stays
     # that network), and a network of other widths is refused in one line.
     restarted = tmp_path / "restarted"
+    # (It also trains with the paired consistency loss: at that rate it changes nothing either.)
     run_command("train", trained["processed"], tmp_path / "work_r", tmp_path / "logs_r", "--output", restarted,
                "--architecture", "compact", "--crop", "40", "--epochs", "1", "--batch-size", "16",
-               "--learning-rate", "1e-12", "--precision", "float32", "--init-model", compact, check=True)
+               "--learning-rate", "1e-12", "--precision", "float32", "--init-model", compact,
+               "--consistency", "1.0", check=True)
     public = load_split(trained["processed"], "PublicTest").images
     first, second = (load_classifier(d).predict(public, "none").argmax(1) for d in (compact, restarted))
     assert (first == second).mean() > 0.9
@@ -403,6 +405,7 @@ def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one
     card = evaluated(restarted, trained["processed"], tmp_path)
     assert "warm restart" in card and "**The cycle before** (`compact`): " in card and "from scratch" in card
     assert card.count("| epoch | training accuracy") == 2
+    assert "the loss added 1.0 × the symmetric KL divergence between the predictions for the face and" in card
     bad = run_command("train", trained["processed"], tmp_path / "work_r8", tmp_path / "logs_r8", "--architecture",
                      "compact", "--width", "8", "--epochs", "1", "--precision", "float32", "--init-model", compact)
     assert bad.returncode == 1 and "other widths" in bad.stderr and "Traceback" not in bad.stderr
@@ -485,6 +488,37 @@ def test_training_faces_are_smoothed_as_predict_smooths_them_and_resampled_on_re
     nearest = [np.abs(face[None] - originals).mean(axis=(1, 2)).min() for face in resampled]
     assert min(nearest) > 1.0  # every face went to another size and back: none is its sharp original
     assert resampled.min() >= 0 and resampled.max() <= 255.5
+
+
+def test_consistency_training_pairs_each_face_with_its_resized_twin_and_asks_both_for_one_verdict():
+    import cv2
+    import keras
+
+    from facematch.pipeline.augmentation import PairedConsistency
+    from facematch.pipeline.configs import NetworkConfig
+    from facematch.pipeline.network import training_dataset
+
+    rng = np.random.default_rng(2)
+    images = cv2.GaussianBlur(rng.integers(0, 256, (8 * 48, 48), dtype=np.uint8), (5, 5), 0).reshape(8, 48, 48)
+    labels = np.arange(8) % 7
+    still = dict(architecture="compact", batch_size=8, class_weight="none", shift=0.0, rotation=0.0, zoom=0.0,
+                 contrast=0.0, erase=0.0, precision="float32")
+    x, target, weight = (t.numpy() for t in next(iter(training_dataset(images, labels,
+                                                                       NetworkConfig(**still, consistency=1.0)))))
+    assert x.shape == (16, 48, 48, 1) and np.array_equal(target[:8], target[8:]) and len(weight) == 16
+    face, twin = x[:8, ..., 0], x[8:, ..., 0]
+    originals = np.concatenate([images, images[:, :, ::-1]]).astype(np.float32)
+    assert max(np.abs(f[None] - originals).max(axis=(1, 2)).min() for f in face) < 1e-3  # the faces themselves
+    change = np.abs(twin - face).mean(axis=(1, 2))
+    assert 0 < change.min() and change.max() < 12  # each twin is its face resized, not another face
+    # The loss: the plain cross-entropy when a face and its twin get one verdict, more when they part.
+    loss, plain = PairedConsistency(2.0), keras.losses.CategoricalCrossentropy(from_logits=True)
+    y = keras.utils.to_categorical([0, 3, 0, 3], 7)
+    same = np.array([[2.0, 0, 0, 1, 0, 0, 0], [0, 0, 0, 3, 0, 1, 0]] * 2, np.float32)
+    assert abs(float(loss(y, same)) - float(plain(y, same))) < 1e-5
+    parted = same.copy()
+    parted[2:] = parted[2:, ::-1]
+    assert float(loss(y, parted)) > float(plain(y, parted)) + 0.1
 
 
 def test_a_network_is_added_to_a_judge_that_exists_only_as_its_tflite(trained, tmp_path):

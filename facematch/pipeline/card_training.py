@@ -108,6 +108,10 @@ def _resample_text(c: dict) -> str:
     if c.get("resample"):
         text += (f" With probability {c['resample']} a face was also resampled to a random 32-160 px and back to 48 "
                  f"(bilinear or bicubic up, then area down; or area down, then bilinear up).")
+    if c.get("consistency"):
+        text += (f" Each face was also given enlarged to a random 56-160 px (bilinear or bicubic) and shrunk back as "
+                 f"the judge shrinks a crop (areas to 96 px, then bicubic); the loss added {c['consistency']} × the "
+                 f"symmetric KL divergence between the predictions for the face and for its resized twin.")
     if c.get("low_pass"):
         text += (f" Every face, PublicTest's too, was smoothed by the judge's low-pass [{c['low_pass']}, "
                  f"{1 - 2 * c['low_pass']}, {c['low_pass']}].")

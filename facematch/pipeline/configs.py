@@ -68,6 +68,10 @@ class NetworkConfig:
     # Probability that a Training face is enlarged (bilinear or bicubic) or shrunk to a random 32-160 px and brought
     # back to 48 px as the judge's to_gray_size would (area down, bilinear up): live crops come at every size.
     resample: float = 0.0
+    # Consistency: each batch also holds every face enlarged to a random 56-160 px (bilinear or bicubic) and shrunk
+    # back as the judge shrinks a larger crop (areas to 96 px, then bicubic); the loss adds this weight × the
+    # symmetric KL divergence between the network's predictions for the face and for its resized twin. 0: none.
+    consistency: float = 0.0
     # The judge's fixed 3-tap low-pass [a, 1 - 2a, a] (spec field low_pass), applied to every face the network
     # trains and is evaluated on, as predict() applies it; 0: none.
     low_pass: float = 0.0
