@@ -36,15 +36,22 @@ def cutout(x, rng: tf.random.Generator, share: float, size: int = 16):
     return tf.where(box[..., None], tf.reduce_mean(x, axis=[1, 2, 3], keepdims=True), x)
 
 
+def _enlarged(x, rng: tf.random.Generator, smallest: int):
+    """One random size per batch (smallest-160 px) and the faces resized to it, bilinear or bicubic at random
+    (clipped to 0-255: bicubic overshoots)."""
+    size = rng.uniform([], smallest, 161, tf.int32)
+    bicubic = rng.uniform([]) < 0.5
+    up = tf.cond(bicubic, lambda: tf.image.resize(x, [size, size], "bicubic"),
+                 lambda: tf.image.resize(x, [size, size], "bilinear"))
+    return size, tf.clip_by_value(up, 0.0, 255.0)
+
+
 def resample(x, rng: tf.random.Generator, share: float):
     """One random size per batch (32-160 px), applied to a random `share` of its faces: up with bilinear or
     bicubic, back down by area averaging (as to_gray_size's `area` downscale shrinks a large crop), or down by
     area and back up bilinearly (as it enlarges a small one)."""
-    size = rng.uniform([], 32, 161, tf.int32)
-    bicubic = rng.uniform([]) < 0.5
-    up = tf.cond(bicubic, lambda: tf.image.resize(x, [size, size], "bicubic"),
-                 lambda: tf.image.resize(x, [size, size], "bilinear"))
-    enlarged = tf.image.resize(tf.clip_by_value(up, 0.0, 255.0), [48, 48], "area")
+    size, up = _enlarged(x, rng, 32)
+    enlarged = tf.image.resize(up, [48, 48], "area")
     shrunk = tf.image.resize(tf.image.resize(x, [size, size], "area"), [48, 48], "bilinear")
     moved = tf.cond(size >= 48, lambda: enlarged, lambda: shrunk)
     on = rng.uniform([tf.shape(x)[0], 1, 1, 1]) < share
@@ -55,11 +62,7 @@ def judge_round_trip(x, rng: tf.random.Generator):
     """The faces enlarged to one random size per batch (56-160 px, bilinear or bicubic) and shrunk back to 48 px as
     the judge's `area2x-cubic` downscale shrinks a crop: areas to 96 px where larger, then bicubic. (TensorFlow's
     bicubic kernel is Keys' with a = -0.5, OpenCV's a = -0.75: near enough for the blur this teaches.)"""
-    size = rng.uniform([], 56, 161, tf.int32)
-    bicubic = rng.uniform([]) < 0.5
-    up = tf.cond(bicubic, lambda: tf.image.resize(x, [size, size], "bicubic"),
-                 lambda: tf.image.resize(x, [size, size], "bilinear"))
-    up = tf.clip_by_value(up, 0.0, 255.0)
+    size, up = _enlarged(x, rng, 56)
     up = tf.cond(size > 96, lambda: tf.image.resize(up, [96, 96], "area"), lambda: up)
     return tf.clip_by_value(tf.image.resize(up, [48, 48], "bicubic"), 0.0, 255.0)
 

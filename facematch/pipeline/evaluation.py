@@ -112,9 +112,19 @@ def resampling_agreement(clf: EmotionClassifier, images: np.ndarray, verdicts: d
     return out
 
 
+def _kept_shares(agreement: dict) -> list[float]:
+    """Every enlargement's and path's share of kept verdicts in a resampling_agreement result."""
+    return [share for paths in agreement.values() for share in paths.values()]
+
+
 def mean_agreement(agreement: dict) -> float:
     """The mean share of kept verdicts over every enlargement and path of a resampling_agreement result."""
-    return round(float(np.mean([share for paths in agreement.values() for share in paths.values()])), 4)
+    return round(float(np.mean(_kept_shares(agreement))), 4)
+
+
+def worst_agreement(agreement: dict) -> float:
+    """The lowest share of kept verdicts over every enlargement and path of a resampling_agreement result."""
+    return min(_kept_shares(agreement))
 
 
 def per_class_recall(probs: np.ndarray, labels: np.ndarray) -> dict:

@@ -1,5 +1,6 @@
 """The steps that keep the judge's verdict when a face comes at another size (chosen on PublicTest): the
-low-pass every face gets at the judge's input size (rule R7) and how larger crops are shrunk (rule R21). Each
+low-pass every face gets at the judge's input size (rule R7), how larger crops are shrunk (rule R21) and
+sharpened then (R24). Each
 reads a model directory and writes a new one; PrivateTest is not read."""
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from facematch.pipeline.evaluation import (
     mean_agreement,
     resampling_agreement,
     view_probabilities,
+    worst_agreement,
 )
 from facematch.play.classifier import EmotionClassifier
 
@@ -109,14 +111,14 @@ def choose_downscale(model_dir, processed_dir, out_dir, candidates=DOWNSCALES, v
     def real_live(judge):  # the live verdicts of the video's faces
         return judge.predict(np.stack([judge.resize(c) for c in crops]), judge.live_views).argmax(1)
 
-    area = EmotionClassifier(model_dir, spec=spec.replace(downscale="area", sharpen=0.0))
-    by_area = real_live(area) if crops else None
+    by_area = (real_live(EmotionClassifier(model_dir, spec=spec.replace(downscale="area", sharpen=0.0)))
+               if crops else None)
     scores = {}
     for key, setting in settings.items():
         judge = EmotionClassifier(model_dir, spec=spec.replace(**setting))
         steady = resampling_agreement(judge, data.images, verdicts, enlargements)
         scores[key] = {"agreement": steady, "mean_agreement": mean_agreement(steady),
-                       "worst_agreement": min(share for paths in steady.values() for share in paths.values())}
+                       "worst_agreement": worst_agreement(steady)}
         if crops:
             scores[key]["real_faces_live_same_as_area"] = round(float((real_live(judge) == by_area).mean()), 4)
         log.info("downscale %s: %s", key, scores[key])
