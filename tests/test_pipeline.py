@@ -393,11 +393,9 @@ def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one
     # A warm restart: a second cycle starts from the first network's weights (at a learning rate of ~0 it stays
     # that network), and a network of other widths is refused in one line.
     restarted = tmp_path / "restarted"
-    # (It also trains with the paired consistency loss: at that rate it changes nothing either.)
     run_command("train", trained["processed"], tmp_path / "work_r", tmp_path / "logs_r", "--output", restarted,
                "--architecture", "compact", "--crop", "40", "--epochs", "1", "--batch-size", "16",
-               "--learning-rate", "1e-12", "--precision", "float32", "--init-model", compact,
-               "--consistency", "1.0", check=True)
+               "--learning-rate", "1e-12", "--precision", "float32", "--init-model", compact, check=True)
     public = load_split(trained["processed"], "PublicTest").images
     first, second = (load_classifier(d).predict(public, "none").argmax(1) for d in (compact, restarted))
     assert (first == second).mean() > 0.9
@@ -405,7 +403,6 @@ def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one
     card = evaluated(restarted, trained["processed"], tmp_path)
     assert "warm restart" in card and "**The cycle before** (`compact`): " in card and "from scratch" in card
     assert card.count("| epoch | training accuracy") == 2
-    assert "the loss added 1.0 × the symmetric KL divergence between the predictions for the face and" in card
     bad = run_command("train", trained["processed"], tmp_path / "work_r8", tmp_path / "logs_r8", "--architecture",
                      "compact", "--width", "8", "--epochs", "1", "--precision", "float32", "--init-model", compact)
     assert bad.returncode == 1 and "other widths" in bad.stderr and "Traceback" not in bad.stderr
@@ -520,6 +517,18 @@ def test_consistency_training_pairs_each_face_with_its_resized_twin_and_asks_bot
     parted[2:] = parted[2:, ::-1]
     assert float(loss(y, parted)) > float(plain(y, parted)) + 0.1
 
+
+
+def test_a_network_trains_with_the_paired_consistency_loss_and_its_card_says_so(trained, tmp_path):
+    paired = tmp_path / "paired"
+    run_command("train", trained["processed"], tmp_path / "work", tmp_path / "logs", "--output", paired,
+               "--architecture", "compact", "--crop", "40", "--epochs", "1", "--batch-size", "16", "--width", "8",
+               "--precision", "float32", "--consistency", "1.0", check=True)
+    card = evaluated(paired, trained["processed"], tmp_path)
+    assert "the loss added 1.0 × the symmetric KL divergence between the predictions for the face and" in card
+    bad = run_command("train", trained["processed"], tmp_path / "work_bad", tmp_path / "logs_bad", "--architecture",
+                      "compact", "--epochs", "1", "--precision", "float32", "--consistency", "-1")
+    assert bad.returncode == 1 and "consistency ≥ 0" in bad.stderr and "Traceback" not in bad.stderr
 
 def test_a_network_is_added_to_a_judge_that_exists_only_as_its_tflite(trained, tmp_path):
     import keras
