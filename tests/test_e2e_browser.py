@@ -294,10 +294,11 @@ def page_text(page, limit: int = 2000) -> str:
 
 
 @contextmanager
-def open_page(browser, server: AppServer | None = None):
-    """A page for one test, closed after. If the test fails: a screenshot under build/e2e/failure.png,
-    and the page's text and the server log's tail printed (pytest shows them with the failure)."""
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def open_page(browser, server: AppServer | None = None, viewport: dict | None = None):
+    """A page for one test, closed after (a 1400 x 1000 window unless `viewport` says). If the test fails: a
+    screenshot under build/e2e/failure.png, and the page's text and the server log's tail printed (pytest
+    shows them with the failure)."""
+    page = browser.new_page(viewport=viewport or {"width": 1400, "height": 1000})
     page.set_default_timeout(30_000)
     try:
         yield page
@@ -457,6 +458,28 @@ def test_a_damaged_model_shows_a_clear_message_not_a_traceback(browser, tmp_path
     finally:
         page.close()
         server.kill()
+
+
+PHONE = {"width": 390, "height": 844}  # a phone held upright, in CSS pixels
+
+
+def test_on_a_phone_the_player_sees_their_face_and_the_target_at_once(app_server, browser):
+    """On a phone-sized screen the columns stack, so the target, the coach and the scores come below the video.
+    Scrolled down to the target, the player still sees the video (it stays at the top of the screen, not under
+    the target), and the camera help, needed only before the video plays, no longer pushes the panel down."""
+    with open_page(browser, app_server, viewport=PHONE) as page:
+        page.goto(app_server.url)
+        press_start(page)
+        assert page.get_by_text("No camera?").count() == 0
+        target = page.get_by_text(re.compile(r"Make this face: ")).first
+        page.mouse.move(PHONE["width"] / 2, PHONE["height"] - 100)
+        page.mouse.wheel(0, target.bounding_box()["y"] - PHONE["height"] * 0.6)  # a finger's scroll
+        page.wait_for_timeout(1_000)
+        page.screenshot(path=str(ARTIFACTS / "phone_playing.png"))
+        video = page.locator("iframe[title*='streamlit_webrtc']").bounding_box()
+        shown = target.bounding_box()
+        assert 0 <= video["y"] and video["y"] + video["height"] <= shown["y"], (video, shown)
+        assert shown["y"] + shown["height"] <= PHONE["height"], shown
 
 
 def test_snapshot_mode_scores_a_round_from_a_photo(app_server, browser):

@@ -69,14 +69,38 @@ def webcam(key: str, analyzer, live, annotate: bool = True):
         translations=CAMERA_MESSAGES,
     )
     with st.container():  # always here, so nothing after the component moves it
+        st.html(_phone_layout_css())
+        # First and always one element: the run that plays replaces the help with an empty slot at once (the loop
+        # that redraws the panel keeps that run going, and a stale element stays until a run ends).
+        if ctx.state.playing:  # the help would only push the panel down
+            st.empty()
+        else:
+            st.caption("📷 **No camera?** If the box above says *NotFoundError*, no camera was found; "
+                       "*NotAllowedError* means camera access was denied: allow it in the address bar and press "
+                       "START again. Or play without live video: choose **Snapshot (no camera)** in the sidebar.")
         if connection_trouble(key, ctx.state):
             st.warning(CONNECTION_FAILED)
         elif ctx.state.signalling and not ctx.state.playing:
             _watch_connection(key, ctx)
-    st.caption("📷 **No camera?** If the box above says *NotFoundError*, no camera was found; "
-               "*NotAllowedError* means camera access was denied: allow it in the address bar and press "
-               "START again. Or play without live video: choose **Snapshot (no camera)** in the sidebar.")
     return ctx
+
+
+# Under 640 px Streamlit stacks columns: the target, the coach and the scores come below the video. The video's
+# column then stays at the top of the screen (under Streamlit's 3.75rem header) while the player scrolls to them,
+# on a background of the page's colour so that what scrolls under it does not show through.
+PHONE_LAYOUT = """<style>
+@media (max-width: 640px) {{
+  [data-testid="stColumn"]:has(iframe[title*="streamlit_webrtc"]) {{
+    position: sticky; top: 3.75rem; z-index: 3; background-color: {background};
+  }}
+}}
+</style>"""
+
+
+def _phone_layout_css() -> str:
+    background = st.get_option("theme.backgroundColor") or (
+        "#0e1117" if st.context.theme.type == "dark" else "#ffffff")  # Streamlit's own dark and light pages
+    return PHONE_LAYOUT.format(background=background)
 
 
 def rtc_servers() -> tuple[list, str | None]:
