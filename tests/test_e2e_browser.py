@@ -482,6 +482,30 @@ def test_on_a_phone_the_player_sees_their_face_and_the_target_at_once(app_server
         assert shown["y"] + shown["height"] <= PHONE["height"], shown
 
 
+def test_on_a_phone_the_face_to_read_and_all_seven_answers_fit_on_one_screen(app_server, playwright):
+    """Reading a face has 8 s: on a phone the face, the time left and every answer are on the screen at once,
+    with no scrolling to find an emotion."""
+    browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)  # no camera needed
+    try:
+        with open_page(browser, app_server, viewport=PHONE) as page:
+            page.goto(app_server.url)
+            page.get_by_test_id("stExpandSidebarButton").click()  # a phone shows the sidebar only when asked
+            choose_mode(page, "Read faces (no camera)")
+            page.get_by_test_id("stSidebarCollapseButton").click()
+            page.get_by_text(re.compile("Face 1 of 10")).wait_for()
+            shown = [page.locator("figure[data-face='shown'] svg"), page.get_by_text(re.compile(r"s left$"))]
+            shown += [page.get_by_role("button", name=re.compile(emotion)) for emotion in EMOTIONS]
+            for element in shown:
+                element.wait_for()
+            page.screenshot(path=str(ARTIFACTS / "phone_reading.png"))
+            for element in shown:
+                box = element.bounding_box()
+                assert 0 <= box["x"] and box["x"] + box["width"] <= PHONE["width"], (element, box)
+                assert 0 <= box["y"] and box["y"] + box["height"] <= PHONE["height"], (element, box)
+    finally:
+        browser.close()
+
+
 def test_snapshot_mode_scores_a_round_from_a_photo(app_server, browser):
     with open_page(browser, app_server) as page:
         page.goto(app_server.url)

@@ -65,9 +65,8 @@ def run(player: str) -> None:
     alert = st.empty()  # a round that could not be saved
     save_records(st.session_state.pop("recognition_unsaved", []), alert)
     st.subheader("👀 Read the face")
-    st.caption("Which emotion does the face show? Answer with a button or the keys 1-7, within "
-               f"{session.limit_s:.0f} s. Faces get subtler as you get them right: strong, then subtle, then "
-               "mixed with a look-alike emotion. No camera is needed.")
+    st.caption(f"Answer with a button or the keys 1-7, within {session.limit_s:.0f} s. Faces get subtler as you "
+               "get them right: strong, then subtle, then mixed with a look-alike emotion. No camera is needed.")
 
     if session.over:
         right = sum(a.correct for a in session.answers)
@@ -85,12 +84,16 @@ def run(player: str) -> None:
     if given is None:
         session.show(time.monotonic())
         _keys_to_page(number)
-        _face(avatar_svg(face.blendshapes(), FACE_PX, "which emotion is this?"), "Which emotion is this?")
-        _timer(session)
-        columns = st.columns(4)
+        # The answers beside the face, not below it, on every screen (wrap=False: a phone does not stack them):
+        # the face, the time left and all seven answers fit on one phone screen.
+        shown, answers = st.columns([3, 2], wrap=False, vertical_alignment="center")
+        with shown:
+            _face(avatar_svg(face.blendshapes(), FACE_PX, "which emotion is this?"), "Which emotion is this?")
+            _timer(session)
+        buttons = answers.container(gap="xsmall")
         for i, emotion in enumerate(EMOTIONS):
-            columns[i % 4].button(f"{EMOJI[emotion]} {emotion}", key=f"answer-{emotion}",
-                                  shortcut=str(i + 1), width="stretch", on_click=_answer, args=(session, emotion))
+            buttons.button(f"{EMOJI[emotion]} {emotion}", key=f"answer-{emotion}", shortcut=str(i + 1),
+                           width="stretch", on_click=_answer, args=(session, emotion))
         return
 
     mark = "✅" if given.correct else "❌"
