@@ -189,7 +189,10 @@ def page() -> None:
     table = rounds_frame(rows).sort_values("played_at", ascending=False)
     if account is not None:
         table = table.drop(columns=["player"])  # all theirs: the opaque key means nothing to them
+    # What a player reads first (on a phone only the first columns show): when, what, how well; the ids last.
+    ids = ["session_id", "round_index", "model_id"]
     st.dataframe(table, hide_index=True, width="stretch",
+                 column_order=[c for c in table.columns if c not in ids] + ids,
                  column_config={"played_at": st.column_config.DatetimeColumn("played at", format="YYYY-MM-DD HH:mm:ss"),
                                 "peak_probability": st.column_config.NumberColumn("peak", format="%.2f"),
                                 "time_to_match": st.column_config.NumberColumn("time to match (s)", format="%.1f"),
