@@ -13,7 +13,7 @@ RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 # does in a checkout), also when it plays from the installed copy in .venv-play.
 export FACEMATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 network benchmark load-test lock clean
+.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 network benchmark load-test lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -231,6 +231,17 @@ compact11: setup
 	$(BIN)/facematch train $(P)/ data/network/compact11 data/logs/compact11 $(COMPACT_RECIPE) --epochs 40 --seed 11 \
 	    --width 48 --low-pass 0.1875 --consistency 1.0 --teacher $(MODEL)/ --distill 0.5 --label-smoothing 0 \
 	    --output data/models/fer_compact11/
+
+# Rule R26's judge: compact11 in compact9's place beside the four networks ($(FOUR); R25 took them out of git as
+# data/models/fer_vgg16_four: make r26 FOUR=data/models/fer_vgg16_four), then R25's steps; writes $(R26)_offsets.
+R26 ?= data/models/fer_r26
+r26: compact11
+	$(BIN)/facematch add-network $(FOUR)/ data/models/fer_compact11/ $(P)/ $(R26)/ --keep-views --shares 0.2 0.3 0.4
+	$(BIN)/facematch choose-views $(R26)/ $(P)/ $(R26)_mirror/ --candidates hflip
+	$(BIN)/facematch choose-downscale $(R26)_mirror/ $(P)/ $(R26)_sharp/ --candidates area2x-cubic
+	$(BIN)/facematch fit-offsets $(R26)_sharp/ $(P)/ $(R26)_offsets/ --floor fear=0.57 sad=0.57 angry=0.57 \
+	    --max-accuracy-drop 0.01 --maximise accuracy \
+	    --agreement-floor bilinear=0.98 bicubic=0.99 live-bilinear=0.98 live-bicubic=0.99
 
 # Experiment (rule R11 in docs/model.md; not shipped: PublicTest predict() 70.41% after its offsets, below the
 # judge's 70.72%): a sixth network for the judge, a compact one of 48-96-192-384 channels trained for 35 epochs
