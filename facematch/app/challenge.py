@@ -126,9 +126,9 @@ def offer_checkup(player: str, slot) -> None:
     with slot:
         st.info("📏 **Check-up due** (about 2 minutes): show each emotion twice with no help and no score, judged "
                 "by an independent model, so you can see real progress over the weeks.")
-        take, skip, _ = st.columns([1, 1, 2])
-        take.button("Take the check-up", type="primary", on_click=_go_to_checkup)
-        if skip.button("Not today"):
+        buttons = st.container(horizontal=True)  # side by side, on a phone too
+        buttons.button("Take the check-up", type="primary", on_click=_go_to_checkup)
+        if buttons.button("Not today"):
             st.session_state.checkup_skipped = today
             st.rerun()
 
