@@ -69,7 +69,7 @@ def webcam(key: str, analyzer, live, annotate: bool = True):
         translations=CAMERA_MESSAGES,
     )
     with st.container():  # always here, so nothing after the component moves it
-        st.html(_phone_layout_css())
+        st.html(PHONE_LAYOUT)
         # First and always one element: the run that plays replaces the help with an empty slot at once (the loop
         # that redraws the panel keeps that run going, and a stale element stays until a run ends).
         if ctx.state.playing:  # the help would only push the panel down
@@ -86,21 +86,15 @@ def webcam(key: str, analyzer, live, annotate: bool = True):
 
 
 # Under 640 px Streamlit stacks columns: the target, the coach and the scores come below the video. The video's
-# column then stays at the top of the screen (under Streamlit's 3.75rem header) while the player scrolls to them,
-# on a background of the page's colour so that what scrolls under it does not show through.
+# column then stays at the top of the screen (under Streamlit's 3.75rem header) while the player scrolls to them.
+# It takes the page's colour (passed down from the app through the video's ancestors, whatever the theme), so
+# that what scrolls under it does not show through.
 PHONE_LAYOUT = """<style>
-@media (max-width: 640px) {{
-  [data-testid="stColumn"]:has(iframe[title*="streamlit_webrtc"]) {{
-    position: sticky; top: 3.75rem; z-index: 3; background-color: {background};
-  }}
-}}
+@media (max-width: 640px) {
+  [data-testid="stApp"] *:has(iframe[title*="streamlit_webrtc"]) { background-color: inherit; }
+  [data-testid="stColumn"]:has(iframe[title*="streamlit_webrtc"]) { position: sticky; top: 3.75rem; z-index: 3; }
+}
 </style>"""
-
-
-def _phone_layout_css() -> str:
-    background = st.get_option("theme.backgroundColor") or (
-        "#0e1117" if st.context.theme.type == "dark" else "#ffffff")  # Streamlit's own dark and light pages
-    return PHONE_LAYOUT.format(background=background)
 
 
 def rtc_servers() -> tuple[list, str | None]:
