@@ -480,6 +480,11 @@ def test_on_a_phone_the_player_sees_their_face_and_the_target_at_once(app_server
         shown = target.bounding_box()
         assert 0 <= video["y"] and video["y"] + video["height"] <= shown["y"], (video, shown)
         assert shown["y"] + shown["height"] <= PHONE["height"], shown
+        # What scrolls under the video's column does not show through it: it has the page's own colour.
+        colours = page.evaluate("""() => [document.querySelector('[data-testid="stApp"]'),
+            document.querySelector("iframe[title*='streamlit_webrtc']").closest('[data-testid="stColumn"]')]
+            .map(e => getComputedStyle(e).backgroundColor)""")
+        assert colours[0] == colours[1] != "rgba(0, 0, 0, 0)", colours
 
 
 def test_on_a_phone_the_face_to_read_and_all_seven_answers_fit_on_one_screen(app_server, playwright):
