@@ -390,15 +390,16 @@ def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one
     assert teacher["probs"].shape == (len(load_split(trained["processed"], "Training").labels), 7)
     assert str(teacher["model_id"]) == load_classifier(trained["model_dir"]).model_id
     assert "Distilled from the judge" in evaluated(compact2, trained["processed"], tmp_path)
-    # A warm restart: a second cycle starts from the first network's weights (at a learning rate of ~0 it stays
-    # that network), and a network of other widths is refused in one line.
+    # A warm restart: a second cycle starts from the first network's weights (at a learning rate of ~0 its
+    # learned weights stay the first network's; its batch-norm statistics do move, so its verdicts on 21 faces
+    # of a barely trained network are not compared), and a network of other widths is refused in one line.
     restarted = tmp_path / "restarted"
     run_command("train", trained["processed"], tmp_path / "work_r", tmp_path / "logs_r", "--output", restarted,
                "--architecture", "compact", "--crop", "40", "--epochs", "1", "--batch-size", "16",
                "--learning-rate", "1e-12", "--precision", "float32", "--init-model", compact, check=True)
-    public = load_split(trained["processed"], "PublicTest").images
-    first, second = (load_classifier(d).predict(public, "none").argmax(1) for d in (compact, restarted))
-    assert (first == second).mean() > 0.9
+    first, second = ([w.numpy() for w in keras.saving.load_model(d / "model.keras", safe_mode=True).trainable_weights]
+                     for d in (compact, restarted))
+    assert len(first) == len(second) > 10 and all(np.allclose(a, b, atol=1e-6) for a, b in zip(first, second))
     # Its card tells both cycles, each with its learning curve, since the first network's card does not ship.
     card = evaluated(restarted, trained["processed"], tmp_path)
     assert "warm restart" in card and "**The cycle before** (`compact`): " in card and "from scratch" in card
