@@ -519,7 +519,6 @@ def test_consistency_training_pairs_each_face_with_its_resized_twin_and_asks_bot
     assert float(loss(y, parted)) > float(plain(y, parted)) + 0.1
 
 
-
 def test_a_network_trains_with_the_paired_consistency_loss_and_its_card_says_so(trained, tmp_path):
     paired = tmp_path / "paired"
     run_command("train", trained["processed"], tmp_path / "work", tmp_path / "logs", "--output", paired,
@@ -530,6 +529,7 @@ def test_a_network_trains_with_the_paired_consistency_loss_and_its_card_says_so(
     bad = run_command("train", trained["processed"], tmp_path / "work_bad", tmp_path / "logs_bad", "--architecture",
                       "compact", "--epochs", "1", "--precision", "float32", "--consistency", "-1")
     assert bad.returncode == 1 and "consistency ≥ 0" in bad.stderr and "Traceback" not in bad.stderr
+
 
 def test_a_network_is_added_to_a_judge_that_exists_only_as_its_tflite(trained, tmp_path):
     import keras

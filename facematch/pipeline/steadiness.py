@@ -1,7 +1,6 @@
 """The steps that keep the judge's verdict when a face comes at another size (chosen on PublicTest): the
 low-pass every face gets at the judge's input size (rule R7), how larger crops are shrunk (rule R21) and
-sharpened then (R24). Each
-reads a model directory and writes a new one; PrivateTest is not read."""
+sharpened then (R24). Each reads a model directory and writes a new one; PrivateTest is not read."""
 
 from __future__ import annotations
 
