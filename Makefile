@@ -224,16 +224,17 @@ compact10: compact9
 	    --width 48 --low-pass 0.1875 --consistency 1.0 --init-model data/models/fer_compact9/ --learning-rate 3e-4 \
 	    --teacher $(THIRD)_offsets/ --distill 0.5 --label-smoothing 0 --output data/models/fer_compact10/
 
-# Experiment (rule R26 in docs/model.md): a width-48 network from scratch, each face paired with its resized twin
-# from the first epoch (--consistency), towards 0.5 x the shipped judge's probabilities + 0.5 x the label; 40
-# epochs, ~3.7 min an epoch here (two sessions; resumable: run it again).
+# Experiment (rule R26 in docs/model.md; not shipped: 66.9% PublicTest alone, its judge 70.9%): a width-48 network
+# from scratch, each face paired with its resized twin from the first epoch (--consistency), towards 0.5 x the
+# shipped judge's probabilities + 0.5 x the label; 40 epochs, ~3.2 min an epoch here (2.2 h; resumable: run it again).
 compact11: setup
 	$(BIN)/facematch train $(P)/ data/network/compact11 data/logs/compact11 $(COMPACT_RECIPE) --epochs 40 --seed 11 \
 	    --width 48 --low-pass 0.1875 --consistency 1.0 --teacher $(MODEL)/ --distill 0.5 --label-smoothing 0 \
 	    --output data/models/fer_compact11/
 
-# Rule R26's judge: compact11 in compact9's place beside the four networks ($(FOUR); R25 took them out of git as
-# data/models/fer_vgg16_four: make r26 FOUR=data/models/fer_vgg16_four), then R25's steps; writes $(R26)_offsets.
+# Rule R26's judge: compact11 in compact9's place beside the four networks ($(FOUR); or from git: mkdir -p
+# data/models/fer_vgg16_four && git archive e2316d4 facematch/models/fer_vgg16 | tar -x --strip-components 3 -C
+# data/models/fer_vgg16_four, then make r26 FOUR=data/models/fer_vgg16_four), then R25's steps; writes $(R26)_offsets.
 R26 ?= data/models/fer_r26
 r26: compact11
 	$(BIN)/facematch add-network $(FOUR)/ data/models/fer_compact11/ $(P)/ $(R26)/ --keep-views --shares 0.2 0.3 0.4
