@@ -78,8 +78,8 @@ def test_the_low_pass_blurs_every_face_alike_whatever_its_crop_size(tmp_path):
     edge = np.zeros((1, 48, 48), np.uint8)
     edge[:, :, 24:] = 200
     flat = np.full((1, 48, 48), 90, np.uint8)
-    sharp = judge_with(tmp_path, "sharp", low_pass=0.0, downscale="area")
-    smooth = judge_with(tmp_path, "smooth", low_pass=0.25, downscale="area")
+    sharp = judge_with(tmp_path, "sharp", low_pass=0.0, downscale="area", sharpen=0.0)
+    smooth = judge_with(tmp_path, "smooth", low_pass=0.25, downscale="area", sharpen=0.0)
     seen = low_pass(edge.astype(np.float32), 0.25)
     assert np.allclose(seen[0, :, 22:26], [0, 50, 150, 200]) and np.allclose(low_pass(flat * 1.0, 0.25), flat)
     assert not np.allclose(smooth.predict(edge), sharp.predict(edge), atol=1e-3)
@@ -107,7 +107,7 @@ def test_a_face_enlarged_and_brought_back_keeps_more_of_itself_with_an_interpola
     assert resize_gray(face[:20, :20], 48, "area2x-cubic").shape == (48, 48)  # small crops are enlarged
     # The judge shrinks crops as its spec says, on every path.
     crops = np.stack([cv2.resize(f, (150, 150), interpolation=cv2.INTER_LINEAR) for f in blurred_faces(3, 4)])
-    judge = judge_with(tmp_path, "cubic", downscale="area2x-cubic")
+    judge = judge_with(tmp_path, "cubic", downscale="area2x-cubic", sharpen=0.0)
     shrunk = np.stack([resize_gray(c, 48, "area2x-cubic") for c in crops])
     assert np.array_equal(np.stack([judge.resize(c) for c in crops]), shrunk)
     assert np.allclose(judge.predict(crops), judge.predict(shrunk), atol=1e-6)

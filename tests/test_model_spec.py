@@ -15,8 +15,8 @@ from facematch.play.classifier import load_classifier
 def test_the_shipped_spec_names_the_views_offsets_and_provenance():
     spec = read_spec(DEFAULT_MODEL_DIR)
     assert spec.name == "fer_ens_distilled" and spec.input_size == 48 and spec.views == "hflip+shift2"
-    assert spec.live_views == "hflip" and dict(spec.class_offsets) == {"angry": -0.1, "fear": 0.3}
-    assert spec.low_pass == 0.1875 and spec.downscale == "area2x-cubic"
+    assert spec.live_views == "hflip" and dict(spec.class_offsets) == {"angry": -0.2, "fear": 0.3, "sad": 0.1}
+    assert spec.low_pass == 0.1875 and spec.downscale == "area2x-cubic" and spec.sharpen == 0.04
     assert spec.provenance["ensemble"]["member_shares"] == (0.32, 0.16, 0.16, 0.16, 0.2)
     assert read_spec(DEFAULT_MODEL_DIR) == spec  # the same file reads to an equal value
 
