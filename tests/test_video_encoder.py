@@ -49,3 +49,21 @@ def test_the_picture_comes_through_and_only_the_first_frame_is_a_key_frame():
     # One libvpx context for the whole stream (reopening it would send a key frame every frame).
     assert keys == [True] + [False] * 44, keys
     assert min(psnr[15:]) > 32, psnr  # after the rate control has settled: the face as sent
+
+
+def test_a_frame_stamped_before_the_encoders_first_one_is_sent_not_fatal():
+    # A late frame right after a bitrate change reopened the context, or the browser's RTP clock wrapping:
+    # libvpx refuses a stamp below its context's first (aiortc's own encoder raises, and its sender stops).
+    frames = video_frames(4)
+    stamps = [90_000, 96_000, 93_000, 99_000]  # the third came late; the encoder opened at 96_000 below
+    encoder = QuickVp8Encoder()
+    encoder.encode(_stamped(frames[0], stamps[0]))
+    encoder.target_bitrate = encoder.target_bitrate * 2  # a bitrate change: a new context at the next frame
+    sent = [encoder.encode(_stamped(f, s))[0] for f, s in zip(frames[1:], stamps[1:])]
+    keys = [vp8_depayload(payloads[0])[0] & 1 == 0 for payloads in sent]
+    assert keys == [True, True, False]  # the late frame starts a new picture; the next builds on it
+
+
+def _stamped(frame: av.VideoFrame, pts: int) -> av.VideoFrame:
+    frame.pts, frame.time_base = pts, VIDEO_TIME_BASE
+    return frame

@@ -56,15 +56,25 @@ def open_vp8(width: int, height: int, bitrate: int, options: dict[str, str], thr
 class QuickVp8Encoder(Vp8Encoder):
     """aiortc's Vp8Encoder, whose libvpx context is opened here with libvpx_options()."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._first_pts = None  # the time stamp of the first frame the open context encoded
+
     def encode(self, frame, force_keyframe: bool = False):
         codec = self.codec
         # aiortc reopens its context when the size changes or the bitrate moves by over 10%: open it first,
         # so that aiortc's encode() finds a context of the right size and bitrate and keeps it.
-        if codec is None or (codec.width, codec.height) != (frame.width, frame.height) or (
+        # libvpx also refuses a frame stamped before the first one its context encoded (av raises
+        # InvalidDataError, aiortc's sender stops and the player's video freezes). The stamps are the browser's
+        # RTP clock: a frame that comes late just after a bitrate change reopened the context, or a clock that
+        # wraps or restarts, steps back. A new context takes any stamp (its first frame is a key frame).
+        stepped_back = frame.pts is not None and self._first_pts is not None and frame.pts < self._first_pts
+        if codec is None or stepped_back or (codec.width, codec.height) != (frame.width, frame.height) or (
                 abs(self.target_bitrate - codec.bit_rate) / codec.bit_rate > 0.1):
             self.codec = open_vp8(frame.width, frame.height, self.target_bitrate,
                                   libvpx_options(self.target_bitrate),
                                   number_of_threads(frame.width * frame.height, multiprocessing.cpu_count()))
+            self._first_pts = frame.pts
         return super().encode(frame, force_keyframe)
 
 
