@@ -13,7 +13,7 @@ RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 # does in a checkout), also when it plays from the installed copy in .venv-play.
 export FACEMATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 network benchmark load-test lock clean
+.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 network benchmark load-test lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -245,6 +245,14 @@ r26: compact11
 	$(BIN)/facematch fit-offsets $(R26)_sharp/ $(P)/ $(R26)_offsets/ --floor fear=0.57 sad=0.57 angry=0.57 \
 	    --max-accuracy-drop 0.01 --maximise accuracy \
 	    --agreement-floor bilinear=0.98 bicubic=0.99 live-bilinear=0.98 live-bicubic=0.99
+
+# Experiment (rule R28 in docs/model.md): compact11 (data/models/fer_compact11/, from `make compact11`) trained on for a
+# second cycle of 30 epochs with its resized twin, towards 0.5 x the shipped judge's probabilities + 0.5 x the label;
+# ~3.3 min an epoch here (~1.7 h; resumable: run it again).
+compact12: setup
+	$(BIN)/facematch train $(P)/ data/network/compact12 data/logs/compact12 $(COMPACT_RECIPE) --epochs 30 --seed 12 \
+	    --width 48 --low-pass 0.1875 --consistency 1.0 --init-model data/models/fer_compact11/ --learning-rate 5e-4 \
+	    --teacher $(MODEL)/ --distill 0.5 --label-smoothing 0 --output data/models/fer_compact12/
 
 # Rule R27's step (docs/model.md; the pipeline's last before `evaluate`): the judge in $(STEADY) (R23's; by
 # default the shipped one) sharpening shrunk crops by s = 0.04 (rule R24's choice), its class offsets fitted
