@@ -38,8 +38,7 @@ def test_the_picture_comes_through_and_only_the_first_frame_is_a_key_frame():
     encoder, decoder = QuickVp8Encoder(), Vp8Decoder()
     keys, psnr = [], []
     for i, frame in enumerate(video_frames(45)):
-        frame.pts, frame.time_base = i * 6000, VIDEO_TIME_BASE
-        payloads, timestamp = encoder.encode(frame)
+        payloads, timestamp = encoder.encode(_stamped(frame, i * 6000))
         data = b"".join(vp8_depayload(p) for p in payloads)
         keys.append(data[0] & 1 == 0)  # VP8's frame tag: bit 0 clear on a key frame
         decoded, = decoder.decode(JitterFrame(data=data, timestamp=timestamp))
