@@ -13,7 +13,7 @@ RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 # does in a checkout), also when it plays from the installed copy in .venv-play.
 export FACEMATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 network benchmark load-test lock clean
+.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 network benchmark load-test lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -253,6 +253,18 @@ compact12: setup
 	$(BIN)/facematch train $(P)/ data/network/compact12 data/logs/compact12 $(COMPACT_RECIPE) --epochs 30 --seed 12 \
 	    --width 48 --low-pass 0.1875 --consistency 1.0 --init-model data/models/fer_compact11/ --learning-rate 5e-4 \
 	    --teacher $(MODEL)/ --distill 0.5 --label-smoothing 0 --output data/models/fer_compact12/
+
+# Rule R28's judge: compact12 in compact9's place beside the four networks ($(FOUR), as for r26), then R27's steps;
+# writes $(R28)_measured (~40 min here). compact12's exported network is made once: its training deletes its backup
+# when it finishes, so `make compact12` run again would start over.
+R28 ?= data/models/fer_r28
+r28: data/models/fer_compact12/model.tflite
+	$(BIN)/facematch add-network $(FOUR)/ data/models/fer_compact12/ $(P)/ $(R28)/ --keep-views --shares 0.2 0.3 0.4
+	$(BIN)/facematch choose-views $(R28)/ $(P)/ $(R28)_mirror/ --candidates hflip
+	$(MAKE) r27 STEADY=$(R28)_mirror R27=$(R28)
+
+data/models/fer_compact12/model.tflite:
+	$(MAKE) compact12
 
 # Rule R27's step (docs/model.md; the pipeline's last before `evaluate`): the judge in $(STEADY) (R23's; by
 # default the shipped one) sharpening shrunk crops by s = 0.04 (rule R24's choice), its class offsets fitted
