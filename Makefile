@@ -13,7 +13,7 @@ RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 # does in a checkout), also when it plays from the installed copy in .venv-play.
 export FACEMATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 network benchmark load-test lock clean
+.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 r29 network benchmark load-test lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -262,6 +262,14 @@ r28: data/models/fer_compact12/model.tflite
 	$(BIN)/facematch add-network $(FOUR)/ data/models/fer_compact12/ $(P)/ $(R28)/ --keep-views --shares 0.2 0.3 0.4
 	$(BIN)/facematch choose-views $(R28)/ $(P)/ $(R28)_mirror/ --candidates hflip
 	$(MAKE) r27 STEADY=$(R28)_mirror R27=$(R28)
+
+# Rule R29's judge: compact12 added to the shipped judge as a sixth network, then R27's steps; writes
+# $(R29)_measured (~40 min here).
+R29 ?= data/models/fer_r29
+r29: data/models/fer_compact12/model.tflite
+	$(BIN)/facematch add-network $(MODEL)/ data/models/fer_compact12/ $(P)/ $(R29)/ --keep-views --shares 0.1 0.2 0.3
+	$(BIN)/facematch choose-views $(R29)/ $(P)/ $(R29)_mirror/ --candidates hflip
+	$(MAKE) r27 STEADY=$(R29)_mirror R27=$(R29)
 
 data/models/fer_compact12/model.tflite:
 	$(MAKE) compact12
