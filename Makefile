@@ -13,7 +13,7 @@ RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 # does in a checkout), also when it plays from the installed copy in .venv-play.
 export FACEMATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 r29 network benchmark load-test lock clean
+.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 r29 residual1 r30 network benchmark load-test lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -273,6 +273,23 @@ r29: data/models/fer_compact12/model.tflite
 
 data/models/fer_compact12/model.tflite:
 	$(MAKE) compact12
+
+# Experiment (rule R30 in docs/model.md): the issue's residual network (ResNet-18's layout at half width, 32-64-128-
+# 256, on the centre 40 px) trained from scratch for 50 epochs towards 0.5 x the shipped judge's probabilities + 0.5 x
+# the label; ~2 min an epoch here (~1.8 h; resumable: run it again). Then, like compact12 in R29, a sixth network.
+residual1: setup
+	$(BIN)/facematch train $(P)/ data/network/residual1 data/logs/residual1 --architecture residual --crop 40 \
+	    --learning-rate 1e-3 --weight-decay 0.05 --warmup-epochs 1 --dropout 0.4 --contrast 0.2 --erase 0.25 --width 32 --epochs 50 --seed 30 --low-pass 0.1875 --teacher $(MODEL)/ --distill 0.5 --label-smoothing 0 \
+	    --output data/models/fer_residual1/
+
+R30 ?= data/models/fer_r30
+r30: data/models/fer_residual1/model.tflite
+	$(BIN)/facematch add-network $(MODEL)/ data/models/fer_residual1/ $(P)/ $(R30)/ --keep-views --shares 0.1 0.2 0.3
+	$(BIN)/facematch choose-views $(R30)/ $(P)/ $(R30)_mirror/ --candidates hflip
+	$(MAKE) r27 STEADY=$(R30)_mirror R27=$(R30)
+
+data/models/fer_residual1/model.tflite:
+	$(MAKE) residual1
 
 # Rule R27's step (docs/model.md; the pipeline's last before `evaluate`): the judge in $(STEADY) (R23's; by
 # default the shipped one) sharpening shrunk crops by s = 0.04 (rule R24's choice), its class offsets fitted

@@ -443,10 +443,39 @@ def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one
     assert again.returncode == 1 and "make compact" in again.stderr and "Traceback" not in again.stderr
     bad = run_command("train", trained["processed"], tmp_path / "w2", tmp_path / "l2", "--architecture",
                      "resnet")
-    assert bad.returncode == 1 and "vgg16 or compact" in bad.stderr and "Traceback" not in bad.stderr
+    assert bad.returncode == 1 and "vgg16, compact or residual" in bad.stderr and "Traceback" not in bad.stderr
     bad = run_command("train", trained["processed"], tmp_path / "w3", tmp_path / "l3", "--architecture",
                      "compact", "--width", "2")
     assert bad.returncode == 1 and "between 4 and 256" in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_a_residual_network_trains_from_scratch_plays_as_a_judge_and_restarts_warm(trained, tmp_path):
+    import keras
+
+    residual = tmp_path / "residual"
+    run_command("train", trained["processed"], tmp_path / "work", tmp_path / "logs", "--output", residual,
+               "--architecture", "residual", "--width", "4", "--epochs", "1", "--batch-size", "16",
+               "--precision", "float32", check=True)
+    spec = read_spec(residual)
+    assert "ResNet basic blocks" in spec.provenance["architecture"]["backbone"]
+    assert "widths [4, 8, 16, 32]" in spec.provenance["architecture"]["backbone"]
+    faces = load_split(trained["processed"], "PublicTest").images[:5]
+    probs = load_classifier(residual).predict(faces)  # the int8 LiteRT file the game would play
+    assert probs.shape == (5, 7) and np.allclose(probs.sum(1), 1, atol=1e-4)
+    card = evaluated(residual, trained["processed"], tmp_path)
+    assert "The residual network was trained from scratch" in card and "dropout 0.5 before the logits" in card
+    restarted = tmp_path / "restarted"
+    run_command("train", trained["processed"], tmp_path / "work_r", tmp_path / "logs_r", "--output", restarted,
+               "--architecture", "residual", "--width", "4", "--epochs", "1", "--batch-size", "16",
+               "--learning-rate", "1e-12", "--precision", "float32", "--init-model", residual, check=True)
+    first, second = ([w.numpy() for w in keras.saving.load_model(d / "model.keras", safe_mode=True).trainable_weights]
+                     for d in (residual, restarted))
+    assert len(first) == len(second) > 10 and all(np.allclose(a, b, atol=1e-6) for a, b in zip(first, second))
+    assert "**The cycle before** (`residual`): " in evaluated(restarted, trained["processed"], tmp_path)
+    bad = run_command("train", trained["processed"], tmp_path / "work_c", tmp_path / "logs_c", "--architecture",
+                     "compact", "--width", "4", "--epochs", "1", "--precision", "float32", "--init-model", residual)
+    assert bad.returncode == 1 and "not a compact network's model directory" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_distillation_targets_mix_the_teachers_probabilities_with_the_label():

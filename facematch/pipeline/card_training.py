@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from facematch import EMOTIONS
-from facematch.pipeline.configs import filled_config
+from facematch.pipeline.configs import FROM_SCRATCH, filled_config
 
 
 def pct(x) -> str:
@@ -124,14 +124,14 @@ def network_training_text(training: dict) -> str:
     if c.get("init_model"):
         start = f"from the model `{Path(c['init_model']).name}`: the backbone above and the head trained above"
     head = head_training_text(training["init"]) + "\n\n" if training.get("init") else ""
-    if c.get("architecture") == "compact":
+    if c.get("architecture") in FROM_SCRATCH:
         before = training.get("warm_start")
         earlier = ("its own training is in that model's card" if not before
                    else "the cycles before, below" if before.get("warm_start") else "the cycle before, below")
-        origin = (f"from the compact network `{Path(c['init_model']).name}`'s weights (a warm restart: a new "
-                  f"warm-up and cosine cycle; {earlier})" if c.get("init_model")
+        origin = (f"from the {c['architecture']} network `{Path(c['init_model']).name}`'s weights (a warm restart: "
+                  f"a new warm-up and cosine cycle; {earlier})" if c.get("init_model")
                   else "from scratch (random initialisation)")
-        opening = (f"The compact network was trained {origin} on the centre {c['crop']} "
+        opening = (f"The {c['architecture']} network was trained {origin} on the centre {c['crop']} "
                    f"px of Training images, shifted at random first (random crops) and augmented in every batch: "
                    f"mirror images, shifts ")
     else:
@@ -142,8 +142,8 @@ def network_training_text(training: dict) -> str:
             f"±{c['contrast']:.0%} and, with probability {c['erase']}, one blanked 16 px square. AdamW (weight decay "
             f"{c['weight_decay']}), learning rate warmed up to {c['learning_rate']} over {c['warmup_epochs']} "
             f"epoch(s) then cosine-decayed to 0 at epoch {c['epochs']}, batch {c['batch_size']}, label smoothing "
-            f"{c['label_smoothing']}, class weights `{c['class_weight']}`, head Dense({c['hidden']}) with dropout "
-            f"{c['dropout']}, seed {c['seed']}.{_resample_text(c)}{_distill_text(c)} Precision policy "
+            f"{c['label_smoothing']}, class weights `{c['class_weight']}`, {_head_text(c)}, seed "
+            f"{c['seed']}.{_resample_text(c)}{_distill_text(c)} Precision policy "
             f"`{training['precision']}` "
             f"(the logits layer in float32); the shipped network is float32 with int8 weights. PublicTest was "
             f"evaluated after every epoch ({training['epochs_run']} epochs, best "
@@ -153,9 +153,15 @@ def network_training_text(training: dict) -> str:
             + _learning_curve(training.get("history", []), unit="epoch") + _earlier_cycle_text(training))
 
 
+def _head_text(c: dict) -> str:
+    if c.get("architecture") == "residual":
+        return f"dropout {c['dropout']} before the logits"
+    return f"head Dense({c['hidden']}) with dropout {c['dropout']}"
+
+
 def _earlier_cycle_text(training: dict) -> str:
     """The warm-started network's earlier cycle (and, through it, every cycle before), as the spec recorded them."""
     before = training.get("warm_start")
-    if not before or before.get("config", {}).get("architecture") != "compact":
+    if not before or before.get("config", {}).get("architecture") not in FROM_SCRATCH:
         return ""
     return f"\n**The cycle before** (`{Path(training['config']['init_model']).name}`): " + network_training_text(before)

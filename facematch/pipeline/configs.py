@@ -7,6 +7,10 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+# The networks trained from scratch on the centre `crop` pixels (no backbone or head of their own): their
+# keras.Model is named facematch_<architecture>_logits, which a warm restart looks for.
+FROM_SCRATCH = ("compact", "residual")
+
 
 @dataclass
 class TrainConfig:
@@ -76,13 +80,13 @@ class NetworkConfig:
     # trains and is evaluated on, as predict() applies it; 0: none.
     low_pass: float = 0.0
     weights: str = "hed"
-    # vgg16: HED's VGG16 to block4 + head; compact: a small VGG-style network with batch norm,
-    # trained from scratch on the centre `crop` pixels (random crops come from the shifts).
+    # vgg16: HED's VGG16 to block4 + head; compact: a small VGG-style network with batch norm; residual: ResNet-18's
+    # layout; the last two trained from scratch on the centre `crop` pixels (random crops come from the shifts).
     architecture: str = "vgg16"
-    crop: int = 40  # compact only
-    width: int = 32  # compact only: the first block's channels, doubled in each next block (32: 32-64-128-256)
+    crop: int = 40  # compact and residual only
+    width: int = 32  # compact and residual: the first block's channels, doubled in each next block (32: 32-64-128-256)
     # A model directory to start from: `facematch train-head`'s (its backbone and head) for the VGG16 network, or
-    # a compact network's (`facematch train --architecture compact`) for a warm restart of the same widths.
+    # a compact or residual network's (`facematch train --architecture …`) for a warm restart of the same widths.
     init_model: str = ""
     # Knowledge distillation: a judge's model directory whose probabilities (its face and mirror image averaged)
     # are the targets, mixed with the true label: distill × teacher + (1 - distill) × one-hot.

@@ -31,10 +31,10 @@ import tensorflow as tf
 from facematch import EMOTIONS
 from facematch.errors import ConfigError
 from facematch.model_spec import ModelSpec, plain, read_spec
-from facematch.pipeline.architectures import build_network, compact_widths, resolve_precision
+from facematch.pipeline.architectures import build_network, describe_scratch, resolve_precision
 from facematch.pipeline.augmentation import PairedConsistency, augmenter, cutout, low_pass_tf, paired, resample
 from facematch.pipeline.calibration import calibrate
-from facematch.pipeline.configs import NetworkConfig
+from facematch.pipeline.configs import FROM_SCRATCH, NetworkConfig
 from facematch.pipeline.dataset import load_split, read_manifest
 from facematch.pipeline.finetune import load_start_model
 from facematch.pipeline.modeling import assemble, assemble_logits, channel_stats, class_weights
@@ -128,18 +128,18 @@ def validation_data(val, config: NetworkConfig):
         lambda a, b: (tf.concat([a, a], axis=0), tf.concat([b, b], axis=0)))
 
 
-def compact_start_weights(model_dir: Path) -> list:
-    """The compact network's weights in a model directory that `facematch train --architecture compact` wrote
-    (its model.keras: the network, then the temperature and softmax)."""
+def scratch_start_weights(model_dir: Path, architecture: str) -> list:
+    """The weights of a network trained from scratch (compact or residual) in a model directory that `facematch
+    train --architecture …` wrote (its model.keras: the network, then the temperature and softmax)."""
     path = model_dir / "model.keras"
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no trained compact network to start from")
+        raise FileNotFoundError(f"{path}: no trained {architecture} network to start from")
     full = keras.saving.load_model(path, safe_mode=True)
     try:
-        return full.get_layer("facematch_compact_logits").get_weights()
+        return full.get_layer(f"facematch_{architecture}_logits").get_weights()
     except ValueError:
-        raise ConfigError(f"{model_dir}: not a compact network's model directory (no facematch_compact_logits "
-                          "in its model.keras)") from None
+        raise ConfigError(f"{model_dir}: not a {architecture} network's model directory (no "
+                          f"facematch_{architecture}_logits in its model.keras)") from None
 
 
 def _feature_stats(backbone, images: np.ndarray, sample: int = 4096, seed: int = 0):
@@ -175,17 +175,18 @@ def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbo
     soft = teacher_targets(config, train.images, work_dir / "teacher.npz")
     start = None
     if config.init_model:  # loaded in float32, before the mixed policy is set
-        start = (compact_start_weights(Path(config.init_model)) if config.architecture == "compact"
+        start = (scratch_start_weights(Path(config.init_model), config.architecture)
+                 if config.architecture in FROM_SCRATCH
                  else [part.get_weights() for part in load_start_model(Path(config.init_model))])
     keras.mixed_precision.set_global_policy(precision)
     try:
-        if config.architecture == "compact":
+        if config.architecture in FROM_SCRATCH:
             model, _, _ = build_network(config)
             if start is not None:  # a warm restart: the trained weights, a new warm-up and cosine cycle
                 try:
                     model.set_weights(start)
                 except ValueError as err:
-                    raise ConfigError(f"{config.init_model}: its compact network has other widths than "
+                    raise ConfigError(f"{config.init_model}: its {config.architecture} network has other widths than "
                                       f"--width {config.width}: {err}") from None
         elif start is None:
             _, backbone, _ = build_network(config)
@@ -251,7 +252,7 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
     history = read_log(log_dir / "network_log.csv")
     manifest = read_manifest(processed_dir)
     init = plain(read_spec(config.init_model).provenance["training"]) if config.init_model else None
-    compact = config.architecture == "compact"
+    scratch = config.architecture in FROM_SCRATCH  # trained from scratch: a warm restart, not a head, before it
     seconds = work_dir / "seconds.txt"
     provenance = {
         "input": "float32 (N, 48, 48, 1) grayscale in 0..255; predict() converts uint8 gray or BGR crops",
@@ -264,19 +265,15 @@ def finalize_network(processed_dir, work_dir, model_dir, log_dir, last_k: int = 
                 "backbone_trainable": True,
                 "head": f"per-channel Normalization, Flatten, Dropout({config.dropout}), Dense({config.hidden}, relu), "
                         f"Dropout({config.dropout}), Dense(7), temperature, softmax"}
-               if backbone is not None else
-               {"backbone": f"compact: centre {config.crop} px crop, blocks of two 3×3 convolutions with batch norm "
-                            f"and ReLU, widths {compact_widths(config.width)}, 2×2 max pooling, from scratch",
-                "head": f"Flatten, Dropout({config.dropout}), Dense({config.hidden}, relu), Dropout({config.dropout}), "
-                        "Dense(7), temperature, softmax"}),
+               if backbone is not None else describe_scratch(config)),
             "parameters": int(model.count_params()),
         },
         "training": {
             "recipe": "whole network end to end",
             # The head-only model it started from (its training, for the card).
-            "init": None if compact else init,
-            # A compact network's warm restart: the run it continued (the card names that model).
-            "warm_start": init if compact else None,
+            "init": None if scratch else init,
+            # A compact or residual network's warm restart: the run it continued (the card names that model).
+            "warm_start": init if scratch else None,
             "config": asdict(config),
             "precision": (work_dir / "precision.txt").read_text().strip()
             if (work_dir / "precision.txt").is_file() else config.precision,
