@@ -25,6 +25,7 @@ from keras import layers
 from facematch.errors import ConfigError, ModelError
 from facematch.model_spec import KERAS_NAME, VIEW_SETS, ModelSpec, plain, read_spec, view_keys
 from facematch.pipeline.calibration import calibrate, fit_temperature, softmax
+from facematch.pipeline.configs import FROM_SCRATCH
 from facematch.pipeline.dataset import load_split
 from facematch.pipeline.runs import choose_tta, machine_description, save_model_dir, view_batch
 from facematch.play.classifier import low_pass
@@ -43,9 +44,11 @@ def load_network(model_dir: Path):
         from facematch.pipeline.recover import rebuild_keras
 
         backbone = str(read_spec(model_dir).provenance.get("architecture", {}).get("backbone", ""))
-        if "compact" in backbone:
-            raise ModelError(f"{path} is missing, and a compact network cannot be rebuilt from its .tflite (its "
-                             "batch norm is folded into the convolutions): train it again with `make compact`")
+        kind = backbone.split(":")[0]
+        if kind in FROM_SCRATCH:
+            raise ModelError(f"{path} is missing, and a {kind} network cannot be rebuilt from its .tflite (its "
+                             "batch norm is folded into the convolutions): train it again (`facematch train "
+                             f"--architecture {kind}`)")
         model = rebuild_keras(model_dir)
     try:
         model.get_layer("temperature")

@@ -191,8 +191,8 @@ def rebuild_members(model_dir) -> tuple[list, list[float], float]:
             continue
         backbone = str(member["architecture"].get("backbone", ""))
         if "compact" not in backbone:
-            raise ModelError(f"{model_dir}: member {i} ({member['name']}) is not a compact network; only the first "
-                             "network of an ensemble may be the VGG16 one")
+            raise ModelError(f"{model_dir}: member {i} ({member['name']}) is not a compact network; only compact "
+                             "members after the first (VGG16) network can be rebuilt from the .tflite")
         own = float(member["metrics"]["temperature"])
         networks.append(rebuild_compact(tensors, f"member{i}",
                                         int(member["training"]["config"]["crop"]), own, shares[i - 1] / temperature))
