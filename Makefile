@@ -13,7 +13,7 @@ RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 # does in a checkout), also when it plays from the installed copy in .venv-play.
 export FACEMATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 r29 residual1 r30 network benchmark load-test lock clean
+.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 sixth r29 residual1 r30 network benchmark load-test lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -263,13 +263,17 @@ r28: data/models/fer_compact12/model.tflite
 	$(BIN)/facematch choose-views $(R28)/ $(P)/ $(R28)_mirror/ --candidates hflip
 	$(MAKE) r27 STEADY=$(R28)_mirror R27=$(R28)
 
-# Rule R29's judge: compact12 added to the shipped judge as a sixth network, then R27's steps; writes
-# $(R29)_measured (~40 min here).
+# Rules R29 and R30: the network in $(SIXTH) added to the shipped judge as a sixth, the mirror image live, then R27's
+# steps; writes $(JUDGE)_measured (~40 min here).
+sixth: setup
+	$(BIN)/facematch add-network $(MODEL)/ $(SIXTH)/ $(P)/ $(JUDGE)/ --keep-views --shares 0.1 0.2 0.3
+	$(BIN)/facematch choose-views $(JUDGE)/ $(P)/ $(JUDGE)_mirror/ --candidates hflip
+	$(MAKE) r27 STEADY=$(JUDGE)_mirror R27=$(JUDGE)
+
+# Rule R29's judge: compact12 as the sixth network.
 R29 ?= data/models/fer_r29
 r29: data/models/fer_compact12/model.tflite
-	$(BIN)/facematch add-network $(MODEL)/ data/models/fer_compact12/ $(P)/ $(R29)/ --keep-views --shares 0.1 0.2 0.3
-	$(BIN)/facematch choose-views $(R29)/ $(P)/ $(R29)_mirror/ --candidates hflip
-	$(MAKE) r27 STEADY=$(R29)_mirror R27=$(R29)
+	$(MAKE) sixth SIXTH=data/models/fer_compact12 JUDGE=$(R29)
 
 data/models/fer_compact12/model.tflite:
 	$(MAKE) compact12
@@ -279,14 +283,13 @@ data/models/fer_compact12/model.tflite:
 # the label; ~2 min an epoch here (~1.8 h; resumable: run it again). Then, like compact12 in R29, a sixth network.
 residual1: setup
 	$(BIN)/facematch train $(P)/ data/network/residual1 data/logs/residual1 --architecture residual --crop 40 \
-	    --learning-rate 1e-3 --weight-decay 0.05 --warmup-epochs 1 --dropout 0.4 --contrast 0.2 --erase 0.25 --width 32 --epochs 50 --seed 30 --low-pass 0.1875 --teacher $(MODEL)/ --distill 0.5 --label-smoothing 0 \
+	    --learning-rate 1e-3 --weight-decay 0.05 --warmup-epochs 1 --dropout 0.4 --contrast 0.2 --erase 0.25 \
+	    --width 32 --epochs 50 --seed 30 --low-pass 0.1875 --teacher $(MODEL)/ --distill 0.5 --label-smoothing 0 \
 	    --output data/models/fer_residual1/
 
 R30 ?= data/models/fer_r30
 r30: data/models/fer_residual1/model.tflite
-	$(BIN)/facematch add-network $(MODEL)/ data/models/fer_residual1/ $(P)/ $(R30)/ --keep-views --shares 0.1 0.2 0.3
-	$(BIN)/facematch choose-views $(R30)/ $(P)/ $(R30)_mirror/ --candidates hflip
-	$(MAKE) r27 STEADY=$(R30)_mirror R27=$(R30)
+	$(MAKE) sixth SIXTH=data/models/fer_residual1 JUDGE=$(R30)
 
 data/models/fer_residual1/model.tflite:
 	$(MAKE) residual1

@@ -368,6 +368,21 @@ def test_the_downscale_is_chosen_on_publictest_and_the_card_states_the_interpola
     assert failed.returncode != 0 and "sharpen: 0.5" in failed.stderr and not (tmp_path / "y").exists()
 
 
+def warm_restart_keeps_weights(trained, tmp_path, start, *options):
+    """A second cycle from `start` at a learning rate of ~0 (`facematch train … --init-model`): its learned weights
+    stay the first network's (its batch-norm statistics do move). Returns the restarted model directory."""
+    import keras
+
+    restarted = tmp_path / f"{start.name}_restarted"
+    run_command("train", trained["processed"], tmp_path / "work_r", tmp_path / "logs_r", "--output", restarted,
+               *options, "--epochs", "1", "--batch-size", "16", "--learning-rate", "1e-12", "--precision", "float32",
+               "--init-model", start, check=True)
+    first, second = ([w.numpy() for w in keras.saving.load_model(d / "model.keras", safe_mode=True).trainable_weights]
+                     for d in (start, restarted))
+    assert len(first) == len(second) > 10 and all(np.allclose(a, b, atol=1e-6) for a, b in zip(first, second))
+    return restarted
+
+
 def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one_judge(trained, tmp_path):
     import keras
 
@@ -393,13 +408,7 @@ def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one
     # A warm restart: a second cycle starts from the first network's weights (at a learning rate of ~0 its
     # learned weights stay the first network's; its batch-norm statistics do move, so its verdicts on 21 faces
     # of a barely trained network are not compared), and a network of other widths is refused in one line.
-    restarted = tmp_path / "restarted"
-    run_command("train", trained["processed"], tmp_path / "work_r", tmp_path / "logs_r", "--output", restarted,
-               "--architecture", "compact", "--crop", "40", "--epochs", "1", "--batch-size", "16",
-               "--learning-rate", "1e-12", "--precision", "float32", "--init-model", compact, check=True)
-    first, second = ([w.numpy() for w in keras.saving.load_model(d / "model.keras", safe_mode=True).trainable_weights]
-                     for d in (compact, restarted))
-    assert len(first) == len(second) > 10 and all(np.allclose(a, b, atol=1e-6) for a, b in zip(first, second))
+    restarted = warm_restart_keeps_weights(trained, tmp_path, compact, "--architecture", "compact", "--crop", "40")
     # Its card tells both cycles, each with its learning curve, since the first network's card does not ship.
     card = evaluated(restarted, trained["processed"], tmp_path)
     assert "warm restart" in card and "**The cycle before** (`compact`): " in card and "from scratch" in card
@@ -451,7 +460,6 @@ def test_compact_networks_train_from_scratch_and_sum_with_the_vgg16_one_into_one
 
 
 def test_a_residual_network_trains_from_scratch_plays_as_a_judge_and_restarts_warm(trained, tmp_path):
-    import keras
 
     residual = tmp_path / "residual"
     run_command("train", trained["processed"], tmp_path / "work", tmp_path / "logs", "--output", residual,
@@ -465,13 +473,7 @@ def test_a_residual_network_trains_from_scratch_plays_as_a_judge_and_restarts_wa
     assert probs.shape == (5, 7) and np.allclose(probs.sum(1), 1, atol=1e-4)
     card = evaluated(residual, trained["processed"], tmp_path)
     assert "The residual network was trained from scratch" in card and "dropout 0.5 before the logits" in card
-    restarted = tmp_path / "restarted"
-    run_command("train", trained["processed"], tmp_path / "work_r", tmp_path / "logs_r", "--output", restarted,
-               "--architecture", "residual", "--width", "4", "--epochs", "1", "--batch-size", "16",
-               "--learning-rate", "1e-12", "--precision", "float32", "--init-model", residual, check=True)
-    first, second = ([w.numpy() for w in keras.saving.load_model(d / "model.keras", safe_mode=True).trainable_weights]
-                     for d in (residual, restarted))
-    assert len(first) == len(second) > 10 and all(np.allclose(a, b, atol=1e-6) for a, b in zip(first, second))
+    restarted = warm_restart_keeps_weights(trained, tmp_path, residual, "--architecture", "residual", "--width", "4")
     assert "**The cycle before** (`residual`): " in evaluated(restarted, trained["processed"], tmp_path)
     bad = run_command("train", trained["processed"], tmp_path / "work_c", tmp_path / "logs_c", "--architecture",
                      "compact", "--width", "4", "--epochs", "1", "--precision", "float32", "--init-model", residual)
