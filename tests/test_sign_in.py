@@ -42,6 +42,7 @@ def ports():
 
 @pytest.fixture(scope="module")
 def provider(tmp_path_factory, ports):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)  # the servers' logs go there, also when this file runs alone
     server = OidcProvider(tmp_path_factory.mktemp("oidc"))
     server.start([f"http://127.0.0.1:{ports['app']}", f"http://127.0.0.1:{ports['wrong']}",
                   f"https://127.0.0.1:{ports['nginx']}"])
@@ -197,6 +198,24 @@ def test_each_player_sees_only_their_own_rounds_and_no_url_cookie_or_name_reache
         context_b.close()
 
 
+def reload_once_signed_out(page, timeout_s: float = 30):
+    """Reload the page once the sign-out's navigation to /auth/logout has cleared the identity cookie. The page
+    shows "Sign in" as soon as it reruns, while that navigation may still be on its way: a reload before it lands
+    races it (the reload is aborted, or the cookie comes back signed in)."""
+    deadline = time.time() + timeout_s
+    while any(c["name"] == "_streamlit_user" for c in page.context.cookies()) and time.time() < deadline:
+        time.sleep(0.2)
+    assert not any(c["name"] == "_streamlit_user" for c in page.context.cookies())
+    for attempt in range(3):  # the redirect back to the app may still be on its way and abort a reload
+        page.wait_for_load_state("load")
+        try:
+            page.reload()
+            return
+        except Exception as err:  # playwright's Error: net::ERR_ABORTED
+            if "ERR_ABORTED" not in str(err) or attempt == 2:
+                raise
+
+
 def test_sign_out_works_and_an_expired_token_signs_the_player_out(signed_app, browser):
     url = signed_app.url
     context = browser.new_context()
@@ -205,13 +224,7 @@ def test_sign_out_works_and_an_expired_token_signs_the_player_out(signed_app, br
         sign_in(page, url, "ada")
         page.get_by_role("button", name="Sign out").click()
         page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
-        # The page shows "Sign in" as soon as it reruns; the sign-out's own navigation, which clears the
-        # cookie, may still be on its way: a reload before it lands would race it.
-        deadline = time.time() + 30
-        while any(c["name"] == "_streamlit_user" for c in context.cookies()) and time.time() < deadline:
-            time.sleep(0.2)
-        assert not any(c["name"] == "_streamlit_user" for c in context.cookies())
-        page.reload()
+        reload_once_signed_out(page)
         page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
         assert page.get_by_text(SIGNED_IN).count() == 0
 
@@ -222,7 +235,7 @@ def test_sign_out_works_and_an_expired_token_signs_the_player_out(signed_app, br
         time.sleep(max(0.0, signed_at + OIDC_ACCOUNTS["eve"]["id_token_ttl"] + 1 - time.time()))
         page.get_by_role("link", name="History").click()  # any interaction runs the page again
         page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
-        page.reload()
+        reload_once_signed_out(page)
         page.get_by_role("button", name="Sign in").wait_for(timeout=60_000)
         assert page.get_by_text(SIGNED_IN).count() == 0
     finally:
