@@ -35,11 +35,15 @@ def compact_widths(width: int) -> list[int]:
     return [width * 2 ** block for block in range(4)]
 
 
-def _check_scratch(config: NetworkConfig) -> None:
+def _scratch_input(config: NetworkConfig):
+    """The input of a network trained from scratch and its centre crop scaled to -1..1: (inputs, x)."""
     if not 16 <= config.crop <= 48:
         raise ConfigError(f"crop must be between 16 and 48 pixels, got {config.crop}")
     if not 4 <= config.width <= 256:
         raise ConfigError(f"width (the first block's channels) must be between 4 and 256, got {config.width}")
+    inputs = keras.Input((48, 48, 1), name="face_gray")
+    x = keras.layers.CenterCrop(config.crop, config.crop, name="centre_crop")(inputs)
+    return inputs, keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(x)
 
 
 def build_compact(config: NetworkConfig):
@@ -49,10 +53,7 @@ def build_compact(config: NetworkConfig):
     train from scratch for many epochs here (~500 images/s in mixed_bfloat16): the judge averages
     the two. Training crops at random because the batches are shifted before the centre crop.
     """
-    _check_scratch(config)
-    inputs = keras.Input((48, 48, 1), name="face_gray")
-    x = keras.layers.CenterCrop(config.crop, config.crop, name="centre_crop")(inputs)
-    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(x)
+    inputs, x = _scratch_input(config)
     for block, width in enumerate(compact_widths(config.width), start=1):
         for conv in (1, 2):
             x = keras.layers.Conv2D(width, 3, padding="same", use_bias=False, name=f"c{block}_conv{conv}")(x)
@@ -85,10 +86,7 @@ def build_residual(config: NetworkConfig):
     blocks, widths `compact_widths(width)`, each stage after the first halving the size) → global average
     pooling, dropout → logits. The issue's residual lever at 48 px; at width 32 it costs about what the
     width-48 compact network costs to train (~220 M multiply-adds a face on a 40 px crop)."""
-    _check_scratch(config)
-    inputs = keras.Input((48, 48, 1), name="face_gray")
-    x = keras.layers.CenterCrop(config.crop, config.crop, name="centre_crop")(inputs)
-    x = keras.layers.Rescaling(1.0 / 127.5, offset=-1.0, name="scale")(x)
+    inputs, x = _scratch_input(config)
     x = keras.layers.Conv2D(config.width, 3, padding="same", use_bias=False, name="stem_conv")(x)
     x = keras.layers.ReLU(name="stem_relu")(keras.layers.BatchNormalization(name="stem_bn")(x))
     for stage, width in enumerate(compact_widths(config.width), start=1):
