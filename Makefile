@@ -13,7 +13,7 @@ RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 # does in a checkout), also when it plays from the installed copy in .venv-play.
 export FACEMATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 sixth r29 residual1 r30 network benchmark load-test lock clean
+.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 sixth r29 residual1 r30 compact13 r31 network benchmark load-test lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -293,6 +293,22 @@ r30: data/models/fer_residual1/model.tflite
 
 data/models/fer_residual1/model.tflite:
 	$(MAKE) residual1
+
+# Experiment (rule R31 in docs/model.md): compact12 trained on for 12 epochs at a lower rate with fear's loss weight
+# doubled (`--class-boost fear=2`), otherwise compact12's recipe; ~3.5 min an epoch here (~45 min; resumable). Then,
+# like compact12 in R29, a sixth network.
+compact13: data/models/fer_compact12/model.tflite
+	$(BIN)/facematch train $(P)/ data/network/compact13 data/logs/compact13 $(COMPACT_RECIPE) --epochs 12 --seed 13 \
+	    --width 48 --low-pass 0.1875 --consistency 1.0 --init-model data/models/fer_compact12/ --learning-rate 2e-4 \
+	    --warmup-epochs 0.5 --teacher $(MODEL)/ --distill 0.5 --label-smoothing 0 --class-boost fear=2 \
+	    --output data/models/fer_compact13/
+
+R31 ?= data/models/fer_r31
+r31: data/models/fer_compact13/model.tflite
+	$(MAKE) sixth SIXTH=data/models/fer_compact13 JUDGE=$(R31)
+
+data/models/fer_compact13/model.tflite:
+	$(MAKE) compact13
 
 # Rule R27's step (docs/model.md; the pipeline's last before `evaluate`): the judge in $(STEADY) (R23's; by
 # default the shipped one) sharpening shrunk crops by s = 0.04 (rule R24's choice), its class offsets fitted

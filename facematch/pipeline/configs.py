@@ -64,6 +64,7 @@ class NetworkConfig:
     hidden: int = 512
     dropout: float = 0.5
     class_weight: str = "sqrt"
+    class_boost: str = ""  # e.g. "fear=2": those classes' loss weights multiplied (modeling.class_weights)
     shift: float = 0.1
     rotation: float = 0.04  # fraction of a full turn (0.04 = 14 degrees)
     zoom: float = 0.15

@@ -52,13 +52,15 @@ def build_head(feature_shape, mean, variance, hidden: int = 256, dropout: float 
     return keras.Model(inputs, logits, name="head")
 
 
-def class_weights(labels: np.ndarray, mode: str = "balanced") -> dict[int, float] | None:
+def class_weights(labels: np.ndarray, mode: str = "balanced", boost: str = "") -> dict[int, float] | None:
     """Per-class loss weights against FER2013's imbalance (disgust is 1.5% of Training).
 
-    balanced: n / (k * count_c), as in scikit-learn; sqrt: its square root (milder); none.
+    balanced: n / (k * count_c), as in scikit-learn; sqrt: its square root (milder); none. `boost` then
+    multiplies named classes' weights ("fear=2": fear, 14% of Training, weighs twice as much).
     """
+    factors = class_boost(boost)
     if mode == "none":
-        return None
+        return {i: factors.get(i, 1.0) for i in range(len(EMOTIONS))} if factors else None
     counts = np.bincount(labels, minlength=len(EMOTIONS)).astype(np.float64)
     if (counts == 0).any():
         missing = [EMOTIONS[i] for i in np.flatnonzero(counts == 0)]
@@ -68,7 +70,23 @@ def class_weights(labels: np.ndarray, mode: str = "balanced") -> dict[int, float
         weights = np.sqrt(weights)
     elif mode != "balanced":
         raise ConfigError(f"class weight mode must be balanced, sqrt or none, got {mode!r}")
-    return {i: float(w) for i, w in enumerate(weights)}
+    return {i: float(w) * factors.get(i, 1.0) for i, w in enumerate(weights)}
+
+
+def class_boost(text: str) -> dict[int, float]:
+    """"fear=2,sad=1.5" → {2: 2.0, 4: 1.5} (label index → factor); "" → {}."""
+    factors = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        try:
+            factor = float(value)
+        except ValueError:
+            factor = 0.0
+        if name.strip() not in EMOTIONS or not factor > 0:
+            raise ConfigError(f"class boost is label=factor, comma separated, with a label of {', '.join(EMOTIONS)} "
+                              f"and a positive factor, got {part!r}")
+        factors[EMOTIONS.index(name.strip())] = factor
+    return factors
 
 
 def _calibrated(inputs, logits, temperature: float, name: str):

@@ -37,7 +37,7 @@ from facematch.pipeline.calibration import calibrate
 from facematch.pipeline.configs import FROM_SCRATCH, NetworkConfig
 from facematch.pipeline.dataset import load_split, read_manifest
 from facematch.pipeline.finetune import load_start_model
-from facematch.pipeline.modeling import assemble, assemble_logits, channel_stats, class_weights
+from facematch.pipeline.modeling import assemble, assemble_logits, channel_stats, class_boost, class_weights
 from facematch.pipeline.runs import (
     SNAPSHOT_DIR,
     check_run_config,
@@ -87,7 +87,7 @@ def training_dataset(images: np.ndarray, labels: np.ndarray, config: NetworkConf
     one-hot labels, or with a teacher's probabilities `soft` the mix config.distill × soft + the rest one-hot.
     With config.consistency each batch is twice batch_size: the faces, then the same faces resized
     (augmentation.paired; the cutout comes before, so a face and its twin lose the same square)."""
-    weights = class_weights(labels, config.class_weight)
+    weights = class_weights(labels, config.class_weight, config.class_boost)
     table = tf.constant([weights[i] if weights else 1.0 for i in range(len(EMOTIONS))], tf.float32)
     augment = augmenter(config)
     rng = tf.random.Generator.from_seed(config.seed)
@@ -157,6 +157,7 @@ def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbo
         raise ConfigError("epochs and batch_size must be positive, 0 ≤ dropout < 1, 0 ≤ erase ≤ 1 and consistency ≥ 0")
     if not 0 <= config.distill <= 1:
         raise ConfigError(f"distill is the teacher's share of the targets, between 0 and 1, got {config.distill}")
+    class_boost(config.class_boost)  # a mistyped boost fails here, not after the teacher's pass over Training
     precision = resolve_precision(config.precision)
     work_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
