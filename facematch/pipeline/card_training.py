@@ -142,7 +142,7 @@ def network_training_text(training: dict) -> str:
             f"±{c['contrast']:.0%} and, with probability {c['erase']}, one blanked 16 px square. AdamW (weight decay "
             f"{c['weight_decay']}), learning rate warmed up to {c['learning_rate']} over {c['warmup_epochs']} "
             f"epoch(s) then cosine-decayed to 0 at epoch {c['epochs']}, batch {c['batch_size']}, label smoothing "
-            f"{c['label_smoothing']}, class weights `{c['class_weight']}`, {_head_text(c)}, seed "
+            f"{c['label_smoothing']}, class weights `{c['class_weight']}`{_boost_text(c)}, {_head_text(c)}, seed "
             f"{c['seed']}.{_resample_text(c)}{_distill_text(c)} Precision policy "
             f"`{training['precision']}` "
             f"(the logits layer in float32); the shipped network is float32 with int8 weights. PublicTest was "
@@ -151,6 +151,10 @@ def network_training_text(training: dict) -> str:
             f"{(training.get('seconds') or 0) / 3600:.1f} h on {training['machine']} "
             f"(TensorFlow {training['tensorflow']}, Keras {training['keras']})." + _weights_text(training) + "\n"
             + _learning_curve(training.get("history", []), unit="epoch") + _earlier_cycle_text(training))
+
+
+def _boost_text(c: dict) -> str:
+    return f" multiplied by `{c['class_boost']}`" if c.get("class_boost") else ""
 
 
 def _head_text(c: dict) -> str:
