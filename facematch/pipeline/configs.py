@@ -12,6 +12,12 @@ from dataclasses import asdict, dataclass
 FROM_SCRATCH = ("compact", "residual")
 
 
+def network_kind(architecture: dict) -> str:
+    """A spec's architecture → the network's kind: the backbone text before its ":" ("compact", "residual", or the
+    VGG16 network's description)."""
+    return str(architecture.get("backbone", "")).split(":")[0]
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 60

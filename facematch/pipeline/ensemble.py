@@ -25,7 +25,7 @@ from keras import layers
 from facematch.errors import ConfigError, ModelError
 from facematch.model_spec import KERAS_NAME, VIEW_SETS, ModelSpec, plain, read_spec, view_keys
 from facematch.pipeline.calibration import calibrate, fit_temperature, softmax
-from facematch.pipeline.configs import FROM_SCRATCH
+from facematch.pipeline.configs import FROM_SCRATCH, network_kind
 from facematch.pipeline.dataset import load_split
 from facematch.pipeline.runs import choose_tta, machine_description, save_model_dir, view_batch
 from facematch.play.classifier import low_pass
@@ -43,8 +43,7 @@ def load_network(model_dir: Path):
     else:
         from facematch.pipeline.recover import rebuild_keras
 
-        backbone = str(read_spec(model_dir).provenance.get("architecture", {}).get("backbone", ""))
-        kind = backbone.split(":")[0]
+        kind = network_kind(read_spec(model_dir).provenance.get("architecture", {}))
         if kind in FROM_SCRATCH:
             raise ModelError(f"{path} is missing, and a {kind} network cannot be rebuilt from its .tflite (its "
                              "batch norm is folded into the convolutions): train it again (`facematch train "

@@ -21,6 +21,7 @@ import numpy as np
 from facematch import EMOTIONS
 from facematch.errors import ModelError
 from facematch.model_spec import KERAS_NAME, TFLITE_NAME, plain, read_spec, write_model_dir
+from facematch.pipeline.configs import network_kind
 from facematch.pipeline.features import VGG16_CONV_LAYERS, build_backbone
 from facematch.pipeline.modeling import assemble, build_head
 
@@ -189,8 +190,7 @@ def rebuild_members(model_dir) -> tuple[list, list[float], float]:
         if shares[i - 1] == 0:  # a network with no share is not in the .tflite: it keeps its place, as nothing
             networks.append(None)
             continue
-        backbone = str(member["architecture"].get("backbone", ""))
-        if "compact" not in backbone:
+        if network_kind(member["architecture"]) != "compact":
             raise ModelError(f"{model_dir}: member {i} ({member['name']}) is not a compact network; only compact "
                              "members after the first (VGG16) network can be rebuilt from the .tflite")
         own = float(member["metrics"]["temperature"])
