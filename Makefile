@@ -13,7 +13,7 @@ RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 # does in a checkout), also when it plays from the installed copy in .venv-play.
 export FACEMATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 sixth r29 residual1 r30 compact13 r31 network benchmark load-test lock clean
+.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 sixth r29 residual1 r30 compact13 r31 r32 network benchmark load-test lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -263,10 +263,11 @@ r28: data/models/fer_compact12/model.tflite
 	$(BIN)/facematch choose-views $(R28)/ $(P)/ $(R28)_mirror/ --candidates hflip
 	$(MAKE) r27 STEADY=$(R28)_mirror R27=$(R28)
 
-# Rules R29 and R30: the network in $(SIXTH) added to the shipped judge as a sixth, the mirror image live, then R27's
-# steps; writes $(JUDGE)_measured (~40 min here).
+# Rules R29-R32: the network in $(SIXTH) added to the shipped judge as a sixth (its share the best of $(SHARES) on
+# PublicTest), the mirror image live, then R27's steps; writes $(JUDGE)_measured (~40 min here).
+SHARES ?= 0.1 0.2 0.3
 sixth: setup
-	$(BIN)/facematch add-network $(MODEL)/ $(SIXTH)/ $(P)/ $(JUDGE)/ --keep-views --shares 0.1 0.2 0.3
+	$(BIN)/facematch add-network $(MODEL)/ $(SIXTH)/ $(P)/ $(JUDGE)/ --keep-views --shares $(SHARES)
 	$(BIN)/facematch choose-views $(JUDGE)/ $(P)/ $(JUDGE)_mirror/ --candidates hflip
 	$(MAKE) r27 STEADY=$(JUDGE)_mirror R27=$(JUDGE)
 
@@ -306,6 +307,11 @@ compact13: data/models/fer_compact12/model.tflite
 R31 ?= data/models/fer_r31
 r31: data/models/fer_compact13/model.tflite
 	$(MAKE) sixth SIXTH=data/models/fer_compact13 JUDGE=$(R31)
+
+# Rule R32: R31's chain with compact13's share fixed at 0.2.
+R32 ?= data/models/fer_r32
+r32: data/models/fer_compact13/model.tflite
+	$(MAKE) sixth SIXTH=data/models/fer_compact13 JUDGE=$(R32) SHARES=0.2
 
 data/models/fer_compact13/model.tflite:
 	$(MAKE) compact13
