@@ -13,7 +13,7 @@ RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 # does in a checkout), also when it plays from the installed copy in .venv-play.
 export FACEMATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 sixth r29 residual1 r30 compact13 r31 r32 network benchmark load-test lock clean
+.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 sixth r29 residual1 r30 compact13 r31 r32 residual2 r33 network benchmark load-test lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -312,6 +312,22 @@ r31: data/models/fer_compact13/model.tflite
 R32 ?= data/models/fer_r32
 r32: data/models/fer_compact13/model.tflite
 	$(MAKE) sixth SIXTH=data/models/fer_compact13 JUDGE=$(R32) SHARES=0.2
+
+# Experiment (rule R33): residual1's network and data (width 32, centre 40 px, 0.5 × the shipped judge's probabilities
+# + 0.5 × the label) with the issue's optimizer: SGD with Nesterov momentum, rate 0.01 cosine-decayed over 60 epochs,
+# the same decay per step as residual1 (0.01 × 5e-3 = 1e-3 × 0.05); ~2.2 h here (resumable: run it again).
+residual2: setup
+	$(BIN)/facematch train $(P)/ data/network/residual2 data/logs/residual2 --architecture residual --crop 40 \
+	    --optimizer sgd --learning-rate 0.01 --weight-decay 5e-3 --warmup-epochs 1 --dropout 0.4 --contrast 0.2 \
+	    --erase 0.25 --width 32 --epochs 60 --seed 33 --low-pass 0.1875 --teacher $(MODEL)/ --distill 0.5 \
+	    --label-smoothing 0 --output data/models/fer_residual2/
+
+R33 ?= data/models/fer_r33
+r33: data/models/fer_residual2/model.tflite
+	$(MAKE) sixth SIXTH=data/models/fer_residual2 JUDGE=$(R33)
+
+data/models/fer_residual2/model.tflite:
+	$(MAKE) residual2
 
 data/models/fer_compact13/model.tflite:
 	$(MAKE) compact13

@@ -496,7 +496,7 @@ def test_distillation_targets_mix_the_teachers_probabilities_with_the_label():
     assert distance.min(axis=1).max() < 1e-5 and distance.min(axis=0).max() < 1e-5  # shuffled, each one there
 
 
-def test_a_boosted_class_weighs_more_in_each_batch_and_a_mistyped_boost_is_refused_before_training(trained, tmp_path):
+def test_a_boosted_class_weighs_more_in_each_batch_and_mistyped_options_are_refused_before_training(trained, tmp_path):
     from facematch.pipeline.configs import NetworkConfig
     from facematch.pipeline.network import training_dataset
 
@@ -509,6 +509,9 @@ def test_a_boosted_class_weighs_more_in_each_batch_and_a_mistyped_boost_is_refus
     result = run_command("train", trained["processed"], tmp_path / "work", tmp_path / "logs", "--architecture",
                          "compact", "--class-boost", "feer=2")
     assert result.returncode == 1 and "'feer=2'" in result.stderr and "Traceback" not in result.stderr
+    result = run_command("train", trained["processed"], tmp_path / "work", tmp_path / "logs", "--architecture",
+                         "compact", "--optimizer", "adam")
+    assert result.returncode == 1 and "adamw, sgd" in result.stderr and "Traceback" not in result.stderr
     assert not (tmp_path / "work").exists()
 
 
@@ -571,10 +574,12 @@ def test_a_network_trains_with_the_paired_consistency_loss_and_its_card_says_so(
     paired = tmp_path / "paired"
     run_command("train", trained["processed"], tmp_path / "work", tmp_path / "logs", "--output", paired,
                "--architecture", "compact", "--crop", "40", "--epochs", "1", "--batch-size", "16", "--width", "8",
-               "--precision", "float32", "--consistency", "1.0", "--class-boost", "fear=2", check=True)
+               "--precision", "float32", "--consistency", "1.0", "--class-boost", "fear=2", "--optimizer", "sgd",
+               "--learning-rate", "0.01", check=True)
     card = evaluated(paired, trained["processed"], tmp_path)
     assert "the loss added 1.0 × the symmetric KL divergence between the predictions for the face and" in card
     assert "class weights `sqrt` multiplied by `fear=2`" in card
+    assert "SGD with Nesterov momentum 0.9 (weight decay" in card
     bad = run_command("train", trained["processed"], tmp_path / "work_bad", tmp_path / "logs_bad", "--architecture",
                       "compact", "--epochs", "1", "--precision", "float32", "--consistency", "-1")
     assert bad.returncode == 1 and "consistency ≥ 0" in bad.stderr and "Traceback" not in bad.stderr

@@ -139,9 +139,10 @@ def network_training_text(training: dict) -> str:
                    f"trained end to end on Training images, augmented in every batch: mirror images, shifts ")
     return head + (opening +
             f"±{c['shift']:.0%}, rotations ±{360 * c['rotation']:.0f}°, zoom ±{c['zoom']:.0%}, contrast "
-            f"±{c['contrast']:.0%} and, with probability {c['erase']}, one blanked 16 px square. AdamW (weight decay "
-            f"{c['weight_decay']}), learning rate warmed up to {c['learning_rate']} over {c['warmup_epochs']} "
-            f"epoch(s) then cosine-decayed to 0 at epoch {c['epochs']}, batch {c['batch_size']}, label smoothing "
+            f"±{c['contrast']:.0%} and, with probability {c['erase']}, one blanked 16 px square. "
+            f"{_optimizer_text(c)} (weight decay {c['weight_decay']}), learning rate warmed up to "
+            f"{c['learning_rate']} over {c['warmup_epochs']} epoch(s) then cosine-decayed to 0 at epoch "
+            f"{c['epochs']}, batch {c['batch_size']}, label smoothing "
             f"{c['label_smoothing']}, class weights `{c['class_weight']}`{_boost_text(c)}, {_head_text(c)}, seed "
             f"{c['seed']}.{_resample_text(c)}{_distill_text(c)} Precision policy "
             f"`{training['precision']}` "
@@ -151,6 +152,10 @@ def network_training_text(training: dict) -> str:
             f"{(training.get('seconds') or 0) / 3600:.1f} h on {training['machine']} "
             f"(TensorFlow {training['tensorflow']}, Keras {training['keras']})." + _weights_text(training) + "\n"
             + _learning_curve(training.get("history", []), unit="epoch") + _earlier_cycle_text(training))
+
+
+def _optimizer_text(c: dict) -> str:
+    return "SGD with Nesterov momentum 0.9" if c.get("optimizer") == "sgd" else "AdamW"
 
 
 def _boost_text(c: dict) -> str:

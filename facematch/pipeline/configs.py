@@ -65,7 +65,8 @@ class NetworkConfig:
     batch_size: int = 64
     learning_rate: float = 1e-4  # peak Adam rate: linear warm-up, then cosine decay to 0
     warmup_epochs: float = 1.0
-    weight_decay: float = 1e-4  # AdamW, decoupled
+    weight_decay: float = 1e-4  # decoupled: each step shrinks the weights by learning rate × weight_decay
+    optimizer: str = "adamw"  # adamw | sgd (Nesterov momentum 0.9)
     label_smoothing: float = 0.1
     hidden: int = 512
     dropout: float = 0.5

@@ -73,6 +73,19 @@ def class_weights(labels: np.ndarray, mode: str = "balanced", boost: str = "") -
     return {i: float(w) * factors.get(i, 1.0) for i, w in enumerate(weights)}
 
 
+OPTIMIZERS = ("adamw", "sgd")
+
+
+def optimizer_for(name: str, schedule, weight_decay: float):
+    """AdamW, or SGD with Nesterov momentum 0.9 (the optimizer of the published ResNet-18 and VGG recipes at 73%
+    on FER2013); both decay the weights decoupled from the gradient, by learning rate × weight_decay each step."""
+    if name == "adamw":
+        return keras.optimizers.AdamW(schedule, weight_decay=weight_decay)
+    if name == "sgd":
+        return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
+
+
 def class_boost(text: str) -> dict[int, float]:
     """"fear=2,sad=1.5" → {2: 2.0, 4: 1.5} (label index → factor); "" → {}."""
     factors = {}

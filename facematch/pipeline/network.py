@@ -1,19 +1,13 @@
-"""Train the whole VGG16 network (blocks 1-4 + head) end to end on augmented faces, resumable.
-
-Every published FER2013 model at or above 70% trains all of its convolutions for many epochs
-with strong augmentation; the frozen-stem fine-tuning in finetune.py cannot move blocks 1-2.
-On a CPU with AVX-512 BF16 the whole network trains in `mixed_bfloat16` at about 100 images/s
-(`--speed`; a Training epoch took 333-350 s on 2 cores), twice its float32 speed.
-
-The network starts from a model directory written by `facematch train-head` (`init_model`: the HED
-VGG16 backbone and a head already trained on its frozen features, so the first steps do not
-disturb the backbone with a random head's gradients), or else from the backbone and a fresh head
-(per-channel feature normalisation from a sample of Training activations). Each epoch ends with a PublicTest
-evaluation; the best epoch's weights and every epoch's weights (for averaging) are kept, and a
-backup of weights, optimizer and position lets the same command resume a cut run.
-PrivateTest is never looked at. `finalize_network` rebuilds the network in float32, chooses
-the best checkpoint or an average of the last epochs' weights on PublicTest, fits the
-temperature, chooses the test-time views and writes a model directory.
+"""Train a whole network end to end on augmented faces, resumable: the VGG16 one (blocks 1-4 + head) or a compact
+or residual one from scratch (architectures.py). Every published FER2013 model at or above 70% trains all of its
+convolutions for many epochs with strong augmentation (finetune.py's frozen stem cannot move blocks 1-2).
+The VGG16 network trains in `mixed_bfloat16` where the CPU has AVX-512 BF16 (`--speed`: ~100 images/s on 2 cores,
+twice float32), from a `facematch train-head` model directory (`init_model`: a head already trained on the frozen
+features, so the first steps do not disturb the backbone) or else a fresh head. Each epoch ends with a PublicTest
+evaluation; the best epoch's and every epoch's weights are kept, and a backup of weights, optimizer and position lets
+the same command resume a cut run. PrivateTest is never looked at. `finalize_network` rebuilds the network in
+float32, chooses the best checkpoint or an average of the last epochs' weights on PublicTest, fits the temperature,
+chooses the test-time views and writes a model directory.
 """
 
 from __future__ import annotations
@@ -37,7 +31,14 @@ from facematch.pipeline.calibration import calibrate
 from facematch.pipeline.configs import FROM_SCRATCH, NetworkConfig
 from facematch.pipeline.dataset import load_split, read_manifest
 from facematch.pipeline.finetune import load_start_model
-from facematch.pipeline.modeling import assemble, assemble_logits, channel_stats, class_boost, class_weights
+from facematch.pipeline.modeling import (
+    assemble,
+    assemble_logits,
+    channel_stats,
+    class_boost,
+    class_weights,
+    optimizer_for,
+)
 from facematch.pipeline.runs import (
     SNAPSHOT_DIR,
     check_run_config,
@@ -157,7 +158,8 @@ def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbo
         raise ConfigError("epochs and batch_size must be positive, 0 ≤ dropout < 1, 0 ≤ erase ≤ 1 and consistency ≥ 0")
     if not 0 <= config.distill <= 1:
         raise ConfigError(f"distill is the teacher's share of the targets, between 0 and 1, got {config.distill}")
-    class_boost(config.class_boost)  # a mistyped boost fails here, not after the teacher's pass over Training
+    class_boost(config.class_boost)  # a mistyped option fails here, not after the teacher's pass over Training
+    optimizer_for(config.optimizer, config.learning_rate, config.weight_decay)
     precision = resolve_precision(config.precision)
     work_dir.mkdir(parents=True, exist_ok=True)
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -203,7 +205,7 @@ def train_network(processed_dir, work_dir, log_dir, config: NetworkConfig, verbo
             0.0, config.epochs * steps - warmup, alpha=0.0, warmup_target=config.learning_rate, warmup_steps=warmup)
         loss = (PairedConsistency(config.consistency, config.label_smoothing) if config.consistency else
                 keras.losses.CategoricalCrossentropy(from_logits=True, label_smoothing=config.label_smoothing))
-        model.compile(optimizer=keras.optimizers.AdamW(schedule, weight_decay=config.weight_decay), loss=loss,
+        model.compile(optimizer=optimizer_for(config.optimizer, schedule, config.weight_decay), loss=loss,
                       weighted_metrics=[], metrics=["accuracy"])
         log.info("training the whole network: %d steps per epoch, %d epochs, policy %s", steps, config.epochs,
                  precision)
