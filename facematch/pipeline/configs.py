@@ -63,7 +63,7 @@ def filled_config(saved: dict) -> dict:
 class NetworkConfig:
     epochs: int = 24  # the cosine schedule's length; resumed runs continue it
     batch_size: int = 64
-    learning_rate: float = 1e-4  # peak Adam rate: linear warm-up, then cosine decay to 0
+    learning_rate: float = 1e-4  # peak rate: linear warm-up, then cosine decay to 0
     warmup_epochs: float = 1.0
     weight_decay: float = 1e-4  # decoupled: each step shrinks the weights by learning rate × weight_decay
     optimizer: str = "adamw"  # adamw | sgd (Nesterov momentum 0.9)
