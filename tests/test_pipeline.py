@@ -579,6 +579,7 @@ def test_a_network_trains_with_the_paired_consistency_loss_and_its_card_says_so(
     card = evaluated(paired, trained["processed"], tmp_path)
     assert "the loss added 1.0 × the symmetric KL divergence between the predictions for the face and" in card
     assert "class weights `sqrt` multiplied by `fear=2`" in card
+    assert "The loss uses class weights `sqrt` (√(n / (7 · count)), multiplied by `fear=2`): " in card
     assert "SGD with Nesterov momentum 0.9 (weight decay" in card
     bad = run_command("train", trained["processed"], tmp_path / "work_bad", tmp_path / "logs_bad", "--architecture",
                       "compact", "--epochs", "1", "--precision", "float32", "--consistency", "-1")

@@ -275,7 +275,7 @@ reported only, never used for any choice.
 ## Training
 {network_training_text(training) if whole else head_training_text(training)}{_ensemble_text(metadata)}
 
-{imbalance_text(config['class_weight'], counts['Training'], counts['PrivateTest'])}
+{imbalance_text(config['class_weight'], counts['Training'], counts['PrivateTest'], config.get('class_boost', ''))}
 
 ## Results
 {result_header}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from facematch import EMOTIONS
-from facematch.pipeline.configs import FROM_SCRATCH, filled_config
+from facematch.pipeline.configs import FROM_SCRATCH, filled_config, loss_weights
 
 
 def pct(x) -> str:
@@ -60,26 +60,18 @@ def _learning_curve(history: list[dict], unit: str = "step") -> str:
             f"| PublicTest loss |\n|---|---|---|---|---|\n{rows}\n")
 
 
-def _class_weights(counts: dict[str, int], mode: str) -> dict[str, float] | None:
-    """The loss weights of `modeling.class_weights`, from the manifest's Training counts."""
-    if mode not in ("balanced", "sqrt"):
-        return None
-    n = sum(counts.values())
-    weights = {e: n / (len(EMOTIONS) * c) if c else 1.0 for e, c in counts.items()}
-    return {e: w ** 0.5 for e, w in weights.items()} if mode == "sqrt" else weights
-
-
-def imbalance_text(mode: str, counts: dict[str, int], private_counts: dict[str, int]) -> str:
+def imbalance_text(mode: str, counts: dict[str, int], private_counts: dict[str, int], boost: str = "") -> str:
     rarest = min(counts, key=counts.get)
     share = counts[rarest] / max(1, sum(counts.values()))
     text = (f"**Class imbalance and {rarest}.** {rarest.capitalize()} has {counts[rarest]:,} Training images "
             f"({share:.1%}) and {private_counts[rarest]:,} in PrivateTest. ")
-    weights = _class_weights(counts, mode)
+    weights = loss_weights([counts.get(e, 0) for e in EMOTIONS], mode, boost)  # as the training computed them
     if not weights:
         return text + "The loss is not reweighted (`--class-weight none`)."
-    formula = {"balanced": "n / (7 · count)", "sqrt": "√(n / (7 · count))"}[mode]
-    return text + (f"The loss uses class weights `{mode}` ({formula}): "
-                   + ", ".join(f"{e} {w:.2f}" for e, w in weights.items())
+    formula = {"balanced": "n / (7 · count)", "sqrt": "√(n / (7 · count))", "none": "1"}[mode]
+    boosted = f", multiplied by `{boost}`" if boost else ""
+    return text + (f"The loss uses class weights `{mode}` ({formula}{boosted}): "
+                   + ", ".join(f"{e} {w:.2f}" for e, w in zip(EMOTIONS, weights))
                    + ". Its recall below shows what that buys.")
 
 

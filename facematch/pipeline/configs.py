@@ -7,6 +7,9 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from facematch import EMOTIONS
+from facematch.errors import ConfigError
+
 # The networks trained from scratch on the centre `crop` pixels (no backbone or head of their own): their
 # keras.Model is named facematch_<architecture>_logits, which a warm restart looks for.
 FROM_SCRATCH = ("compact", "residual")
@@ -16,6 +19,38 @@ def network_kind(architecture: dict) -> str:
     """A spec's architecture → the network's kind: the backbone text before its ":" ("compact", "residual", or the
     VGG16 network's description)."""
     return str(architecture.get("backbone", "")).split(":")[0]
+
+
+def class_boost(text: str) -> dict[int, float]:
+    """The class_boost option: "fear=2,sad=1.5" → {2: 2.0, 4: 1.5} (label index → factor); "" → {}."""
+    factors = {}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        name, _, value = part.partition("=")
+        try:
+            factor = float(value)
+        except ValueError:
+            factor = 0.0
+        if name.strip() not in EMOTIONS or not factor > 0:
+            raise ConfigError(f"class boost is label=factor, comma separated, with a label of {', '.join(EMOTIONS)} "
+                              f"and a positive factor, got {part!r}")
+        factors[EMOTIONS.index(name.strip())] = factor
+    return factors
+
+
+def loss_weights(counts: list[int], mode: str, boost: str = "") -> list[float] | None:
+    """Per-class loss weights (label order) from the Training counts, against FER2013's imbalance (disgust is 1.5%
+    of Training): balanced n / (k * count), as in scikit-learn; sqrt its square root (milder); none 1. `boost` then
+    multiplies named classes' weights ("fear=2"). None when every weight is 1 (`none`, no boost). A class with no
+    example weighs 1."""
+    if mode not in ("balanced", "sqrt", "none"):
+        raise ConfigError(f"class weight mode must be balanced, sqrt or none, got {mode!r}")
+    factors = class_boost(boost)
+    if mode == "none" and not factors:
+        return None
+    n = sum(counts)
+    weights = [1.0 if mode == "none" or not c else n / (len(EMOTIONS) * c) for c in counts]
+    weights = [w ** 0.5 for w in weights] if mode == "sqrt" else weights
+    return [w * factors.get(i, 1.0) for i, w in enumerate(weights)]
 
 
 @dataclass

@@ -18,6 +18,7 @@ from keras import layers
 
 from facematch import EMOTIONS
 from facematch.errors import ConfigError
+from facematch.pipeline.configs import loss_weights
 
 log = logging.getLogger(__name__)
 
@@ -53,24 +54,13 @@ def build_head(feature_shape, mean, variance, hidden: int = 256, dropout: float 
 
 
 def class_weights(labels: np.ndarray, mode: str = "balanced", boost: str = "") -> dict[int, float] | None:
-    """Per-class loss weights against FER2013's imbalance (disgust is 1.5% of Training).
-
-    balanced: n / (k * count_c), as in scikit-learn; sqrt: its square root (milder); none. `boost` then
-    multiplies named classes' weights ("fear=2": fear, 14% of Training, weighs twice as much).
-    """
-    factors = class_boost(boost)
-    if mode == "none":
-        return {i: factors.get(i, 1.0) for i in range(len(EMOTIONS))} if factors else None
-    counts = np.bincount(labels, minlength=len(EMOTIONS)).astype(np.float64)
+    """configs.loss_weights for these Training labels, as {label index: weight}."""
+    counts = np.bincount(labels, minlength=len(EMOTIONS))
     if (counts == 0).any():
         missing = [EMOTIONS[i] for i in np.flatnonzero(counts == 0)]
         log.warning("no training example of %s; their weight is set to 1", ", ".join(missing))
-    weights = np.where(counts > 0, len(labels) / (len(EMOTIONS) * np.maximum(counts, 1)), 1.0)
-    if mode == "sqrt":
-        weights = np.sqrt(weights)
-    elif mode != "balanced":
-        raise ConfigError(f"class weight mode must be balanced, sqrt or none, got {mode!r}")
-    return {i: float(w) * factors.get(i, 1.0) for i, w in enumerate(weights)}
+    weights = loss_weights([int(c) for c in counts], mode, boost)
+    return dict(enumerate(weights)) if weights else None
 
 
 OPTIMIZERS = ("adamw", "sgd")
@@ -84,22 +74,6 @@ def optimizer_for(name: str, schedule, weight_decay: float):
     if name == "sgd":
         return keras.optimizers.SGD(schedule, momentum=0.9, nesterov=True, weight_decay=weight_decay)
     raise ConfigError(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got {name!r}")
-
-
-def class_boost(text: str) -> dict[int, float]:
-    """"fear=2,sad=1.5" → {2: 2.0, 4: 1.5} (label index → factor); "" → {}."""
-    factors = {}
-    for part in filter(None, (p.strip() for p in text.split(","))):
-        name, _, value = part.partition("=")
-        try:
-            factor = float(value)
-        except ValueError:
-            factor = 0.0
-        if name.strip() not in EMOTIONS or not factor > 0:
-            raise ConfigError(f"class boost is label=factor, comma separated, with a label of {', '.join(EMOTIONS)} "
-                              f"and a positive factor, got {part!r}")
-        factors[EMOTIONS.index(name.strip())] = factor
-    return factors
 
 
 def _calibrated(inputs, logits, temperature: float, name: str):

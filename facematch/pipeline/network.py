@@ -28,17 +28,10 @@ from facematch.model_spec import ModelSpec, plain, read_spec
 from facematch.pipeline.architectures import build_network, describe_scratch, resolve_precision
 from facematch.pipeline.augmentation import PairedConsistency, augmenter, cutout, low_pass_tf, paired, resample
 from facematch.pipeline.calibration import calibrate
-from facematch.pipeline.configs import FROM_SCRATCH, NetworkConfig
+from facematch.pipeline.configs import FROM_SCRATCH, NetworkConfig, class_boost
 from facematch.pipeline.dataset import load_split, read_manifest
 from facematch.pipeline.finetune import load_start_model
-from facematch.pipeline.modeling import (
-    assemble,
-    assemble_logits,
-    channel_stats,
-    class_boost,
-    class_weights,
-    optimizer_for,
-)
+from facematch.pipeline.modeling import assemble, assemble_logits, channel_stats, class_weights, optimizer_for
 from facematch.pipeline.runs import (
     SNAPSHOT_DIR,
     check_run_config,
