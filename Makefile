@@ -13,7 +13,7 @@ RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 # does in a checkout), also when it plays from the installed copy in .venv-play.
 export FACEMATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 sixth r29 residual1 r30 compact13 r31 r32 residual2 r33 network benchmark load-test lock clean
+.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 sixth r29 residual1 r30 compact13 r31 r32 residual2 r33 residual3 r34 network benchmark load-test lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -328,6 +328,22 @@ r33: data/models/fer_residual2/model.tflite
 
 data/models/fer_residual2/model.tflite:
 	$(MAKE) residual2
+
+# Experiment (rule R34): residual1 trained on for a second cycle (a warm restart from its weights: 30 epochs, rate 5e-4,
+# cosine), the same data, augmentation and teacher, fear's loss weight doubled as compact13's; ~2.5 min an epoch here
+# (~1.3 h; resumable: run it again). Then, like residual1 in R30, a sixth network.
+residual3: data/models/fer_residual1/model.tflite
+	$(BIN)/facematch train $(P)/ data/network/residual3 data/logs/residual3 --architecture residual --crop 40 \
+	    --init-model data/models/fer_residual1/ --learning-rate 5e-4 --weight-decay 0.05 --warmup-epochs 1 \
+	    --dropout 0.4 --contrast 0.2 --erase 0.25 --width 32 --epochs 30 --seed 34 --low-pass 0.1875 \
+	    --teacher $(MODEL)/ --distill 0.5 --label-smoothing 0 --class-boost fear=2 --output data/models/fer_residual3/
+
+R34 ?= data/models/fer_r34
+r34: data/models/fer_residual3/model.tflite
+	$(MAKE) sixth SIXTH=data/models/fer_residual3 JUDGE=$(R34)
+
+data/models/fer_residual3/model.tflite:
+	$(MAKE) residual3
 
 data/models/fer_compact13/model.tflite:
 	$(MAKE) compact13
