@@ -90,6 +90,9 @@ class ModelSpec:
     live_views: str = "none"  # what the live game plays per frame: a subset of `views`, cheaper
     view_temperature: float = 1.0  # sharpens the average of several views (each is calibrated alone)
     class_offsets: Mapping[str, float] = field(default_factory=dict)  # added to log-probabilities
+    # the live game's own offsets, whichever views it plays (its live views, one pass on a busy server; docs/model.md,
+    # R35); None: class_offsets serve it too
+    live_class_offsets: Mapping[str, float] | None = None
     # a in the 3-tap low-pass [a, 1 - 2a, a] run along the rows and the columns of every face once it is
     # input_size pixels (0: none): the same slight blur whatever size the crop had (docs/model.md, R7).
     low_pass: float = 0.0
@@ -102,9 +105,10 @@ class ModelSpec:
 
     def __post_init__(self):
         object.__setattr__(self, "labels", tuple(self.labels))
-        object.__setattr__(self, "class_offsets", MappingProxyType(
-            {e: float(self.class_offsets[e]) for e in EMOTIONS if self.class_offsets.get(e)}
-            if isinstance(self.class_offsets, Mapping) else self.class_offsets))
+        for name in ("class_offsets", "live_class_offsets"):
+            value = getattr(self, name)
+            if isinstance(value, Mapping):  # read-only, in label order, zeros left out
+                object.__setattr__(self, name, MappingProxyType({e: float(value[e]) for e in EMOTIONS if value.get(e)}))
         object.__setattr__(self, "provenance", _frozen(self.provenance))
         problem = _problem(self)
         if problem:
@@ -116,19 +120,22 @@ class ModelSpec:
             changes["provenance"] = {**plain(self.provenance), **changes["provenance"]}
         return dataclasses.replace(self, **changes)
 
-    def offsets(self) -> list[float]:
-        """The class offsets as one number per label (0 where none)."""
-        return [self.class_offsets.get(e, 0.0) for e in self.labels]
+    def offsets(self, live: bool = False) -> list[float]:
+        """The class offsets of predict() (live: of the live game's views) as one number per label (0 where none)."""
+        chosen = self.live_class_offsets if live and self.live_class_offsets is not None else self.class_offsets
+        return [chosen.get(e, 0.0) for e in self.labels]
 
     def judging(self) -> dict:
         """Every field that changes the judge's verdicts (all but name and provenance)."""
-        # low_pass, downscale and sharpen only where set: the judges written before them keep their model ids.
+        # low_pass, downscale, sharpen and live_class_offsets only where set: the judges written before them keep
+        # their model ids.
         return {"format": FORMAT, "input_size": self.input_size, "views": self.views,
                 "live_views": self.live_views, "view_temperature": self.view_temperature,
                 "class_offsets": dict(self.class_offsets), "labels": list(self.labels),
                 **({"low_pass": self.low_pass} if self.low_pass else {}),
                 **({"downscale": self.downscale} if self.downscale != "area" else {}),
-                **({"sharpen": self.sharpen} if self.sharpen else {})}
+                **({"sharpen": self.sharpen} if self.sharpen else {}),
+                **({} if self.live_class_offsets is None else {"live_class_offsets": dict(self.live_class_offsets)})}
 
     def model_id(self, network: bytes) -> str:
         """Names the judge a round was scored by (saved with it): the network's bytes and the fields
@@ -158,6 +165,11 @@ def _problem(spec: ModelSpec) -> str | None:
         return f"view_temperature: {t!r}; expected a positive number"
     if not isinstance(spec.class_offsets, Mapping):
         return "class_offsets: expected an object of class name to number"
+    if spec.live_class_offsets is not None:
+        if not isinstance(spec.live_class_offsets, Mapping):
+            return "live_class_offsets: expected an object of class name to number"
+        if spec.live_views == spec.views:
+            return "live_class_offsets: the live game plays predict()'s own views; class_offsets serve both"
     a = spec.low_pass
     if not isinstance(a, (int, float)) or isinstance(a, bool) or not 0 <= a < 1 / 3:
         return f"low_pass: {a!r}; expected a number from 0 (none) to under 1/3 (the centre keeps the most weight)"
@@ -182,15 +194,15 @@ def spec_from_json(data, where: str = SPEC_NAME) -> ModelSpec:
                                                            "upgrade Facematch" if newer else
                                                            f"is not a Facematch model spec (format {FORMAT})")
                          + f". {FIX}")
-    offsets = data.get("class_offsets", {})
-    if not isinstance(offsets, dict):
-        raise ModelError(f"{where}: class_offsets: expected an object of class name to number. {FIX}")
-    for emotion, value in offsets.items():
-        if emotion not in EMOTIONS:
-            raise ModelError(f"{where}: class_offsets: unknown class {emotion!r}; the classes are "
-                             f"{list(EMOTIONS)}. {FIX}")
-        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
-            raise ModelError(f"{where}: class_offsets.{emotion}: {value!r} is not a number. {FIX}")
+    for name in ("class_offsets", "live_class_offsets"):
+        offsets = data.get(name, {})
+        if not isinstance(offsets, dict):
+            raise ModelError(f"{where}: {name}: expected an object of class name to number. {FIX}")
+        for emotion, value in offsets.items():
+            if emotion not in EMOTIONS:
+                raise ModelError(f"{where}: {name}: unknown class {emotion!r}; the classes are {list(EMOTIONS)}. {FIX}")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value):
+                raise ModelError(f"{where}: {name}.{emotion}: {value!r} is not a number. {FIX}")
     known = {f.name for f in dataclasses.fields(ModelSpec)} | {"format"}
     unknown = sorted(set(data) - known)
     if unknown:

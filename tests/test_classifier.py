@@ -185,12 +185,14 @@ def test_shipped_model_reaches_its_model_card_accuracy_on_privatetest():
 
 def test_class_offsets_shift_predictions_towards_their_class_in_every_path(tmp_path):
     faces = blurred_faces(8, 3)
-    plain = judge_with(tmp_path, "offsets", class_offsets={})  # the shipped offsets left out: this test sets its own
+    # The shipped offsets left out (the live game's own too): this test sets one set of its own for every path.
+    plain = judge_with(tmp_path, "offsets", class_offsets={}, live_class_offsets=None)
     fear = facematch.EMOTIONS.index("fear")
-    shifted = judge_with(tmp_path, "offsets", class_offsets={"fear": 3.0})
+    shifted = judge_with(tmp_path, "offsets", class_offsets={"fear": 3.0}, live_class_offsets=None)
     # The history tells rounds judged with other offsets apart; rewritten provenance changes nothing.
     assert shifted.model_id != plain.model_id
-    rewritten = judge_with(tmp_path, "offsets", class_offsets={"fear": 3.0}, provenance={"metrics": {"new": 1}})
+    rewritten = judge_with(tmp_path, "offsets", class_offsets={"fear": 3.0}, live_class_offsets=None,
+                           provenance={"metrics": {"new": 1}})
     assert rewritten.model_id == shifted.model_id
     for views in ("none", None):  # the live single pass and the 10 views alike
         before, after = plain.predict(faces, views), shifted.predict(faces, views)
@@ -199,6 +201,20 @@ def test_class_offsets_shift_predictions_towards_their_class_in_every_path(tmp_p
         assert np.allclose(after, expected / expected.sum(1, keepdims=True), atol=1e-4)
         assert np.allclose(shifted.predict(faces, views, offsets=False), plain.predict(faces, views, offsets=False),
                            atol=1e-6)
+
+
+def test_the_live_views_get_the_live_games_own_offsets_where_the_spec_has_them(tmp_path):
+    faces = blurred_faces(8, 4)
+    fear = facematch.EMOTIONS.index("fear")
+    plain = judge_with(tmp_path, "own", class_offsets={}, live_class_offsets=None)
+    own = judge_with(tmp_path, "own", class_offsets={}, live_class_offsets={"fear": 3.0})
+    assert own.model_id != plain.model_id
+    assert np.allclose(own.predict(faces), plain.predict(faces), atol=1e-6)  # predict()'s views: no offsets
+    for views in (own.live_views, "none"):  # the live views, and the one pass a busy server plays
+        before, after = plain.predict(faces, views), own.predict(faces, views)
+        assert (after[:, fear] > before[:, fear]).all()
+        expected = before * np.exp(3.0 * (np.arange(7) == fear))
+        assert np.allclose(after, expected / expected.sum(1, keepdims=True), atol=1e-4)
 
 
 def test_the_live_game_plays_the_views_its_spec_names_averaged_like_predict(tmp_path):
@@ -212,7 +228,7 @@ def test_the_live_game_plays_the_views_its_spec_names_averaged_like_predict(tmp_
     face_and_mirror = [clf.predict(faces, "none", offsets=False),
                        clf.predict(np.ascontiguousarray(faces[:, :, ::-1]), "none", offsets=False)]
     live = clf.predict(faces, clf.live_views)
-    assert np.allclose(live, clf.combine(face_and_mirror), atol=1e-5)  # with the model's class offsets
+    assert np.allclose(live, clf.combine(face_and_mirror, live=True), atol=1e-5)  # with the live game's offsets
     assert not np.allclose(live, face_and_mirror[0], atol=1e-3)
     assert FrameAnalyzer(classifier=clf, coach=False).views == "hflip"  # the game's default
     with pytest.raises(ValueError, match="rotate"):

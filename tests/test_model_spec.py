@@ -15,7 +15,8 @@ from facematch.play.classifier import load_classifier
 def test_the_shipped_spec_names_the_views_offsets_and_provenance():
     spec = read_spec(DEFAULT_MODEL_DIR)
     assert spec.name == "fer_ens_distilled" and spec.input_size == 48 and spec.views == "hflip+shift2"
-    assert spec.live_views == "hflip" and dict(spec.class_offsets) == {"angry": -0.2, "fear": 0.3, "sad": 0.1}
+    assert spec.live_views == "hflip" and dict(spec.class_offsets) == {"angry": -0.1, "fear": 0.3, "sad": 0.1}
+    assert dict(spec.live_class_offsets) == {"angry": -0.2, "fear": 0.3, "sad": 0.1}  # the live game's own (R35)
     assert spec.low_pass == 0.1875 and spec.downscale == "area2x-cubic" and spec.sharpen == 0.04
     assert spec.provenance["ensemble"]["member_shares"] == (0.32, 0.16, 0.16, 0.16, 0.2)
     assert read_spec(DEFAULT_MODEL_DIR) == spec  # the same file reads to an equal value
@@ -33,6 +34,13 @@ def test_a_spec_cannot_be_changed_only_replaced_with_a_valid_one():
     assert changed.live_views == "none" and spec.live_views == "hflip"
     with pytest.raises(ValueError, match="live_views: 'hflip' are not among the views 'none'"):
         spec.replace(views="none", live_views="hflip")
+    shared = spec.replace(live_class_offsets=None)  # one set of offsets: predict()'s serve the live game too
+    assert shared.offsets(live=True) == shared.offsets()
+    own = shared.replace(live_class_offsets={"fear": 0.2, "sad": 0})  # the live game's own (R35); zeros left out
+    assert dict(own.live_class_offsets) == {"fear": 0.2} and own.offsets(live=True)[2] == 0.2
+    assert own.offsets() == shared.offsets()
+    with pytest.raises(ValueError, match=r"live_class_offsets: the live game plays predict\(\)'s own views"):
+        own.replace(live_views=own.views)
 
 
 @pytest.mark.parametrize("damage, field", [
@@ -45,6 +53,8 @@ def test_a_spec_cannot_be_changed_only_replaced_with_a_valid_one():
     (lambda d: d.update(sharpen=0.5), "sharpen: 0.5"),
     (lambda d: d["class_offsets"].update(scared=1.0), "class_offsets: unknown class 'scared'"),
     (lambda d: d["class_offsets"].update(fear="a lot"), "class_offsets.fear: 'a lot' is not a number"),
+    (lambda d: d.update(live_class_offsets={"scared": 1.0}), "live_class_offsets: unknown class 'scared'"),
+    (lambda d: d.update(live_class_offsets=[0.3]), "live_class_offsets: expected an object"),
     (lambda d: d.pop("input_size"), "input_size: missing"),
     (lambda d: d.update(format=FORMAT + 1), "newer than this version of Facematch"),
     (lambda d: d.pop("format"), "format None is not a Facematch model spec"),
@@ -100,9 +110,9 @@ def test_the_model_id_follows_what_judges_not_what_is_recorded():
     # The id its card was measured under: a field added to the contract since does not rename a judge.
     assert json.loads((DEFAULT_MODEL_DIR / "evaluation.json").read_text())["model_id"] == spec.model_id(network)
     assert spec.replace(provenance={"notes": "measured again"}).model_id(network) == spec.model_id(network)
-    for changed in (spec.replace(class_offsets={"fear": 0.5}), spec.replace(views="hflip"),
+    for changed in (spec.replace(class_offsets={"fear": 0.5}), spec.replace(live_views="none"),
                     spec.replace(view_temperature=1.0), spec.replace(low_pass=0.1 + spec.low_pass),
                     spec.replace(downscale="area2x-lanczos" if spec.downscale != "area2x-lanczos" else "area"),
-                    spec.replace(sharpen=0.01 + spec.sharpen)):
+                    spec.replace(sharpen=0.01 + spec.sharpen), spec.replace(live_class_offsets={"fear": 0.5})):
         assert changed.model_id(network) != spec.model_id(network)
     assert ModelSpec(name="x", input_size=48).model_id(b"other") != ModelSpec(name="x", input_size=48).model_id(network)

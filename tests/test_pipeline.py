@@ -292,6 +292,24 @@ def test_class_offsets_are_fitted_on_publictest_and_the_card_tells_them(trained,
     card = evaluated(floors, trained["processed"], tmp_path)
     assert "for the best accuracy that keeps fear recall ≥ 57.0% on `predict()` and as played live" in card
     assert "fear recall 50.0% → 60.0%" in card and "as played live (one pass)" in card and "45.0% → 58.0%" in card
+    # predict()'s own offsets (R35): fitted and bounded on its views alone; the live game keeps those it played.
+    own_dir = tmp_path / "own"
+    own = json.loads(run_command("fit-offsets", floors, trained["processed"], own_dir, "--classes", "fear", "--floor",
+                                 "fear=0", "--maximise", "accuracy", "--path", "predict", check=True).stdout)
+    own_spec = read_spec(own_dir)
+    assert own["path"] == "predict" and dict(own_spec.class_offsets) == own["offsets"]
+    assert dict(own_spec.live_class_offsets) == own["live_offsets"] == {"fear": 0.4}
+    assert own["accuracy_after"] >= own["accuracy_before"]  # maximised on predict() alone
+    card = evaluated(own_dir, trained["processed"], tmp_path)
+    assert "fear recall ≥ 0.0% on `predict()` alone" in card and "(one pass, its own offsets)" in card
+    assert "keeps offsets of its own" in card and "fitted alone: fear +0.40" in card
+    # The card's live figures are played with the live game's offsets, as the fit measured them.
+    publictest = json.loads((tmp_path / "own_evaluated" / "evaluation.json").read_text())["splits"]["PublicTest"]
+    assert publictest["live"]["accuracy"] == pytest.approx(own["live"]["accuracy_after"])
+    assert publictest["single_pass"]["accuracy"] == pytest.approx(own["live"]["accuracy_after"])  # live: one pass
+    same = write_model_dir(fitted_dir, tmp_path / "same", spec.replace(live_views=spec.views))
+    bad = run_command("fit-offsets", same, trained["processed"], tmp_path / "x", "--path", "predict")
+    assert bad.returncode == 1 and "one set of offsets serves both" in bad.stderr and "Traceback" not in bad.stderr
 
 
 def test_the_live_views_are_chosen_on_publictest_and_the_card_tells_what_the_game_plays(trained, tmp_path):

@@ -8,14 +8,16 @@ Writes OUTPUT: the model directory with `class_offsets` in its spec: numbers add
 the named classes inside predict() (the live single pass too), chosen to raise those classes'
 mean PublicTest recall (--maximise accuracy: overall accuracy) while overall PublicTest accuracy
 falls by at most --max-accuracy-drop and none of them falls below its --floor (default: its recall
-before), on predict() and on the live path the game plays. PrivateTest is not read.
+before), on predict() and on the live path the game plays. With --path predict, predict()'s offsets are
+fitted and bounded on its own views alone and the live game keeps the offsets it plays now (rule R35).
+PrivateTest is not read.
 """
 
 import argparse
 import json
 
 from facematch import cli
-from facematch.pipeline.evaluation import fit_offsets
+from facematch.pipeline.evaluation import OFFSET_PATHS, fit_offsets
 
 
 def _pairs(items: list[str], option: str, form: str) -> dict[str, float]:
@@ -51,12 +53,15 @@ def main(argv: list[str] | None = None) -> int:
                         help="as --keep-agreement, with these floors instead of the share without offsets, e.g. "
                              "another judge's: bilinear=0.9574 bicubic=0.9852 live-bilinear=0.9454 "
                              "live-bicubic=0.9808 (rule R16)")
+    parser.add_argument("--path", choices=OFFSET_PATHS, default="both",
+                        help="both (default): one set of offsets, bounded on predict() and as played live; "
+                             "predict: predict()'s own, fitted on its views alone, the live game's kept (R35)")
     args = parser.parse_args(argv)
     if not 0 <= args.max_accuracy_drop < 1:
         raise cli.CliError("--max-accuracy-drop is a fraction between 0 and 1")
     fitted = fit_offsets(args.model_dir, args.processed, args.output, args.classes, args.max_accuracy_drop,
                          _pairs(args.floor, "--floor", "CLASS=RECALL"), args.maximise, args.keep_agreement,
-                         _pairs(args.agreement_floor, "--agreement-floor", "NAME=SHARE"))
+                         _pairs(args.agreement_floor, "--agreement-floor", "NAME=SHARE"), args.path)
     print(json.dumps(fitted, indent=2))
     return 0
 

@@ -46,15 +46,18 @@ def _steady_text(agreement: dict | None) -> str:
 
 def _offsets_text(spec: ModelSpec, metrics: dict) -> str:
     offsets = dict(spec.class_offsets)
-    if not offsets:
+    if not offsets and not spec.live_class_offsets:
         return ""
     fit = metrics.get("class_offsets_fit", {})
-    text = ("\n- Class offsets added to the log-probabilities (inside `predict()`, single pass too): "
-            + ", ".join(f"{k} {v:+.2f}" for k, v in offsets.items()))
+    own_live = spec.live_class_offsets is not None  # the live game plays offsets of its own (R35)
+    text = ("\n- Class offsets added to the log-probabilities (inside `predict()`"
+            + (": " if own_live else ", single pass too: ")
+            + (", ".join(f"{k} {v:+.2f}" for k, v in offsets.items()) or "none"))
     if fit.get("maximise") == "accuracy":
         text += ("; fitted on PublicTest for the best accuracy that keeps "
                  + ", ".join(f"{k} recall ≥ {pct(f)}" for k, f in fit["floors"].items())
-                 + (" on `predict()` and as played live" if fit.get("live") else "")
+                 + (" on `predict()` alone" if own_live else " on `predict()` and as played live" if fit.get("live")
+                    else "")
                  + _steady_text(fit.get("agreement")))
     else:
         text += ("; fitted on PublicTest to raise those classes' recall, the training set's prior towards "
@@ -63,8 +66,8 @@ def _offsets_text(spec: ModelSpec, metrics: dict) -> str:
         paths = [(f"{fit['views']} `predict()`", fit)]
         if fit.get("live"):
             live = fit["live"]
-            paths.append(("as played live" + (" (one pass)" if live["views"] == "none" else f" ({live['views']})"),
-                          live))
+            paths.append(("as played live" + (" (one pass" if live["views"] == "none" else f" ({live['views']}")
+                          + (", its own offsets)" if own_live else ")"), live))
         text += " (PublicTest " + "; ".join(
             f"{name}: accuracy {pct(path['accuracy_before'])} → {pct(path['accuracy_after'])}, "
             + ", ".join(f"{k} recall {pct(path['recall_before'][k])} → {pct(path['recall_after'][k])}"
@@ -72,6 +75,10 @@ def _offsets_text(spec: ModelSpec, metrics: dict) -> str:
             + "".join(f", {size} agreement {pct(a['before'])} → {pct(a['after'])}"
                       for size, a in path.get("agreement", {}).items())
             for name, path in paths) + ")"
+    if own_live:
+        text += (". The live game (its live views, and the single pass a busy server plays) keeps offsets of its own, "
+                 "those it played before `predict()`'s were fitted alone: "
+                 + (", ".join(f"{k} {v:+.2f}" for k, v in spec.live_class_offsets.items()) or "none"))
     return text + "."
 
 

@@ -81,7 +81,9 @@ def choose_live_views(model_dir, processed_dir, out_dir, candidates=("none", "hf
         if accuracy[mode] > accuracy[chosen] + min_gain:
             chosen = mode
     metrics = {**clf.spec.provenance.get("metrics", {}), "publictest_accuracy_by_live_views": accuracy}
-    write_model_dir(model_dir, out_dir, clf.spec.replace(live_views=chosen, provenance={"metrics": metrics}))
+    # The live game's own offsets (R35) were fitted on the views it played; new views start from predict()'s.
+    spec = clf.spec.replace(live_views=chosen, live_class_offsets=None, provenance={"metrics": metrics})
+    write_model_dir(model_dir, out_dir, spec)
     return {"chosen": chosen, "publictest_accuracy": accuracy, "min_gain": min_gain}
 
 
@@ -149,8 +151,8 @@ def evaluate(model_dir, processed_dir, out_dir, progress: bool = True) -> dict:
         views = view_probabilities(clf, data.images)
         seconds = time.time() - started
         probs = clf.combine(views)
-        single = clf.combine(views[:1])  # one pass, offsets included
-        live = clf.combine(live_views(views, clf.views, clf.live_views))  # what the live game plays per frame
+        single = clf.combine(views[:1], live=True)  # one pass, as a busy server plays it
+        live = clf.combine(live_views(views, clf.views, clf.live_views), live=True)  # what the live game plays
         metrics = split_metrics(probs, data.labels)
         metrics["ms_per_image"] = round(1000 * seconds / max(1, len(data.labels)), 3)
         metrics["test_time_views"] = len(views)
@@ -212,10 +214,13 @@ def plot_confusion(cm: np.ndarray, path: Path, title: str) -> None:
     plt.close(fig)
 
 
+OFFSET_PATHS = ("both", "predict")  # what fit_offsets fits: one set for both paths, or predict()'s alone (R35)
+
+
 def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angry"),
                 max_accuracy_drop: float = 0.0065, floors: dict[str, float] | None = None,
                 maximise: str = "recall", keep_agreement: bool = False,
-                agreement_floors: dict[str, float] | None = None) -> dict:
+                agreement_floors: dict[str, float] | None = None, path: str = "both") -> dict:
     """out_dir: model_dir with class offsets (calibration.fit_class_offsets) fitted on PublicTest
     through the model's own predict() views; returns what was fitted and measured.
     keep_agreement: on each path, the verdicts of the faces enlarged to 96 px (bilinear, bicubic) must agree
@@ -224,47 +229,56 @@ def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angr
     floors: the recall a class may not fall below (e.g. the judge it replaces, or a target);
     default its own. Where the game plays fewer views live than predict() averages, the bound and
     the floors hold on that live path too: the player meets the live judge.
+    path "predict": predict()'s offsets are fitted on its views alone, bounded there alone, and the live game
+    keeps the offsets it plays now as its own (spec `live_class_offsets`, rule R35).
 
-    Any earlier offsets are ignored and replaced. Run `facematch evaluate` afterwards for the card.
+    Any earlier offsets of the paths fitted are ignored and replaced. Run `facematch evaluate` afterwards for the card.
     """
     floors = floors or {}
     unknown = [c for c in (*classes, *floors) if c not in EMOTIONS]
     if unknown:
         raise ConfigError(f"unknown classes {unknown}; choose from {list(EMOTIONS)}")
+    if path not in OFFSET_PATHS:
+        raise ConfigError(f"path: {path!r}; choose one of {list(OFFSET_PATHS)}")
     clf = EmotionClassifier(model_dir)
+    two_paths = clf.live_views != clf.views
+    if path == "predict" and not two_paths:
+        raise ConfigError(f"{model_dir} plays predict()'s own views live: one set of offsets serves both; fit both")
     # A live path that plays predict()'s own views is predict(): no bound or floor of its own.
-    paths = ("", "live-") if clf.live_views != clf.views else ("",)
+    paths = ("", "live-") if two_paths and path == "both" else ("",)
     keys = [[prefix + name.split()[-1] for name, *_ in STEADY_SIZES] for prefix in paths]
     agreement_floors = agreement_floors or {}
-    unknown = sorted(set(agreement_floors) - {key for path in keys for key in path})
+    unknown = sorted(set(agreement_floors) - {key for names in keys for key in names})
     if unknown:
-        raise ConfigError(f"unknown agreement floors {unknown}; choose from {[k for path in keys for k in path]}")
+        raise ConfigError(f"unknown agreement floors {unknown}; choose from {[k for names in keys for k in names]}")
     data = load_split(processed_dir, "PublicTest")
     views = view_probabilities(clf, data.images)
     probs = clf.combine(views, offsets=False)
     live = None
-    if len(paths) == 2:
+    if two_paths:
         live = clf.combine(live_views(views, clf.views, clf.live_views), offsets=False)
     indices = [EMOTIONS.index(c) for c in classes]
     mine = {c: recall(probs, data.labels, EMOTIONS.index(c)) for c in classes}
     resampled, steady_floors = None, None
     if keep_agreement or agreement_floors:
-        steady_floors = [[agreement_floors.get(key) for key in path] for path in keys]
+        steady_floors = [[agreement_floors.get(key) for key in names] for names in keys]
         log.info("PublicTest enlarged to 96 px (%s), for the agreement bound", ", ".join(n for n, *_ in STEADY_SIZES))
         crops = [enlarged(data.images, size, interpolation) for _, size, interpolation in STEADY_SIZES]
         resampled = [[clf.predict(c, offsets=False) for c in crops]]
-        if live is not None:
+        if len(paths) == 2:
             resampled.append([clf.predict(c, clf.live_views, offsets=False) for c in crops])
     offsets = fit_class_offsets(probs, data.labels, indices, max_accuracy_drop,
                                 floors=[floors.get(c) for c in classes],
-                                also=live, maximise=maximise, resampled=resampled, steady_floors=steady_floors)
+                                also=live if len(paths) == 2 else None, maximise=maximise, resampled=resampled,
+                                steady_floors=steady_floors)
+    kept_live = np.array(clf.spec.offsets(live=True)) if path == "predict" else offsets
 
-    def with_offsets(probabilities: np.ndarray) -> np.ndarray:
-        """The probabilities as predict() will give them: the fitted offsets added to their logarithms."""
-        return softmax(np.log(np.maximum(probabilities, 1e-12)) + offsets)
+    def with_offsets(probabilities: np.ndarray, shift: np.ndarray = offsets) -> np.ndarray:
+        """The probabilities as predict() will give them: the offsets added to their logarithms."""
+        return softmax(np.log(np.maximum(probabilities, 1e-12)) + shift)
 
-    def measured(before: np.ndarray) -> dict:
-        after = with_offsets(before)
+    def measured(before: np.ndarray, shift: np.ndarray = offsets) -> dict:
+        after = with_offsets(before, shift)
         return {"accuracy_before": float((before.argmax(1) == data.labels).mean()),
                 "accuracy_after": float((after.argmax(1) == data.labels).mean()),
                 "recall_before": {c: recall(before, data.labels, EMOTIONS.index(c)) for c in classes},
@@ -278,16 +292,18 @@ def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angr
                        **({"floor": floor} if floor is not None else {})}
                 for (name, *_), moved, floor in zip(STEADY_SIZES, sizes, size_floors)}
 
-    fit = {"views": f"{len(views)}-view" if len(views) > 1 else "single-pass",
+    fit = {"views": f"{len(views)}-view" if len(views) > 1 else "single-pass", "path": path,
            "max_accuracy_drop": max_accuracy_drop, "maximise": maximise,
            "floors": {c: floors.get(c, mine[c]) for c in classes}, **measured(probs)}
     if resampled:
         fit["agreement"] = steadiness(probs, resampled[0], steady_floors[0])
     if live is not None:
-        fit["live"] = {"views": clf.live_views, **measured(live)}
-        if resampled:
+        fit["live"] = {"views": clf.live_views, **measured(live, kept_live)}
+        if len(paths) == 2 and resampled:
             fit["live"]["agreement"] = steadiness(live, resampled[1], steady_floors[1])
     fitted = {e: round(float(v), 2) for e, v in zip(EMOTIONS, offsets) if v}
+    live_fitted = {e: round(float(v), 2) for e, v in zip(EMOTIONS, kept_live) if v} if path == "predict" else None
     metrics = {**clf.spec.provenance.get("metrics", {}), "class_offsets_fit": fit}
-    write_model_dir(model_dir, out_dir, clf.spec.replace(class_offsets=fitted, provenance={"metrics": metrics}))
-    return {"offsets": fitted, **fit}
+    spec = clf.spec.replace(class_offsets=fitted, live_class_offsets=live_fitted, provenance={"metrics": metrics})
+    write_model_dir(model_dir, out_dir, spec)
+    return {"offsets": fitted, **({"live_offsets": live_fitted} if path == "predict" else {}), **fit}

@@ -102,7 +102,7 @@ def choose_downscale(model_dir, processed_dir, out_dir, candidates=DOWNSCALES, v
     judge = EmotionClassifier(model_dir, spec=spec)
     views = view_probabilities(judge, data.images)
     verdicts = {"predict": judge.combine(views).argmax(1),
-                "live": judge.combine(live_views(views, judge.views, judge.live_views)).argmax(1)}
+                "live": judge.combine(live_views(views, judge.views, judge.live_views), live=True).argmax(1)}
     crops = video_face_crops(video) if video else []
     if video and not crops:
         raise ConfigError(f"no face found in {video}: give a video of a face, or leave --video out")

@@ -140,6 +140,7 @@ class EmotionClassifier:
                 f"{tflite} has input {list(network.input_shape)} and {network.outputs} outputs; "
                 f"spec.json says (N, {size}, {size}, 1) → (N, {len(EMOTIONS)}). {FIX}")
         self.class_offsets = np.array(self.spec.offsets())
+        self.live_class_offsets = np.array(self.spec.offsets(live=True))
 
     @property
     def input_size(self) -> int:
@@ -164,7 +165,8 @@ class EmotionClassifier:
 
         views: the set of views to average (model_spec.VIEW_SETS), by default the spec's `views`
         (e.g. 10 shifted and mirrored views); the live game passes `live_views`.
-        offsets=False leaves the class offsets out (to fit new ones).
+        offsets=False leaves the class offsets out (to fit new ones). Views other than the spec's own are
+        the live game's (its live views, or one pass on a busy server) and get its offsets where it has its own.
         """
         x = to_gray_size(faces, self.input_size, self.spec.downscale, self.spec.sharpen).astype(np.float32)[..., None]
         if len(x) == 0:
@@ -174,24 +176,27 @@ class EmotionClassifier:
         # is, as if it were the face given alone (the pipeline scores views that way).
         batch = np.concatenate(stacked) if len(stacked) > 1 else np.ascontiguousarray(stacked[0])
         out, n = self._run(low_pass(batch, self.spec.low_pass)), len(x)
-        return self.combine([out[i * n:(i + 1) * n] for i in range(len(stacked))], offsets)
+        return self.combine([out[i * n:(i + 1) * n] for i in range(len(stacked))], offsets,
+                            live=views is not None and views != self.views)
 
-    def combine(self, view_probs: list[np.ndarray], offsets: bool = True) -> np.ndarray:
+    def combine(self, view_probs: list[np.ndarray], offsets: bool = True, live: bool = False) -> np.ndarray:
         """The probabilities of several views of the same faces (or one view), averaged and recalibrated.
 
         Each view is calibrated for a single pass; their average is less confident than it should
         be, so it is sharpened by the spec's `view_temperature` (fitted on PublicTest). Then the
-        class offsets shift the classes the network under-predicts.
+        class offsets shift the classes the network under-predicts: the live game's own where the
+        spec has them and `live` says the live game plays these views (R35).
         """
         probs = (sum(view_probs) / len(view_probs)).astype(np.float64)
         sharpen = len(view_probs) > 1 and self.spec.view_temperature != 1.0
-        shift = offsets and bool(self.class_offsets.any())
+        class_offsets = self.live_class_offsets if live else self.class_offsets
+        shift = offsets and bool(class_offsets.any())
         if sharpen or shift:
             logits = np.log(np.maximum(probs, 1e-12))
             if sharpen:
                 logits = logits / self.spec.view_temperature
             if shift:
-                logits = logits + self.class_offsets
+                logits = logits + class_offsets
             probs = np.exp(logits - logits.max(axis=1, keepdims=True))
         probs = probs.astype(np.float32)
         return probs / probs.sum(axis=1, keepdims=True)
