@@ -121,7 +121,7 @@ class ModelSpec:
         return dataclasses.replace(self, **changes)
 
     def offsets(self, live: bool = False) -> list[float]:
-        """The class offsets of predict() (live: of the live game's views) as one number per label (0 where none)."""
+        """The class offsets of predict() (live: the live game's, whichever views it plays), one per label (0: none)."""
         chosen = self.live_class_offsets if live and self.live_class_offsets is not None else self.class_offsets
         return [chosen.get(e, 0.0) for e in self.labels]
 
