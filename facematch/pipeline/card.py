@@ -44,6 +44,11 @@ def _steady_text(agreement: dict | None) -> str:
     return " and changes no more verdicts than no offsets do when the faces come enlarged to 96 px, bilinear or bicubic"
 
 
+def _signed(offsets) -> str:
+    """A set of class offsets as the card lists them, e.g. "angry -0.10, fear +0.30"."""
+    return ", ".join(f"{k} {v:+.2f}" for k, v in offsets.items()) or "none"
+
+
 def _offsets_text(spec: ModelSpec, metrics: dict) -> str:
     offsets = dict(spec.class_offsets)
     if not offsets and not spec.live_class_offsets:
@@ -52,7 +57,7 @@ def _offsets_text(spec: ModelSpec, metrics: dict) -> str:
     own_live = spec.live_class_offsets is not None  # the live game plays offsets of its own (R35)
     text = ("\n- Class offsets added to the log-probabilities (inside `predict()`"
             + (": " if own_live else ", single pass too: ")
-            + (", ".join(f"{k} {v:+.2f}" for k, v in offsets.items()) or "none"))
+            + _signed(offsets))
     if fit.get("maximise") == "accuracy":
         text += ("; fitted on PublicTest for the best accuracy that keeps "
                  + ", ".join(f"{k} recall ≥ {pct(f)}" for k, f in fit["floors"].items())
@@ -78,7 +83,7 @@ def _offsets_text(spec: ModelSpec, metrics: dict) -> str:
     if own_live:
         text += (". The live game (its live views, and the single pass a busy server plays) keeps offsets of its own, "
                  "those it played before `predict()`'s were fitted alone: "
-                 + (", ".join(f"{k} {v:+.2f}" for k, v in spec.live_class_offsets.items()) or "none"))
+                 + _signed(spec.live_class_offsets))
     return text + "."
 
 

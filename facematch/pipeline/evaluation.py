@@ -301,8 +301,12 @@ def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angr
         fit["live"] = {"views": clf.live_views, **measured(live, kept_live)}
         if len(paths) == 2 and resampled:
             fit["live"]["agreement"] = steadiness(live, resampled[1], steady_floors[1])
-    fitted = {e: round(float(v), 2) for e, v in zip(EMOTIONS, offsets) if v}
-    live_fitted = {e: round(float(v), 2) for e, v in zip(EMOTIONS, kept_live) if v} if path == "predict" else None
+    def as_spec(shift: np.ndarray) -> dict:
+        """One number per class as spec.json keeps offsets: rounded, zeros left out."""
+        return {e: round(float(v), 2) for e, v in zip(EMOTIONS, shift) if v}
+
+    fitted = as_spec(offsets)
+    live_fitted = as_spec(kept_live) if path == "predict" else None
     metrics = {**clf.spec.provenance.get("metrics", {}), "class_offsets_fit": fit}
     spec = clf.spec.replace(class_offsets=fitted, live_class_offsets=live_fitted, provenance={"metrics": metrics})
     write_model_dir(model_dir, out_dir, spec)
