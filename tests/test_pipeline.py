@@ -13,7 +13,7 @@ from conftest import VIDEO, needs_video, run_command
 from facematch import EMOTIONS
 from facematch.model_spec import VIEW_SETS, plain, read_spec, view_keys, write_model_dir
 from facematch.pipeline.dataset import load_split
-from facematch.play.classifier import load_classifier
+from facematch.play.classifier import EmotionClassifier, load_classifier
 
 pytestmark = pytest.mark.slow
 
@@ -328,6 +328,25 @@ def test_the_live_views_are_chosen_on_publictest_and_the_card_tells_what_the_gam
                                     "--min-gain", "1", check=True).stdout)
     assert chosen["chosen"] == "none"  # nothing beats a single pass by 100 points
 
+
+
+def test_predicts_views_are_chosen_again_among_every_set_and_the_live_game_plays_what_it_did(trained, tmp_path):
+    model_dir, processed = trained["model_dir"], trained["processed"]
+    spec = read_spec(model_dir)
+    start = write_model_dir(model_dir, tmp_path / "start", spec.replace(
+        views="hflip+shift2", live_views="hflip", class_offsets={"fear": 0.4}))
+    chosen = json.loads(run_command("choose-views", start, processed, tmp_path / "views", "--path", "predict",
+                                    check=True).stdout)
+    by_views = chosen["publictest_accuracy"]
+    assert set(by_views) == {m for m in VIEW_SETS if m != "none"}  # those holding the live views: zoomed too
+    assert chosen["chosen"] == max(by_views, key=lambda m: (by_views[m], -len(view_keys(m))))
+    new = read_spec(tmp_path / "views")
+    assert new.views == chosen["chosen"] and new.view_temperature == spec.view_temperature  # the live game's too
+    assert read_spec(start).views == "hflip+shift2"  # the input is only read
+    faces = load_split(processed, "PublicTest").images[:20]
+    before, after = EmotionClassifier(start), EmotionClassifier(tmp_path / "views")
+    assert new.live_views == "hflip" and np.array_equal(before.predict(faces, "hflip"), after.predict(faces, "hflip"))
+    assert np.array_equal(before.predict(faces, "none"), after.predict(faces, "none"))  # a busy server's pass too
 
 def test_the_low_pass_is_chosen_on_publictest_and_the_card_tells_it_and_the_resampling_agreement(trained, tmp_path):
     model_dir, smooth_dir = trained["model_dir"], tmp_path / "smooth"

@@ -27,7 +27,8 @@ from facematch.model_spec import KERAS_NAME, VIEW_SETS, ModelSpec, plain, read_s
 from facematch.pipeline.calibration import calibrate, fit_temperature, softmax
 from facematch.pipeline.configs import FROM_SCRATCH, network_kind
 from facematch.pipeline.dataset import load_split
-from facematch.pipeline.runs import choose_tta, machine_description, save_model_dir, view_batch
+from facematch.pipeline.runs import machine_description, save_model_dir, view_batch
+from facematch.pipeline.views import choose_tta
 from facematch.play.classifier import low_pass
 
 log = logging.getLogger(__name__)

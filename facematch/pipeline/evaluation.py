@@ -1,6 +1,6 @@
 """The steps after training, each reading a model directory and writing a new one through the game's
-own judge: the live views (choose_live_views), the class offsets (fit_offsets), and the evaluation
-with its model card (evaluate). PublicTest chooses; PrivateTest is only read by evaluate."""
+own judge: the class offsets (fit_offsets) and the evaluation with its model card (evaluate); the views are
+chosen in facematch.pipeline.views. PublicTest chooses; PrivateTest is only read by evaluate."""
 
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ import cv2
 import numpy as np
 
 from facematch import EMOTIONS
-from facematch.errors import ConfigError, ModelError
-from facematch.model_spec import building_model_dir, copy_network, view_keys, write_model_dir, write_spec
+from facematch.errors import ConfigError
+from facematch.model_spec import building_model_dir, copy_network, write_model_dir, write_spec
 from facematch.pipeline.calibration import agreement, expected_calibration_error, fit_class_offsets, recall, softmax
 from facematch.pipeline.card import write_model_card
 from facematch.pipeline.dataset import load_split, read_manifest
-from facematch.play.classifier import EmotionClassifier, view_images
+from facematch.pipeline.views import live_views, view_probabilities
+from facematch.play.classifier import EmotionClassifier
 
 log = logging.getLogger(__name__)
 EVAL_SPLITS = ("PublicTest", "PrivateTest")
@@ -44,47 +45,6 @@ def split_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
         "recall": dict(zip(EMOTIONS, clean(recall))),
         "confusion_matrix": cm.tolist(),
     }
-
-
-def view_probabilities(clf: EmotionClassifier, images: np.ndarray) -> list[np.ndarray]:
-    """One single-pass probability array per view predict() averages (model_spec.view_keys order),
-    without the class offsets: combine() applies them once, to the average of whichever views."""
-    return [clf.predict(np.ascontiguousarray(v), "none", offsets=False) for v in view_images(images, clf.views)]
-
-
-def live_views(views: list[np.ndarray], mode: str, live_mode: str) -> list[np.ndarray]:
-    """Of the probabilities of `mode`'s views (model_spec.view_keys order), those `live_mode` averages."""
-    keys = view_keys(mode)
-    missing = [key for key in view_keys(live_mode) if key not in keys]
-    if missing:
-        raise ModelError(f"the live views {live_mode!r} are not among the model's views {mode!r}")
-    return [views[keys.index(key)] for key in view_keys(live_mode)]
-
-
-def choose_live_views(model_dir, processed_dir, out_dir, candidates=("none", "hflip"),
-                      min_gain: float = 0.0065) -> dict:
-    """out_dir: model_dir with the views the live game plays per frame chosen on PublicTest.
-
-    Candidates go cheapest first; a dearer one is taken only if it beats the one chosen so far by
-    more than `min_gain` (paired noise on 3,589 faces is ~0.65 pt). Each must be a subset of the
-    model's own views. Check the frame step with `make benchmark` afterwards.
-    """
-    clf = EmotionClassifier(model_dir)
-    data = load_split(processed_dir, "PublicTest")
-    views = view_probabilities(clf, data.images)
-    accuracy = {}
-    for mode in candidates:
-        probs = clf.combine(live_views(views, clf.views, mode))
-        accuracy[mode] = round(float((probs.argmax(1) == data.labels).mean()), 4)
-    chosen = candidates[0]
-    for mode in candidates[1:]:
-        if accuracy[mode] > accuracy[chosen] + min_gain:
-            chosen = mode
-    metrics = {**clf.spec.provenance.get("metrics", {}), "publictest_accuracy_by_live_views": accuracy}
-    # The live game's own offsets (R35) were fitted on the views it played; new views start from predict()'s.
-    spec = clf.spec.replace(live_views=chosen, live_class_offsets=None, provenance={"metrics": metrics})
-    write_model_dir(model_dir, out_dir, spec)
-    return {"chosen": chosen, "publictest_accuracy": accuracy, "min_gain": min_gain}
 
 
 # How a face can reach the judge at another size: (name, size, OpenCV interpolation of the enlargement). The judge

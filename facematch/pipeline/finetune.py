@@ -39,7 +39,6 @@ from facematch.pipeline.modeling import assemble, class_weights
 from facematch.pipeline.runs import (
     SNAPSHOT_DIR,
     check_run_config,
-    choose_tta,
     choose_weights,
     machine_description,
     read_log,
@@ -48,6 +47,7 @@ from facematch.pipeline.runs import (
     view_batch,
     wall_clock_callback,
 )
+from facematch.pipeline.views import choose_tta
 
 BACKBONE_NAME = "vgg16_block4_pool"
 log = logging.getLogger(__name__)

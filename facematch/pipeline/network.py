@@ -35,7 +35,6 @@ from facematch.pipeline.modeling import assemble, assemble_logits, channel_stats
 from facematch.pipeline.runs import (
     SNAPSHOT_DIR,
     check_run_config,
-    choose_tta,
     choose_weights,
     machine_description,
     read_log,
@@ -44,6 +43,7 @@ from facematch.pipeline.runs import (
     view_batch,
     wall_clock_callback,
 )
+from facematch.pipeline.views import choose_tta
 from facematch.play.classifier import low_pass
 
 log = logging.getLogger(__name__)

@@ -1,5 +1,5 @@
 """What every training run shares: its CSV log, wall clock and per-evaluation weights, weight
-averaging, the choice of test-time views on PublicTest, and the model directory it writes."""
+averaging, the batches of test-time views, and the model directory it writes."""
 
 from __future__ import annotations
 
@@ -15,16 +15,7 @@ import keras
 import numpy as np
 
 from facematch.errors import ConfigError
-from facematch.model_spec import (
-    KERAS_NAME,
-    TFLITE_NAME,
-    VIEW_SETS,
-    ModelSpec,
-    building_model_dir,
-    view_keys,
-    write_spec,
-)
-from facematch.pipeline.calibration import expected_calibration_error, fit_temperature, softmax
+from facematch.model_spec import KERAS_NAME, TFLITE_NAME, ModelSpec, building_model_dir, write_spec
 from facematch.pipeline.modeling import export_tflite
 from facematch.play.classifier import view_image
 
@@ -78,36 +69,6 @@ def snapshot_callback(directory: Path):
 def average_weights(weight_lists: list[list[np.ndarray]]) -> list[np.ndarray]:
     """The element-wise mean of several models' weights (VGG16 has no batch norm to re-estimate)."""
     return [np.mean(arrays, axis=0) for arrays in zip(*weight_lists)]
-
-
-def choose_tta(view_logits, labels: np.ndarray, temperature: float, keep: str | None = None) -> tuple[str, dict, dict]:
-    """The test-time augmentation with the best PublicTest accuracy (or `keep`, when given: a mode chosen
-    before, kept for what accuracy does not measure), each one's accuracy, and the calibration of the chosen
-    views' average.
-
-    view_logits maps a view's key (model_spec.view_keys) to the PublicTest logits of that view
-    (e.g. `lambda key: predict(view_image(images, key))`, or logits already computed). A mode with more views must do
-    strictly better than every cheaper one to be chosen. Each view is calibrated for a single
-    pass (temperature); their average is under-confident, so a second temperature is fitted to
-    it (`view_temperature`, 1 for a single view) and the ECE before and after is reported.
-    """
-    probs = {}  # each distinct view is scored once: the modes' views overlap
-    accuracy = {}
-    for mode in VIEW_SETS:  # cheapest first
-        for key in view_keys(mode):
-            if key not in probs:
-                probs[key] = softmax(view_logits(key) / temperature)
-        total = sum(probs[key] for key in view_keys(mode))
-        accuracy[mode] = round(float((total.argmax(1) == labels).mean()), 4)
-    best = keep or max(accuracy, key=lambda m: (accuracy[m], -len(view_keys(m))))
-    average = sum(probs[key] for key in view_keys(best)) / len(view_keys(best))
-    log_average = np.log(np.maximum(average, 1e-12))
-    view_temperature = fit_temperature(log_average, labels) if len(view_keys(best)) > 1 else 1.0
-    views = {"view_temperature": view_temperature,
-             "publictest_views_ece_before": expected_calibration_error(average, labels),
-             "publictest_views_ece_after": expected_calibration_error(softmax(log_average / view_temperature),
-                                                                       labels)}
-    return best, accuracy, views
 
 
 def view_batch(images: np.ndarray, key) -> np.ndarray:

@@ -16,12 +16,11 @@ from facematch.pipeline.dataset import load_split
 from facematch.pipeline.evaluation import (
     ENLARGEMENTS,
     STEADY_SIZES,
-    live_views,
     mean_agreement,
     resampling_agreement,
-    view_probabilities,
     worst_agreement,
 )
+from facematch.pipeline.views import live_views, view_probabilities
 from facematch.play.classifier import EmotionClassifier
 
 log = logging.getLogger(__name__)

@@ -37,10 +37,31 @@ def shift_images(x: np.ndarray, dx: int, dy: int) -> np.ndarray:
     return padded[:, p - dy:p - dy + h, p - dx:p - dx + w]
 
 
-def view_image(x: np.ndarray, key: tuple[int, int, bool]) -> np.ndarray:
+def zoom_images(x: np.ndarray, zoom: int) -> np.ndarray:
+    """(N, H, W, ...) square images zoomed in (zoom > 0: the centre H - zoom px enlarged bilinearly to H) or out
+    (zoom < 0: shrunk by pixel areas to H + zoom px, the edge rows and columns repeated out to H)."""
+    if zoom == 0:
+        return x
+    size, inner = x.shape[1], x.shape[1] - abs(zoom)
+    if zoom % 2 or inner < 1:
+        raise ValueError(f"a zoom must be even and smaller than the face ({size} px), got {zoom}")
+    half = abs(zoom) // 2
+    out = np.empty_like(x)
+    for i, face in enumerate(x):
+        if zoom > 0:
+            out[i] = cv2.resize(face[half:half + inner, half:half + inner], (size, size),
+                                interpolation=cv2.INTER_LINEAR).reshape(face.shape)
+        else:
+            small = cv2.resize(face, (inner, inner), interpolation=cv2.INTER_AREA).reshape(
+                (inner, inner) + face.shape[2:])
+            out[i] = np.pad(small, ((half, half), (half, half)) + ((0, 0),) * (face.ndim - 2), mode="edge")
+    return out
+
+
+def view_image(x: np.ndarray, key: tuple[int, int, bool, int]) -> np.ndarray:
     """One view (model_spec.view_keys) of a batch of (N, H, W, ...) images."""
-    dx, dy, mirrored = key
-    moved = shift_images(x, dx, dy)
+    dx, dy, mirrored, zoom = key
+    moved = shift_images(zoom_images(x, zoom), dx, dy)
     return moved[:, :, ::-1] if mirrored else moved
 
 
@@ -168,16 +189,21 @@ class EmotionClassifier:
         offsets=False leaves the class offsets out (to fit new ones). Views other than the spec's own are
         the live game's (its live views, or one pass on a busy server) and get its offsets where it has its own.
         """
+        return self.combine(self.view_probabilities(faces, views), offsets,
+                            live=views is not None and views != self.views)
+
+    def view_probabilities(self, faces: np.ndarray, views: str | None = None) -> list[np.ndarray]:
+        """The single-pass probabilities (N, 7) of each view predict() would average (model_spec.view_keys order),
+        before combine(): no view temperature, no class offsets."""
         x = to_gray_size(faces, self.input_size, self.spec.downscale, self.spec.sharpen).astype(np.float32)[..., None]
-        if len(x) == 0:
-            return np.zeros((0, len(EMOTIONS)), np.float32)
         stacked = view_images(x, self.views if views is None else views)
+        if len(x) == 0:
+            return [np.zeros((0, len(EMOTIONS)), np.float32) for _ in stacked]
         # All views in one batch: one interpreter call instead of one per view. Each view is smoothed as it
         # is, as if it were the face given alone (the pipeline scores views that way).
         batch = np.concatenate(stacked) if len(stacked) > 1 else np.ascontiguousarray(stacked[0])
         out, n = self._run(low_pass(batch, self.spec.low_pass)), len(x)
-        return self.combine([out[i * n:(i + 1) * n] for i in range(len(stacked))], offsets,
-                            live=views is not None and views != self.views)
+        return [out[i * n:(i + 1) * n] for i in range(len(stacked))]
 
     def combine(self, view_probs: list[np.ndarray], offsets: bool = True, live: bool = False) -> np.ndarray:
         """The probabilities of several views of the same faces (or one view), averaged and recalibrated.
