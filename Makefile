@@ -13,7 +13,7 @@ RUN    ?= $(shell date +%Y%m%d-%H%M%S)
 # does in a checkout), also when it plays from the installed copy in .venv-play.
 export FACEMATCH_DATA_DIR ?= $(CURDIR)/data
 
-.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 sixth r29 residual1 r30 compact13 r31 r32 residual2 r33 residual3 r34 r35 r36 network benchmark load-test lock clean
+.PHONY: setup test-assets run lint test test-fast browser postgres oidc nginx pipeline finetune compact busy fifth wide restart third compact6 compact7 compact8 compact11 r26 r27 compact12 r28 sixth r29 residual1 r30 compact13 r31 r32 residual2 r33 residual3 r34 r35 network benchmark load-test lock clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -360,15 +360,6 @@ r35: setup
 	    --max-accuracy-drop 0.01 --maximise accuracy --agreement-floor bilinear=0.98 bicubic=0.98
 	$(BIN)/facematch choose-downscale $(R35)_offsets/ $(P)/ $(R35)_measured/ --candidates area2x-cubic --sharpen 0.04 \
 	    --rank worst --video data/external/WolfgangLanger_Pexels.mp4
-
-# Rule R36: predict()'s views chosen again among every view set (the new one: R35's ten and the face zoomed in and
-# out by 4 px, 14 views), then its class offsets fitted again for them as R35 fitted them, and measured (~30 min).
-ZOOMED ?= $(MODEL)
-R36 ?= data/models/fer_r36
-r36: setup
-	$(BIN)/facematch setup sample_video
-	$(BIN)/facematch choose-views $(ZOOMED)/ $(P)/ $(R36)_views/ --path predict
-	$(MAKE) r35 OWN=$(R36)_views R35=$(R36)
 
 # Rule R27's step (docs/model.md; the pipeline's last before `evaluate`): the judge in $(STEADY) (R23's; by
 # default the shipped one) sharpening shrunk crops by s = 0.04 (rule R24's choice), its class offsets fitted

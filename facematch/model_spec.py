@@ -37,15 +37,13 @@ TFLITE_NAME = "model.tflite"
 KERAS_NAME = "model.keras"  # the whole network for further training (not in git)
 FIX = "Restore the shipped model (`git checkout facematch/models/` or reinstall Facematch), or retrain it."
 
-# The views a spec may name. Every view (dx, dy) or (dx, dy, zoom), in pixels, is taken of the face and of its
-# mirror image; "none" is the face as it is. A shift repeats the edge rows; a zoom z > 0 enlarges the centre
-# (size - z) px to the whole face, z < 0 shrinks the face to (size + z) px and repeats its edges out to the size
-# (rule R36). Which set a model uses is chosen on PublicTest by the pipeline.
-VIEW_SETS: dict[str, tuple[tuple[int, ...], ...] | None] = {
+# The views a spec may name. Every shift (dx, dy), in pixels with the edge rows repeated, is taken of
+# the face and of its mirror image; "none" is the face as it is. Which one a model uses is chosen on
+# PublicTest by the pipeline.
+VIEW_SETS: dict[str, tuple[tuple[int, int], ...] | None] = {
     "none": None,
     "hflip": ((0, 0),),
     "hflip+shift2": ((0, 0), (2, 0), (-2, 0), (0, 2), (0, -2)),
-    "hflip+shift2+zoom4": ((0, 0), (2, 0), (-2, 0), (0, 2), (0, -2), (0, 0, 4), (0, 0, -4)),
 }
 
 # How a crop larger than the network's input is shrunk to it (classifier.resize_gray): "area" averages pixel
@@ -55,16 +53,15 @@ VIEW_SETS: dict[str, tuple[tuple[int, ...], ...] | None] = {
 DOWNSCALES = ("area", "area2x-cubic", "area2x-lanczos")
 
 
-def view_keys(views: str) -> tuple[tuple[int, int, bool, int], ...]:
-    """(dx, dy, mirrored, zoom) of each view in the set named `views`, in the order the judge stacks them."""
+def view_keys(views: str) -> tuple[tuple[int, int, bool], ...]:
+    """(dx, dy, mirrored) of each view in the set named `views`, in the order the judge stacks them."""
     if views not in VIEW_SETS:
         raise ValueError(f"unknown views {views!r}; choose from {sorted(VIEW_SETS)}")
     shifts = VIEW_SETS[views]
     if shifts is None:
-        return ((0, 0, False, 0),)
-    # Each view of the face, then of its mirror image: faces are left-right symmetric.
-    return tuple((dx, dy, mirrored, zoom) for dx, dy, zoom in ((*s, 0)[:3] for s in shifts)
-                 for mirrored in (False, True))
+        return ((0, 0, False),)
+    # Each shift of the face, then of its mirror image: faces are left-right symmetric.
+    return tuple((dx, dy, mirrored) for dx, dy in shifts for mirrored in (False, True))
 
 
 def _frozen(value):

@@ -19,7 +19,6 @@ from facematch.play.classifier import (
     resize_gray,
     shift_images,
     view_images,
-    zoom_images,
 )
 
 
@@ -74,20 +73,6 @@ def test_shifted_views_move_the_face_and_repeat_the_edge():
     with pytest.raises(ValueError, match="unknown views"):
         view_images(faces, "rotate")
 
-
-
-def test_zoomed_views_enlarge_the_centre_or_shrink_the_face_inside_its_repeated_edges():
-    faces = np.zeros((2, 48, 48), np.float32)
-    faces[:, 16:32, 16:32] = 200  # a bright square in the middle
-    bright = lambda x: int((x[0] > 100).sum())  # noqa: E731
-    zoomed_in, zoomed_out = zoom_images(faces, 4), zoom_images(faces, -4)
-    assert bright(zoomed_in) > bright(faces) > bright(zoomed_out) > 0
-    assert np.array_equal(zoomed_out[:, :2], np.repeat(zoomed_out[:, 2:3], 2, axis=1))  # the edge rows repeated
-    assert zoom_images(faces[..., None], -4).shape == (2, 48, 48, 1)  # channel axis kept
-    views = view_images(faces, "hflip+shift2+zoom4")
-    assert len(views) == 14 and np.array_equal(views[11], zoomed_in[:, :, ::-1])
-    with pytest.raises(ValueError, match="even"):
-        zoom_images(faces, 3)
 
 def test_the_low_pass_blurs_every_face_alike_whatever_its_crop_size(tmp_path):
     edge = np.zeros((1, 48, 48), np.uint8)

@@ -338,7 +338,7 @@ def test_predicts_views_are_chosen_again_among_every_set_and_the_live_game_plays
     chosen = json.loads(run_command("choose-views", start, processed, tmp_path / "views", "--path", "predict",
                                     check=True).stdout)
     by_views = chosen["publictest_accuracy"]
-    assert set(by_views) == {m for m in VIEW_SETS if m != "none"}  # those holding the live views: zoomed too
+    assert set(by_views) == {m for m in VIEW_SETS if m != "none"}  # those that hold the live views
     assert chosen["chosen"] == max(by_views, key=lambda m: (by_views[m], -len(view_keys(m))))
     new = read_spec(tmp_path / "views")
     assert new.views == chosen["chosen"] and new.view_temperature == spec.view_temperature  # the live game's too

@@ -16,9 +16,7 @@ def _tta_text(mode: str | None, publictest: dict | None, kept: bool = False) -> 
     text = {None: "none (a single pass)", "none": "none (a single pass)",
             "hflip": "`hflip`, the average of the face and its mirror image",
             "hflip+shift2": "`hflip+shift2`, the average of 10 views: the face as it is and moved 2 pixels "
-                            "left, right, up or down, and the mirror image of each",
-            "hflip+shift2+zoom4": "`hflip+shift2+zoom4`, the average of 14 views: those 5 and the face zoomed in "
-                                  "and out by 4 pixels (R36), and the mirror image of each"}.get(mode, f"`{mode}`")
+                            "left, right, up or down, and the mirror image of each"}.get(mode, f"`{mode}`")
     if publictest:
         scores = ", ".join(f"{m} {pct(a)}" for m, a in publictest.items()) + ", single-pass temperature)"
         text += ("; kept from the judge the last network was added to, as more views are steadier when the crop's "

@@ -37,31 +37,10 @@ def shift_images(x: np.ndarray, dx: int, dy: int) -> np.ndarray:
     return padded[:, p - dy:p - dy + h, p - dx:p - dx + w]
 
 
-def zoom_images(x: np.ndarray, zoom: int) -> np.ndarray:
-    """(N, H, W, ...) square images zoomed in (zoom > 0: the centre H - zoom px enlarged bilinearly to H) or out
-    (zoom < 0: shrunk by pixel areas to H + zoom px, the edge rows and columns repeated out to H)."""
-    if zoom == 0:
-        return x
-    size, inner = x.shape[1], x.shape[1] - abs(zoom)
-    if zoom % 2 or inner < 1:
-        raise ValueError(f"a zoom must be even and smaller than the face ({size} px), got {zoom}")
-    half = abs(zoom) // 2
-    out = np.empty_like(x)
-    for i, face in enumerate(x):
-        if zoom > 0:
-            out[i] = cv2.resize(face[half:half + inner, half:half + inner], (size, size),
-                                interpolation=cv2.INTER_LINEAR).reshape(face.shape)
-        else:
-            small = cv2.resize(face, (inner, inner), interpolation=cv2.INTER_AREA).reshape(
-                (inner, inner) + face.shape[2:])
-            out[i] = np.pad(small, ((half, half), (half, half)) + ((0, 0),) * (face.ndim - 2), mode="edge")
-    return out
-
-
-def view_image(x: np.ndarray, key: tuple[int, int, bool, int]) -> np.ndarray:
+def view_image(x: np.ndarray, key: tuple[int, int, bool]) -> np.ndarray:
     """One view (model_spec.view_keys) of a batch of (N, H, W, ...) images."""
-    dx, dy, mirrored, zoom = key
-    moved = shift_images(zoom_images(x, zoom), dx, dy)
+    dx, dy, mirrored = key
+    moved = shift_images(x, dx, dy)
     return moved[:, :, ::-1] if mirrored else moved
 
 
