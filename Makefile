@@ -333,7 +333,7 @@ data/models/fer_residual2/model.tflite:
 
 # Experiment (rule R34): residual1 trained on for a second cycle (a warm restart from its weights: 30 epochs, rate 5e-4,
 # cosine), the same data, augmentation and teacher, fear's loss weight doubled as compact13's; ~2.5 min an epoch here
-# (~1.3 h; resumable: run it again). Then, like residual1 in R30, a sixth network.
+# (~1.3 h; resumable: run it again). Then, like residual1 in R30, a sixth network, and R35's step (R34 amended).
 residual3: data/models/fer_residual1/model.tflite
 	$(BIN)/facematch train $(P)/ data/network/residual3 data/logs/residual3 --architecture residual --crop 40 \
 	    --init-model data/models/fer_residual1/ --learning-rate 5e-4 --weight-decay 0.05 --warmup-epochs 1 \
@@ -343,6 +343,7 @@ residual3: data/models/fer_residual1/model.tflite
 R34 ?= data/models/fer_r34
 r34: data/models/fer_residual3/model.tflite
 	$(MAKE) sixth SIXTH=data/models/fer_residual3 JUDGE=$(R34)
+	$(MAKE) r35 OWN=$(R34)_measured R35=$(R34)_own
 
 data/models/fer_residual3/model.tflite:
 	$(MAKE) residual3
