@@ -9,8 +9,9 @@
 Writes OUTPUT: the model directory with `live_views` chosen in its spec: the cheapest candidate unless
 a dearer one beats it on PublicTest by more than --min-gain. With --path predict, `views` (what predict()
 averages) is chosen among every view set instead, a set with more views only if it does strictly better than
-every cheaper one, and `view_temperature` is fitted to it; the live game keeps its views and offsets. The input
-is only read; PrivateTest is not read.
+every cheaper one (among the sets that hold the live views), and the live game plays exactly as before (its
+views, its offsets, and the view temperature where it plays several views). The input is only read; PrivateTest is
+not read.
 """
 
 import argparse

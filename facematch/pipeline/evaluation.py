@@ -18,7 +18,7 @@ from facematch.model_spec import building_model_dir, copy_network, write_model_d
 from facematch.pipeline.calibration import agreement, expected_calibration_error, fit_class_offsets, recall, softmax
 from facematch.pipeline.card import write_model_card
 from facematch.pipeline.dataset import load_split, read_manifest
-from facematch.pipeline.views import live_views, view_probabilities
+from facematch.pipeline.views import live_views
 from facematch.play.classifier import EmotionClassifier
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ def evaluate(model_dir, processed_dir, out_dir, progress: bool = True) -> dict:
         # predict() averages these views' probabilities; scoring each view once gives the API's
         # default output and, from the first view, the live game's single pass.
         started = time.time()
-        views = view_probabilities(clf, data.images)
+        views = clf.view_probabilities(data.images)
         seconds = time.time() - started
         probs = clf.combine(views)
         single = clf.combine(views[:1], live=True)  # one pass, as a busy server plays it
@@ -212,7 +212,7 @@ def fit_offsets(model_dir, processed_dir, out_dir, classes=("fear", "sad", "angr
     if unknown:
         raise ConfigError(f"unknown agreement floors {unknown}; choose from {[k for names in keys for k in names]}")
     data = load_split(processed_dir, "PublicTest")
-    views = view_probabilities(clf, data.images)
+    views = clf.view_probabilities(data.images)
     probs = clf.combine(views, offsets=False)
     live = None
     if two_paths:

@@ -20,7 +20,7 @@ from facematch.pipeline.evaluation import (
     resampling_agreement,
     worst_agreement,
 )
-from facematch.pipeline.views import live_views, view_probabilities
+from facematch.pipeline.views import live_views
 from facematch.play.classifier import EmotionClassifier
 
 log = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def choose_low_pass(model_dir, processed_dir, out_dir, candidates=(0.0625, 0.125
     scores = {}
     for a in (0.0, *candidates):
         judge = EmotionClassifier(model_dir, spec=spec.replace(low_pass=a))
-        views = view_probabilities(judge, data.images)
+        views = judge.view_probabilities(data.images)
         verdicts = {"predict": judge.combine(views, offsets=False).argmax(1),
                     "live": judge.combine(live_views(views, judge.views, judge.live_views), offsets=False).argmax(1)}
         agreement = resampling_agreement(judge, data.images, verdicts, enlargements, offsets=False)
@@ -99,7 +99,7 @@ def choose_downscale(model_dir, processed_dir, out_dir, candidates=DOWNSCALES, v
             raise ConfigError(str(err)) from None
     data = load_split(processed_dir, "PublicTest")
     judge = EmotionClassifier(model_dir, spec=spec)
-    views = view_probabilities(judge, data.images)
+    views = judge.view_probabilities(data.images)
     verdicts = {"predict": judge.combine(views).argmax(1),
                 "live": judge.combine(live_views(views, judge.views, judge.live_views), live=True).argmax(1)}
     crops = video_face_crops(video) if video else []

@@ -44,12 +44,6 @@ def choose_tta(view_logits, labels: np.ndarray, temperature: float, keep: str | 
     return best, accuracy, views
 
 
-def view_probabilities(clf: EmotionClassifier, images: np.ndarray, views: str | None = None) -> list[np.ndarray]:
-    """One single-pass probability array per view of `views` (default: those predict() averages; model_spec.view_keys
-    order), without the class offsets: combine() applies them once, to the average of whichever views."""
-    return clf.view_probabilities(images, views)
-
-
 def live_views(views: list[np.ndarray], mode: str, live_mode: str) -> list[np.ndarray]:
     """Of the probabilities of `mode`'s views (model_spec.view_keys order), those `live_mode` averages."""
     keys = view_keys(mode)
@@ -69,7 +63,7 @@ def choose_live_views(model_dir, processed_dir, out_dir, candidates=("none", "hf
     """
     clf = EmotionClassifier(model_dir)
     data = load_split(processed_dir, "PublicTest")
-    views = view_probabilities(clf, data.images)
+    views = clf.view_probabilities(data.images)
     accuracy = {}
     for mode in candidates:
         probs = clf.combine(live_views(views, clf.views, mode))
@@ -85,8 +79,6 @@ def choose_live_views(model_dir, processed_dir, out_dir, candidates=("none", "hf
     return {"chosen": chosen, "publictest_accuracy": accuracy, "min_gain": min_gain}
 
 
-
-
 def choose_predict_views(model_dir, processed_dir, out_dir) -> dict:
     """out_dir: model_dir with the views predict() averages chosen again on PublicTest among every view set that
     holds the live game's views (choose_tta: a set with more views must do strictly better than every cheaper one)
@@ -97,7 +89,7 @@ def choose_predict_views(model_dir, processed_dir, out_dir) -> dict:
     every = max(VIEW_SETS, key=lambda m: len(view_keys(m)))
     if not all(set(view_keys(m)) <= set(view_keys(every)) for m in VIEW_SETS):
         raise ModelError(f"the view set {every!r} does not hold every view of the others")
-    probs = dict(zip(view_keys(every), view_probabilities(clf, data.images, every)))
+    probs = dict(zip(view_keys(every), clf.view_probabilities(data.images, every)))
     # Only the sets that hold the live game's views: the live game plays a subset of predict()'s.
     modes = [m for m in VIEW_SETS if set(view_keys(clf.live_views)) <= set(view_keys(m))]
     chosen, accuracy, calibration = choose_tta(lambda key: np.log(np.maximum(probs[key], 1e-12)), data.labels, 1.0,
