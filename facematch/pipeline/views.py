@@ -95,7 +95,7 @@ def choose_predict_views(model_dir, processed_dir, out_dir) -> dict:
     chosen, accuracy, calibration = choose_tta(lambda key: np.log(np.maximum(probs[key], 1e-12)), data.labels, 1.0,
                                                modes=modes)
     metrics = {**clf.spec.provenance.get("metrics", {}), "publictest_accuracy_by_tta": accuracy}
-    played = {e: v for e, v in zip(clf.spec.labels, clf.spec.offsets(live=True)) if v}
+    played = dict(zip(clf.spec.labels, clf.spec.offsets(live=True)))  # the spec leaves the zeros out itself
     # Where predict() now averages the views the live game plays, one set of offsets serves both: the game's.
     offsets = {"class_offsets": played, "live_class_offsets": None} if chosen == clf.live_views else {
         "live_class_offsets": played}
